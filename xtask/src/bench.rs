@@ -1,0 +1,115 @@
+//! `cargo xtask bench`: runs the criterion benches of the workspace or of one crate.
+//!
+//! `cargo xtask bench [CRATE] [--save NAME | --compare NAME] [-- ARGS...]` runs
+//! `cargo bench --workspace` (or `-p CRATE`). `--save` and `--compare` become criterion's
+//! `--save-baseline` and `--baseline`; anything after `--` goes to the bench harness as is.
+
+use crate::{Result, cargo, run_command};
+
+/// Command-line flags of `cargo xtask bench`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Flags {
+    /// Bench only this package.
+    package: Option<String>,
+    /// Arguments for the bench harness, after cargo's `--`.
+    harness_args: Vec<String>,
+}
+
+impl Flags {
+    /// Parses the arguments after `bench`.
+    pub(crate) fn parse(args: &[String]) -> Result<Self> {
+        let mut flags = Self::default();
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--" => {
+                    flags.harness_args.extend(args.by_ref().cloned());
+                }
+                "--save" | "--compare" => {
+                    let name = args.next().ok_or_else(|| format!("`bench {arg}` needs a NAME"))?;
+                    let criterion_flag =
+                        if arg == "--save" { "--save-baseline" } else { "--baseline" };
+                    flags.harness_args.push(criterion_flag.to_owned());
+                    flags.harness_args.push(name.clone());
+                }
+                flag if flag.starts_with('-') => {
+                    return Err(format!("`bench`: unknown flag `{flag}`").into());
+                }
+                package => {
+                    if let Some(first) = &flags.package {
+                        return Err(format!(
+                            "`bench` takes one crate, got `{first}` and `{package}`"
+                        )
+                        .into());
+                    }
+                    flags.package = Some(package.to_owned());
+                }
+            }
+        }
+        Ok(flags)
+    }
+
+    /// The arguments to cargo.
+    fn cargo_args(&self) -> Vec<String> {
+        let mut args = vec!["bench".to_owned()];
+        match &self.package {
+            Some(package) => args.extend(["-p".to_owned(), package.clone()]),
+            None => args.push("--workspace".to_owned()),
+        }
+        if !self.harness_args.is_empty() {
+            args.push("--".to_owned());
+            args.extend(self.harness_args.iter().cloned());
+        }
+        args
+    }
+}
+
+/// Runs the benches.
+pub(crate) fn run(flags: &Flags) -> Result<()> {
+    run_command(&mut cargo(flags.cargo_args()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Flags> {
+        Flags::parse(&args.iter().map(|&arg| arg.to_owned()).collect::<Vec<_>>())
+    }
+
+    fn cargo_args(args: &[&str]) -> Vec<String> {
+        parse(args).expect("valid arguments").cargo_args()
+    }
+
+    #[test]
+    fn whole_workspace_by_default() {
+        assert_eq!(cargo_args(&[]), ["bench", "--workspace"]);
+    }
+
+    #[test]
+    fn one_crate_with_extra_args() {
+        assert_eq!(
+            cargo_args(&["om-core", "--", "p2c", "--quick"]),
+            ["bench", "-p", "om-core", "--", "p2c", "--quick"]
+        );
+    }
+
+    #[test]
+    fn baselines_map_to_criterion_flags() {
+        assert_eq!(
+            cargo_args(&["--save", "main"]),
+            ["bench", "--workspace", "--", "--save-baseline", "main"]
+        );
+        assert_eq!(
+            cargo_args(&["om-core", "--compare", "main", "--", "x"]),
+            ["bench", "-p", "om-core", "--", "--baseline", "main", "x"]
+        );
+    }
+
+    #[test]
+    fn bad_arguments_are_rejected() {
+        assert!(parse(&["--save"]).is_err());
+        assert!(parse(&["--frobnicate"]).is_err());
+        assert!(parse(&["a", "b"]).is_err());
+    }
+}

@@ -1,0 +1,575 @@
+//! [`Client`]: every Ollama API call against one endpoint.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HOST, USER_AGENT};
+use http::{HeaderValue, Method, Request, Response, Uri};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::capture_connection;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+
+use om_core::wire::{
+    ChatRequest, ChatResponse, CopyRequest, CreateRequest, DeleteRequest, EmbedRequest,
+    EmbedResponse, EmbeddingsRequest, EmbeddingsResponse, GenerateRequest, GenerateResponse,
+    ListResponse, ProgressResponse, PsResponse, PullRequest, PushRequest, ShowRequest,
+    ShowResponse, VersionResponse,
+};
+use om_core::{ChunkStream, EndpointId, EndpointUrl, Error, ErrorKind, Result, Scheme, TimeoutPhase};
+
+use crate::body::BodyReader;
+use crate::errors;
+use crate::http::HttpClient;
+use crate::ndjson::{DEFAULT_MAX_LINE_LEN, FrameDecoder, LineDecoder, decode_frame};
+use crate::retry::{Backoff, RetryPolicy};
+use crate::stream::{Chunk, Context, ndjson_stream};
+use crate::timeouts::{Timeouts, deadline_after, earliest, run_until, sleep_until};
+
+/// The `User-Agent` of every request.
+pub const USER_AGENT_VALUE: &str = concat!("ollama-meta/", env!("CARGO_PKG_VERSION"));
+
+/// The largest non-streaming response body accepted: 256 MiB, room for an
+/// `/api/embed` batch of thousands of wide vectors.
+pub const MAX_BODY_LEN: usize = 256 * 1024 * 1024;
+
+/// How much of an error body is read for its message.
+const MAX_ERROR_BODY_LEN: usize = 64 * 1024;
+
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+const NDJSON: HeaderValue = HeaderValue::from_static("application/x-ndjson");
+
+/// A client for one Ollama endpoint.
+///
+/// It holds a clone of the shared [`HttpClient`] (one pool for the whole
+/// fleet) and the endpoint's address; cloning a `Client` is cheap. Every call
+/// sends `Content-Type: application/json` with a body, an `Accept` header for
+/// the response it expects, `User-Agent: ollama-meta/<version>`, and sets
+/// `stream` explicitly, so behaviour never depends on server defaults.
+///
+/// For a loopback endpoint the `Host` header is set to the endpoint's own
+/// authority, so Ollama's Host check never answers 403. No `Authorization`
+/// header is sent unless [`Client::with_bearer_token`] configured one.
+///
+/// Errors carry the endpoint (its [`EndpointId`] when one was given, else the
+/// URL) and, for model calls, the model as requested.
+///
+/// # Cancel safety
+///
+/// Every call may be dropped at any point. Dropping a call before its
+/// response arrived, or dropping a returned [`ChunkStream`] before its end,
+/// drops the hyper response body, which closes the connection instead of
+/// returning it to the pool; Ollama sees the disconnect and stops generating
+/// (`OLLAMA_API.md` §8). Nothing is retried after a drop.
+#[derive(Debug, Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    http: HttpClient,
+    endpoint: EndpointUrl,
+    /// The endpoint as errors name it.
+    label: Arc<str>,
+    host: Option<HeaderValue>,
+    authorization: Option<HeaderValue>,
+    timeouts: Timeouts,
+    backoff: Backoff,
+    max_line_len: usize,
+}
+
+impl Clone for Inner {
+    fn clone(&self) -> Self {
+        Self {
+            http: self.http.clone(),
+            endpoint: self.endpoint.clone(),
+            label: self.label.clone(),
+            host: self.host.clone(),
+            authorization: self.authorization.clone(),
+            timeouts: self.timeouts,
+            backoff: Backoff::new(*self.backoff.policy()),
+            max_line_len: self.max_line_len,
+        }
+    }
+}
+
+/// One request to make, possibly several times.
+struct Call {
+    method: Method,
+    path: &'static str,
+    body: Option<Bytes>,
+    accept: HeaderValue,
+}
+
+/// A 2xx response head and the deadlines its body is read under.
+struct Started {
+    response: Response<Incoming>,
+    first_byte: Option<Instant>,
+    total: Option<Instant>,
+}
+
+// === impl Client: construction ===
+
+impl Client {
+    /// A client for `endpoint` over the shared `http` pool, with default
+    /// [`Timeouts`] and [`RetryPolicy`].
+    pub fn new(http: HttpClient, endpoint: EndpointUrl) -> Self {
+        let host = endpoint
+            .is_loopback()
+            .then(|| HeaderValue::from_str(&endpoint.authority()).ok())
+            .flatten();
+        let inner = Inner {
+            http,
+            label: endpoint.to_string().into(),
+            endpoint,
+            host,
+            authorization: None,
+            timeouts: Timeouts::default(),
+            backoff: Backoff::new(RetryPolicy::default()),
+            max_line_len: DEFAULT_MAX_LINE_LEN,
+        };
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// Uses these time limits.
+    #[must_use]
+    pub fn with_timeouts(mut self, timeouts: Timeouts) -> Self {
+        Arc::make_mut(&mut self.inner).timeouts = timeouts;
+        self
+    }
+
+    /// Uses this retry policy.
+    #[must_use]
+    pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
+        Arc::make_mut(&mut self.inner).backoff = Backoff::new(policy);
+        self
+    }
+
+    /// Sends `Authorization: Bearer <token>` on every request (Ollama's
+    /// cloud, or a gateway with auth). Without it no `Authorization` header
+    /// is ever sent.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Config`] when the token cannot be a header value.
+    pub fn with_bearer_token(mut self, token: &str) -> Result<Self> {
+        let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+            Error::new(ErrorKind::Config, "bearer token contains characters not allowed in a header")
+        })?;
+        value.set_sensitive(true);
+        Arc::make_mut(&mut self.inner).authorization = Some(value);
+        Ok(self)
+    }
+
+    /// Names the endpoint by its configured id in errors (instead of its URL).
+    #[must_use]
+    pub fn with_endpoint_id(mut self, id: &EndpointId) -> Self {
+        Arc::make_mut(&mut self.inner).label = id.as_str().into();
+        self
+    }
+
+    /// Refuses NDJSON lines longer than `max_line_len` bytes (default
+    /// [`DEFAULT_MAX_LINE_LEN`]).
+    #[must_use]
+    pub fn with_max_line_len(mut self, max_line_len: usize) -> Self {
+        Arc::make_mut(&mut self.inner).max_line_len = max_line_len;
+        self
+    }
+
+    /// The endpoint's address.
+    pub fn endpoint(&self) -> &EndpointUrl {
+        &self.inner.endpoint
+    }
+
+    /// The time limits in force.
+    pub fn timeouts(&self) -> Timeouts {
+        self.inner.timeouts
+    }
+
+    /// The retry policy in force.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        *self.inner.backoff.policy()
+    }
+}
+
+// === impl Client: the API ===
+
+impl Client {
+    /// `GET /`: succeeds when the server answers `200` (`Ollama is running`).
+    ///
+    /// # Cancel safety
+    ///
+    /// See [`Client`]: dropping the future cancels the request.
+    pub async fn heartbeat(&self) -> Result<()> {
+        let call = Self::get("/", JSON);
+        self.unit(call, None).await
+    }
+
+    /// `GET /api/version`.
+    ///
+    /// # Cancel safety
+    ///
+    /// See [`Client`]: dropping the future cancels the request.
+    pub async fn version(&self) -> Result<VersionResponse> {
+        self.json(Self::get("/api/version", JSON), None).await
+    }
+
+    /// `GET /api/tags`: the models installed on the endpoint.
+    ///
+    /// # Cancel safety
+    ///
+    /// See [`Client`]: dropping the future cancels the request.
+    pub async fn list(&self) -> Result<ListResponse> {
+        self.json(Self::get("/api/tags", JSON), None).await
+    }
+
+    /// `GET /api/ps`: the models loaded in memory.
+    ///
+    /// # Cancel safety
+    ///
+    /// See [`Client`]: dropping the future cancels the request.
+    pub async fn ps(&self) -> Result<PsResponse> {
+        self.json(Self::get("/api/ps", JSON), None).await
+    }
+
+    /// `POST /api/show`: a model's details, template and `model_info`.
+    ///
+    /// # Cancel safety
+    ///
+    /// See [`Client`]: dropping the future cancels the request.
+    pub async fn show(&self, request: &ShowRequest) -> Result<ShowResponse> {
+        let model = Some(request.target().to_owned());
+        let call = self.post("/api/show", &request, JSON, model.as_deref())?;
+        self.json(call, model).await
+    }
+
+    /// `POST /api/generate` with `stream: true`: the chunks as they arrive.
+    ///
+    /// The returned stream ends after the `done: true` chunk; see
+    /// [`Client::chat`] for how it ends on failure.
+    ///
+    /// # Cancel safety
+    ///
+    /// See [`Client`]: dropping the future or the stream cancels generation.
+    pub async fn generate(&self, mut request: GenerateRequest) -> Result<ChunkStream<GenerateResponse>> {
+        request.stream = Some(true);
+        let model = request.model.clone();
+        self.stream("/api/generate", &request, model).await
+    }
+
+    /// `POST /api/generate` with `stream: false`: the whole response.
+    ///
+    /// # Cancel safety
+    ///
+    /// See [`Client`]: dropping the future cancels generation.
+    pub async fn generate_once(&self, mut request: GenerateRequest) -> Result<GenerateResponse> {
+        request.stream = Some(false);
+        let model = request.model.clone();
+        let call = self.post("/api/generate", &request, JSON, Some(&model))?;
+        self.json(call, Some(model)).await
+    }
+
+    /// `POST /api/chat` with `stream: true`: the chunks as they arrive.
+    ///
+    /// `tools`, `images`, `format`, `think`, `keep_alive` and `options` pass
+    /// through unchanged. The stream ends after the `done: true` chunk. It
+    /// ends with an error instead on an `{"error": …}` line
+    /// ([`ErrorKind::Stream`], Ollama's message verbatim), a line that is not
+    /// a chat chunk ([`ErrorKind::Protocol`]), a broken connection or a body
+    /// that ends before `done: true` ([`ErrorKind::Disconnected`]) or a
+    /// timeout; such an error is [partial](Error::is_partial) when chunks
+    /// were already yielded.
+    ///
+    /// # Cancel safety
+    ///
+    /// See [`Client`]: dropping the future or the stream cancels generation.
+    pub async fn chat(&self, mut request: ChatRequest) -> Result<ChunkStream<ChatResponse>> {
+        request.stream = Some(true);
+        let model = request.model.clone();
+        self.stream("/api/chat", &request, model).await
+    }
+
+    /// `POST /api/chat` with `stream: false`: the whole response.
+    ///
+    /// # Cancel safety
+    ///
+    /// See [`Client`]: dropping the future cancels generation.
+    pub async fn chat_once(&self, mut request: ChatRequest) -> Result<ChatResponse> {
+        request.stream = Some(false);
+        let model = request.model.clone();
+        let call = self.post("/api/chat", &request, JSON, Some(&model))?;
+        self.json(call, Some(model)).await
+    }
+
+    /// `POST /api/embed`: unit-length vectors, one per input.
+    ///
+    /// # Cancel safety
+    ///
+    /// See [`Client`]: dropping the future cancels the request.
+    pub async fn embed(&self, request: &EmbedRequest) -> Result<EmbedResponse> {
+        let call = self.post("/api/embed", request, JSON, Some(&request.model))?;
+        self.json(call, Some(request.model.clone())).await
+    }
+
+    /// `POST /api/embeddings` (legacy): one vector, not normalised.
+    ///
+    /// # Cancel safety
+    ///
+    /// See [`Client`]: dropping the future cancels the request.
+    pub async fn embeddings(&self, request: &EmbeddingsRequest) -> Result<EmbeddingsResponse> {
+        let call = self.post("/api/embeddings", request, JSON, Some(&request.model))?;
+        self.json(call, Some(request.model.clone())).await
+    }
+
+    /// `POST /api/pull` with `stream: true`: progress until `success`.
+    ///
+    /// # Cancel safety
+    ///
+    /// See [`Client`]: dropping the stream closes the connection, which
+    /// cancels the download.
+    pub async fn pull(&self, mut request: PullRequest) -> Result<ChunkStream<ProgressResponse>> {
+        request.stream = Some(true);
+        let model = request.target().to_owned();
+        self.stream("/api/pull", &request, model).await
+    }
+
+    /// `POST /api/push` with `stream: true`: progress until `success`.
+    ///
+    /// # Cancel safety
+    ///
+    /// See [`Client`]: dropping the stream closes the connection, which
+    /// cancels the upload.
+    pub async fn push(&self, mut request: PushRequest) -> Result<ChunkStream<ProgressResponse>> {
+        request.stream = Some(true);
+        let model = request.target().to_owned();
+        self.stream("/api/push", &request, model).await
+    }
+
+    /// `POST /api/create` with `stream: true`: progress until `success`.
+    ///
+    /// # Cancel safety
+    ///
+    /// See [`Client`]: dropping the stream closes the connection.
+    pub async fn create(&self, mut request: CreateRequest) -> Result<ChunkStream<ProgressResponse>> {
+        request.stream = Some(true);
+        let model = request.model.clone();
+        self.stream("/api/create", &request, model).await
+    }
+
+    /// `POST /api/copy`: `200` with an empty body on success.
+    ///
+    /// # Cancel safety
+    ///
+    /// See [`Client`]: dropping the future cancels the request.
+    pub async fn copy(&self, request: &CopyRequest) -> Result<()> {
+        let call = self.post("/api/copy", request, JSON, Some(&request.source))?;
+        self.unit(call, Some(request.source.clone())).await
+    }
+
+    /// `DELETE /api/delete` with a JSON body: `200` with an empty body on
+    /// success.
+    ///
+    /// # Cancel safety
+    ///
+    /// See [`Client`]: dropping the future cancels the request.
+    pub async fn delete(&self, request: &DeleteRequest) -> Result<()> {
+        let model = request.target().to_owned();
+        let mut call = self.post("/api/delete", request, JSON, Some(&model))?;
+        call.method = Method::DELETE;
+        self.unit(call, Some(model)).await
+    }
+}
+
+// === impl Client: machinery ===
+
+impl Client {
+    fn get(path: &'static str, accept: HeaderValue) -> Call {
+        Call { method: Method::GET, path, body: None, accept }
+    }
+
+    fn post<B: Serialize>(
+        &self,
+        path: &'static str,
+        body: &B,
+        accept: HeaderValue,
+        model: Option<&str>,
+    ) -> Result<Call> {
+        let body = serde_json::to_vec(body).map_err(|e| {
+            self.context(model.map(str::to_owned))
+                .annotate(Error::new(ErrorKind::InvalidRequest, "request body does not serialise"))
+                .with_source(e)
+        })?;
+        Ok(Call { method: Method::POST, path, body: Some(body.into()), accept })
+    }
+
+    fn context(&self, model: Option<String>) -> Context {
+        Context { endpoint: self.inner.label.clone(), model }
+    }
+
+    /// A streaming call: retries until a 2xx head, then decodes the body.
+    async fn stream<B: Serialize, T: Chunk>(
+        &self,
+        path: &'static str,
+        request: &B,
+        model: String,
+    ) -> Result<ChunkStream<T>> {
+        let call = self.post(path, request, NDJSON, Some(&model))?;
+        let context = self.context(Some(model));
+        let started = self.execute(&call, &context).await?;
+        let reader = self.reader(started);
+        let frames = FrameDecoder::with_lines(LineDecoder::new(self.inner.max_line_len));
+        Ok(ndjson_stream(reader, frames, context))
+    }
+
+    /// A non-streaming call that returns one JSON value.
+    async fn json<T: DeserializeOwned>(&self, call: Call, model: Option<String>) -> Result<T> {
+        let context = self.context(model);
+        let started = self.execute(&call, &context).await?;
+        let body = self
+            .reader(started)
+            .read_all(MAX_BODY_LEN, &context.endpoint)
+            .await
+            .map_err(|e| context.annotate(e))?;
+        if body.iter().all(u8::is_ascii_whitespace) {
+            let error = Error::new(
+                ErrorKind::Protocol,
+                format!("empty response body from {}", context.endpoint),
+            );
+            return Err(context.annotate(error));
+        }
+        decode_frame(&body, false).map_err(|e| context.annotate(e))
+    }
+
+    /// A non-streaming call whose success body is ignored.
+    async fn unit(&self, call: Call, model: Option<String>) -> Result<()> {
+        let context = self.context(model);
+        let started = self.execute(&call, &context).await?;
+        // Reading to the end returns the connection to the pool.
+        self.reader(started)
+            .read_all(MAX_ERROR_BODY_LEN, &context.endpoint)
+            .await
+            .map_err(|e| context.annotate(e))?;
+        Ok(())
+    }
+
+    fn reader(&self, started: Started) -> BodyReader {
+        BodyReader::new(
+            started.response.into_body(),
+            started.first_byte,
+            self.inner.timeouts.idle,
+            started.total,
+        )
+    }
+
+    /// Sends `call` until it gets a 2xx head, retrying what the policy
+    /// allows; every error is annotated with `context`.
+    async fn execute(&self, call: &Call, context: &Context) -> Result<Started> {
+        let total = deadline_after(self.inner.timeouts.total);
+        let policy = self.inner.backoff.policy();
+        let mut attempt = 1;
+        loop {
+            let error = match self.attempt(call, total).await {
+                Ok(started) => return Ok(started),
+                Err(error) => context.annotate(error),
+            };
+            if attempt >= policy.max_attempts || !RetryPolicy::is_retryable(&error) {
+                return Err(error);
+            }
+            let delay = self.inner.backoff.delay(attempt, error.retry_after());
+            if total.is_some_and(|total| Instant::now() + delay >= total) {
+                // Sleeping would only run into the total limit.
+                return Err(error);
+            }
+            tracing::debug!(
+                endpoint = %context.endpoint,
+                attempt,
+                delay_ms = delay.as_millis() as u64,
+                error = %error,
+                kind = error.kind_name(),
+                "retrying",
+            );
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    /// One attempt: connect, send, and wait for the head. A non-2xx head
+    /// becomes an error carrying Ollama's message.
+    async fn attempt(&self, call: &Call, total: Option<Instant>) -> Result<Started> {
+        let endpoint = &*self.inner.label;
+        let timeouts = self.inner.timeouts;
+        let mut request = self.build(call)?;
+        let mut connection = capture_connection(&mut request);
+        let response = self.inner.http.request(request);
+        tokio::pin!(response);
+
+        // Phase 1: until a connection (new or pooled) carries the request.
+        let connect_limit = earliest(deadline_after(timeouts.connect), TimeoutPhase::Connect, total);
+        let early = tokio::select! {
+            biased;
+            response = &mut response => Some(response),
+            _ = connection.wait_for_connection_metadata() => None,
+            phase = sleep_until(connect_limit) => return Err(errors::timeout(phase, endpoint, false)),
+        };
+
+        // Phase 2: until the head (and, in the body reader, the first bytes).
+        let first_byte = deadline_after(timeouts.first_byte);
+        let response = match early {
+            Some(response) => response,
+            None => run_until(earliest(first_byte, TimeoutPhase::FirstByte, total), response)
+                .await
+                .map_err(|phase| errors::timeout(phase, endpoint, false))?,
+        };
+        let response = response.map_err(|e| errors::from_request_error(e, endpoint))?;
+
+        let status = response.status();
+        if status.is_success() {
+            return Ok(Started { response, first_byte, total });
+        }
+        let (head, body) = response.into_parts();
+        let reader = BodyReader::new(body, first_byte, timeouts.idle, total);
+        let body = reader
+            .read_prefix(MAX_ERROR_BODY_LEN)
+            .await
+            .map_err(|failure| failure.into_error(endpoint, false))?;
+        Err(errors::from_status(status, &head.headers, &body))
+    }
+
+    fn build(&self, call: &Call) -> Result<Request<Full<Bytes>>> {
+        let inner = &*self.inner;
+        if inner.endpoint.scheme() == Scheme::Https {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("{} uses https, which om-client's plain HTTP connector cannot reach", inner.label),
+            ));
+        }
+        let uri: Uri = inner.endpoint.join(call.path).parse().map_err(|e| {
+            Error::new(ErrorKind::Config, format!("{} is not a valid URL", inner.endpoint))
+                .with_source(e)
+        })?;
+        let mut builder = Request::builder()
+            .method(call.method.clone())
+            .uri(uri)
+            .header(ACCEPT, call.accept.clone())
+            .header(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        if let Some(host) = &inner.host {
+            builder = builder.header(HOST, host.clone());
+        }
+        if let Some(authorization) = &inner.authorization {
+            builder = builder.header(AUTHORIZATION, authorization.clone());
+        }
+        let body = match &call.body {
+            Some(body) => {
+                builder = builder.header(CONTENT_TYPE, JSON);
+                Full::new(body.clone())
+            }
+            None => Full::new(Bytes::new()),
+        };
+        builder.body(body).map_err(|e| {
+            Error::new(ErrorKind::Internal, "cannot build the HTTP request").with_source(e)
+        })
+    }
+}

@@ -14,7 +14,8 @@ use om_core::wire::ChatResponse;
 /// A chat stream as Ollama writes it: one line per token, then the final
 /// chunk with metrics.
 fn chat_stream(tokens: usize) -> Vec<u8> {
-    let words = [" The", " sky", " is", " blue", " because", " of", " Rayleigh", " scattering", ".", "\\n"];
+    let words =
+        [" The", " sky", " is", " blue", " because", " of", " Rayleigh", " scattering", ".", "\\n"];
     let mut out = Vec::new();
     for i in 0..tokens {
         let line = format!(

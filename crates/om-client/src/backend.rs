@@ -2,7 +2,9 @@
 
 use futures_util::stream;
 
-use om_core::wire::{ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, GenerateRequest, GenerateResponse};
+use om_core::wire::{
+    ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, GenerateRequest, GenerateResponse,
+};
 use om_core::{Backend, ChunkStream, Result};
 
 use crate::client::Client;

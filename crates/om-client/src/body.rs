@@ -93,7 +93,9 @@ impl BodyReader {
     pub(crate) async fn read_all(mut self, limit: usize, endpoint: &str) -> Result<Bytes, Error> {
         let mut first: Option<Bytes> = None;
         let mut rest = BytesMut::new();
-        while let Some(chunk) = self.next_chunk().await.map_err(|f| f.into_error(endpoint, false))? {
+        while let Some(chunk) =
+            self.next_chunk().await.map_err(|f| f.into_error(endpoint, false))?
+        {
             let len = first.as_ref().map_or(0, Bytes::len) + rest.len() + chunk.len();
             if len > limit {
                 return Err(Error::new(

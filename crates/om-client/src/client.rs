@@ -18,7 +18,9 @@ use om_core::wire::{
     ListResponse, ProgressResponse, PsResponse, PullRequest, PushRequest, ShowRequest,
     ShowResponse, VersionResponse,
 };
-use om_core::{ChunkStream, EndpointId, EndpointUrl, Error, ErrorKind, Result, Scheme, TimeoutPhase};
+use om_core::{
+    ChunkStream, EndpointId, EndpointUrl, Error, ErrorKind, Result, Scheme, TimeoutPhase,
+};
 
 use crate::body::BodyReader;
 use crate::errors;
@@ -157,7 +159,10 @@ impl Client {
     /// [`ErrorKind::Config`] when the token cannot be a header value.
     pub fn with_bearer_token(mut self, token: &str) -> Result<Self> {
         let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
-            Error::new(ErrorKind::Config, "bearer token contains characters not allowed in a header")
+            Error::new(
+                ErrorKind::Config,
+                "bearer token contains characters not allowed in a header",
+            )
         })?;
         value.set_sensitive(true);
         Arc::make_mut(&mut self.inner).authorization = Some(value);
@@ -254,7 +259,10 @@ impl Client {
     /// # Cancel safety
     ///
     /// See [`Client`]: dropping the future or the stream cancels generation.
-    pub async fn generate(&self, mut request: GenerateRequest) -> Result<ChunkStream<GenerateResponse>> {
+    pub async fn generate(
+        &self,
+        mut request: GenerateRequest,
+    ) -> Result<ChunkStream<GenerateResponse>> {
         request.stream = Some(true);
         let model = request.model.clone();
         self.stream("/api/generate", &request, model).await
@@ -353,7 +361,10 @@ impl Client {
     /// # Cancel safety
     ///
     /// See [`Client`]: dropping the stream closes the connection.
-    pub async fn create(&self, mut request: CreateRequest) -> Result<ChunkStream<ProgressResponse>> {
+    pub async fn create(
+        &self,
+        mut request: CreateRequest,
+    ) -> Result<ChunkStream<ProgressResponse>> {
         request.stream = Some(true);
         let model = request.model.clone();
         self.stream("/api/create", &request, model).await
@@ -507,7 +518,8 @@ impl Client {
         tokio::pin!(response);
 
         // Phase 1: until a connection (new or pooled) carries the request.
-        let connect_limit = earliest(deadline_after(timeouts.connect), TimeoutPhase::Connect, total);
+        let connect_limit =
+            earliest(deadline_after(timeouts.connect), TimeoutPhase::Connect, total);
         let early = tokio::select! {
             biased;
             response = &mut response => Some(response),
@@ -543,7 +555,10 @@ impl Client {
         if inner.endpoint.scheme() == Scheme::Https {
             return Err(Error::new(
                 ErrorKind::Config,
-                format!("{} uses https, which om-client's plain HTTP connector cannot reach", inner.label),
+                format!(
+                    "{} uses https, which om-client's plain HTTP connector cannot reach",
+                    inner.label
+                ),
             ));
         }
         let uri: Uri = inner.endpoint.join(call.path).parse().map_err(|e| {

@@ -394,7 +394,8 @@ mod tests {
 
     #[test]
     fn empty_or_null_error_is_not_an_error() {
-        let ok: ChatResponse = decode_frame(br#"{"model":"m","error":"","done":true}"#, false).unwrap();
+        let ok: ChatResponse =
+            decode_frame(br#"{"model":"m","error":"","done":true}"#, false).unwrap();
         assert!(ok.done);
         let ok: ChatResponse = decode_frame(br#"{"model":"m","error":null}"#, false).unwrap();
         assert_eq!(ok.model, "m");

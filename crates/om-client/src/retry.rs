@@ -195,9 +195,10 @@ mod tests {
         assert!(RetryPolicy::is_retryable(&Error::from_status(429, "slow down")));
         assert!(RetryPolicy::is_retryable(&Error::new(ErrorKind::Connect, "refused")));
         assert!(!RetryPolicy::is_retryable(&Error::from_status(500, "boom")));
-        assert!(!RetryPolicy::is_retryable(
-            &Error::new(ErrorKind::Timeout(TimeoutPhase::FirstByte), "slow")
-        ));
+        assert!(!RetryPolicy::is_retryable(&Error::new(
+            ErrorKind::Timeout(TimeoutPhase::FirstByte),
+            "slow"
+        )));
         assert!(!RetryPolicy::is_retryable(
             &Error::from_status(503, "server busy").with_partial(true)
         ));

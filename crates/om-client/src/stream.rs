@@ -78,7 +78,8 @@ pub(crate) fn ndjson_stream<T: Chunk>(
     frames: FrameDecoder<T>,
     context: Context,
 ) -> ChunkStream<T> {
-    let state = NdjsonStream { reader: Some(reader), frames, context, saw_final: false, finished: false };
+    let state =
+        NdjsonStream { reader: Some(reader), frames, context, saw_final: false, finished: false };
     Box::pin(stream::unfold(state, |mut state| async move {
         let item = state.next_item().await?;
         Some((item, state))

@@ -14,7 +14,9 @@ use std::pin::Pin;
 use futures_core::Stream;
 
 use crate::error::Result;
-use crate::wire::{ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, GenerateRequest, GenerateResponse};
+use crate::wire::{
+    ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, GenerateRequest, GenerateResponse,
+};
 
 /// A stream of decoded response chunks. A non-streaming request yields one
 /// item; a streaming one yields chunks until the `done: true` chunk or an

@@ -116,7 +116,7 @@ impl GoDuration {
 
 impl From<Duration> for GoDuration {
     fn from(d: Duration) -> Self {
-        Self { nanos: d.as_nanos() as i128 }
+        Self { nanos: i128::try_from(d.as_nanos()).unwrap_or(i128::MAX) }
     }
 }
 
@@ -142,9 +142,9 @@ fn format_nanos(nanos: i128, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let n = nanos.unsigned_abs();
     if n < 1_000_000_000 {
         // Below a second, use the largest unit that divides evenly.
-        return if n % 1_000_000 == 0 {
+        return if n.is_multiple_of(1_000_000) {
             write!(f, "{}ms", n / 1_000_000)
-        } else if n % 1_000 == 0 {
+        } else if n.is_multiple_of(1_000) {
             write!(f, "{}us", n / 1_000)
         } else {
             write!(f, "{n}ns")

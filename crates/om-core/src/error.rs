@@ -246,7 +246,7 @@ impl Error {
 }
 
 impl ErrorKind {
-    /// A short stable snake_case name (`connect`, `timeout`, `busy`, …).
+    /// A short stable `snake_case` name (`connect`, `timeout`, `busy`, …).
     pub fn name(self) -> &'static str {
         match self {
             Self::Connect => "connect",

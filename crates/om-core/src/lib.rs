@@ -43,7 +43,7 @@ pub use duration::{GoDuration, ParseDurationError, format_duration};
 pub use error::{BoxError, Error, ErrorKind, Result, TimeoutPhase};
 pub use host::{DEFAULT_PORT, EndpointUrl, ParseHostError, Scheme};
 pub use name::{
-    DEFAULT_HOST, DEFAULT_NAMESPACE, DEFAULT_TAG, EndpointId, ModelName, ParseNameError,
-    RequestId, TaskId,
+    DEFAULT_HOST, DEFAULT_NAMESPACE, DEFAULT_TAG, EndpointId, ModelName, ParseNameError, RequestId,
+    TaskId,
 };
 pub use task::{Capabilities, Capability, Priority, TaskCategory, UnknownNameError};

@@ -287,7 +287,8 @@ mod tests {
 
     #[test]
     fn equivalent_spellings_are_equal() {
-        let forms = ["x", "x:latest", "X:LATEST", "library/x", "registry.ollama.ai/library/x:latest"];
+        let forms =
+            ["x", "x:latest", "X:LATEST", "library/x", "registry.ollama.ai/library/x:latest"];
         let first = ModelName::parse(forms[0]).unwrap();
         for form in forms {
             assert_eq!(ModelName::parse(form).unwrap(), first, "{form}");

@@ -37,7 +37,7 @@ impl TaskCategory {
         Self::General,
     ];
 
-    /// The snake_case name used in files and labels.
+    /// The `snake_case` name used in files and labels.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Coding => "coding",
@@ -141,8 +141,14 @@ pub enum Capability {
 
 impl Capability {
     /// Every capability.
-    pub const ALL: [Self; 6] =
-        [Self::Completion, Self::Tools, Self::Insert, Self::Vision, Self::Embedding, Self::Thinking];
+    pub const ALL: [Self; 6] = [
+        Self::Completion,
+        Self::Tools,
+        Self::Insert,
+        Self::Vision,
+        Self::Embedding,
+        Self::Thinking,
+    ];
 
     /// The name Ollama uses.
     pub fn as_str(self) -> &'static str {
@@ -246,7 +252,10 @@ mod tests {
         assert_eq!("Code-Review".parse::<TaskCategory>().unwrap(), TaskCategory::CodeReview);
         assert_eq!("HIGH".parse::<Priority>().unwrap(), Priority::High);
         let err = "urgent".parse::<Priority>().unwrap_err();
-        assert_eq!(err.to_string(), "unknown priority \"urgent\"; expected one of: high, normal, low");
+        assert_eq!(
+            err.to_string(),
+            "unknown priority \"urgent\"; expected one of: high, normal, low"
+        );
     }
 
     #[test]

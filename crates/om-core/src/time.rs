@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Formats a time as UTC RFC 3339 with trimmed fractional seconds.
 pub fn format_rfc3339(time: SystemTime) -> String {
     let since = time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
-    format_unix_nanos(since.as_nanos() as i128)
+    format_unix_nanos(i128::try_from(since.as_nanos()).unwrap_or(i128::MAX))
 }
 
 /// Formats Unix nanoseconds as UTC RFC 3339 with trimmed fractional seconds.
@@ -33,6 +33,7 @@ pub fn format_unix_nanos(nanos: i128) -> String {
 
 /// Parses an RFC 3339 timestamp (any offset, optional fraction) into Unix
 /// nanoseconds. Returns `None` when the text is not one.
+#[expect(clippy::many_single_char_names, reason = "y, d, h, s mirror the RFC 3339 fields")]
 pub fn parse_rfc3339(text: &str) -> Option<i128> {
     let b = text.as_bytes();
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {

@@ -104,7 +104,7 @@ pub struct ToolCallFunction {
     pub index: Option<u32>,
     /// The function name.
     pub name: String,
-    /// Arguments as a JSON object (not a string, unlike OpenAI).
+    /// Arguments as a JSON object (not a string as on the `/v1` API).
     #[serde(default, alias = "parameters")]
     pub arguments: Value,
 }
@@ -195,10 +195,7 @@ impl Options {
     /// The load-time options present, in a fixed order: two requests with
     /// different signatures need different loaded runners.
     pub fn load_signature(&self) -> Vec<(&'static str, Value)> {
-        LOAD_TIME_OPTIONS
-            .iter()
-            .filter_map(|k| self.0.get(*k).map(|v| (*k, v.clone())))
-            .collect()
+        LOAD_TIME_OPTIONS.iter().filter_map(|k| self.0.get(*k).map(|v| (*k, v.clone()))).collect()
     }
 
     /// True when no option is set.
@@ -410,14 +407,17 @@ mod tests {
     #[test]
     fn keep_alive_forms() {
         let ka = |v: Value| serde_json::from_value::<KeepAlive>(v).unwrap().resolve();
-        assert_eq!(ka(json!(300)).unwrap(), Some(Duration::from_secs(300)));
+        assert_eq!(ka(json!(300)).unwrap(), Some(Duration::from_mins(5)));
         assert_eq!(ka(json!(1.5)).unwrap(), Some(Duration::from_millis(1500)));
-        assert_eq!(ka(json!("5m")).unwrap(), Some(Duration::from_secs(300)));
+        assert_eq!(ka(json!("5m")).unwrap(), Some(Duration::from_mins(5)));
         assert_eq!(ka(json!(0)).unwrap(), Some(Duration::ZERO));
         assert_eq!(ka(json!("0")).unwrap(), Some(Duration::ZERO));
         assert_eq!(ka(json!(-1)).unwrap(), None);
         assert_eq!(ka(json!("-1m")).unwrap(), None);
-        assert_eq!(ka(json!("300")).unwrap_err().to_string(), "time: missing unit in duration \"300\"");
+        assert_eq!(
+            ka(json!("300")).unwrap_err().to_string(),
+            "time: missing unit in duration \"300\""
+        );
         assert!(serde_json::from_value::<KeepAlive>(json!(true)).is_err());
     }
 

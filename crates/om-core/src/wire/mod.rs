@@ -9,11 +9,12 @@ mod common;
 mod embed;
 mod generate;
 mod models;
+pub mod openai;
 
 pub use chat::{ChatRequest, ChatResponse};
 pub use common::{
-    ErrorBody, Format, KeepAlive, KeepAliveError, Message, Metrics, Options, Role, Think,
-    ThinkLevel, Tool, ToolCall, ToolCallFunction, ToolFunction,
+    ErrorBody, Format, KeepAlive, KeepAliveError, LOAD_TIME_OPTIONS, Message, Metrics, Options,
+    Role, Think, ThinkLevel, Tool, ToolCall, ToolCallFunction, ToolFunction,
 };
 pub use embed::{EmbedInput, EmbedRequest, EmbedResponse, EmbeddingsRequest, EmbeddingsResponse};
 pub use generate::{GenerateRequest, GenerateResponse};
@@ -30,7 +31,10 @@ pub(crate) fn is_zero_or_none(v: &Option<u64>) -> bool {
 }
 
 /// `skip_serializing_if` helper: Go's `omitempty` for booleans.
-#[expect(clippy::trivially_copy_pass_by_ref, reason = "serde's skip_serializing_if passes a reference")]
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
 pub(crate) fn is_false(v: &bool) -> bool {
     !*v
 }

@@ -319,7 +319,7 @@ mod tests {
     #[test]
     fn show_context_length_scan() {
         let show: ShowResponse = serde_json::from_value(json!({
-            "model_info": {"general.architecture": "llama", "llama.context_length": 131072},
+            "model_info": {"general.architecture": "llama", "llama.context_length": 131_072},
             "details": {}
         }))
         .unwrap();

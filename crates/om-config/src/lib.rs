@@ -1,0 +1,138 @@
+//! The configuration of ollama-meta: its schema, layered loading with
+//! figment, validation that reports every problem at once with its key and
+//! source, and the provenance of every effective value.
+//!
+//! `om-config` sits one floor above `om-core` (it uses `om-core`'s
+//! [`EndpointUrl`](om_core::EndpointUrl), [`ModelName`](om_core::ModelName)
+//! and Go duration syntax) and below the crates that take their settings
+//! from it: the orchestrator and the binary. Each consuming crate takes its
+//! own section ([`Retry`], [`Timeouts`], …), not the whole [`Config`].
+//!
+//! # Layers
+//!
+//! [`Loader`] merges, weakest first: the built-in defaults, `OLLAMA_HOST` as
+//! the default endpoint, a TOML, YAML or JSON file, `OLLAMA_META_*`
+//! environment variables (`__` separates nested keys:
+//! `OLLAMA_META_RETRY__MAX_ATTEMPTS=5`) and command-line [`Overrides`]. An
+//! array is replaced whole by the layer that sets it, so `--endpoint`
+//! replaces the configured endpoints, and `OLLAMA_HOST` only counts when no
+//! file, variable or flag lists endpoints. With none of them the endpoint is
+//! `http://127.0.0.1:11434`, as for Ollama itself.
+//!
+//! # Schema
+//!
+//! ```toml
+//! [[endpoints]]
+//! url = "http://gpu-box:11434"   # required; OLLAMA_HOST syntax
+//! name = "gpu"                   # default: host:port
+//! weight = 2.0                   # default 1.0, must be > 0
+//! max_concurrency = 4            # default: what the endpoint runs in parallel
+//! tags = ["gpu"]
+//!
+//! [models."qwen2.5-coder:7b"]
+//! options = { num_ctx = 16384 }  # Ollama options, passed through
+//! keep_alive = "30m"             # duration text or seconds
+//!
+//! [retry]
+//! max_attempts = 3
+//! initial_backoff = "200ms"      # durations: Go syntax or seconds
+//! max_backoff = "5s"
+//! jitter = true
+//! retry_on_busy = true
+//!
+//! [timeouts]
+//! connect = "5s"
+//! first_byte = "2m"              # covers a cold model load
+//! idle = "1m"                    # between streamed chunks
+//! # total = "10m"                # default: no overall limit
+//! ```
+//!
+//! # Errors
+//!
+//! [`Loader::load`] returns an [`Error`] listing every [`Problem`]: its key
+//! path (`endpoints[1].url`), its [`Source`] (the file, the environment
+//! variable, the command line) and what is wrong, including unknown keys
+//! with a "did you mean" suggestion. [`Loaded::provenance`] lists where each
+//! effective value came from.
+//!
+//! # Example
+//!
+//! ```
+//! use om_config::{Loader, Overrides, Source};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let file = dir.path().join("ollama-meta.toml");
+//! std::fs::write(&file, r#"
+//!     [[endpoints]]
+//!     url = "gpu-box"
+//!
+//!     [retry]
+//!     max_attempts = 5
+//! "#)?;
+//!
+//! let mut flags = Overrides::default();
+//! flags.settings.push(("timeouts.first_byte".to_owned(), "3m".to_owned()));
+//!
+//! let loaded = Loader::new()
+//!     .file(&file)
+//!     .env_vars([("OLLAMA_META_RETRY__JITTER", "false")])
+//!     .overrides(flags)
+//!     .load()?;
+//!
+//! let config = &loaded.config;
+//! assert_eq!(config.endpoints[0].url.to_string(), "http://gpu-box:11434");
+//! assert_eq!(config.endpoints[0].name.as_str(), "gpu-box:11434");
+//! assert_eq!(config.retry.max_attempts, 5);
+//! assert!(!config.retry.jitter);
+//! assert_eq!(config.timeouts.first_byte.as_secs(), 180);
+//!
+//! let origin = |key| loaded.provenance.find(key).map(|s| s.source.clone());
+//! assert_eq!(origin("retry.max_attempts"), Some(Source::File(file.clone())));
+//! assert_eq!(origin("retry.jitter"), Some(Source::Env("OLLAMA_META_RETRY__JITTER".into())));
+//! assert_eq!(origin("timeouts.first_byte"), Some(Source::CommandLine));
+//! assert_eq!(origin("timeouts.idle"), Some(Source::Default));
+//!
+//! // Every problem at once, each with its key and source.
+//! let error = Loader::new()
+//!     .file(&file)
+//!     .env_vars([("OLLAMA_META_RETRY__MAX_ATEMPTS", "2"), ("OLLAMA_META_TIMEOUTS__IDLE", "30x")])
+//!     .load()
+//!     .unwrap_err();
+//! let lines: Vec<String> = error.problems().iter().map(ToString::to_string).collect();
+//! assert_eq!(lines, [
+//!     "environment variable OLLAMA_META_RETRY__MAX_ATEMPTS: retry.max_atempts: \
+//!      unknown key `max_atempts`; did you mean `max_attempts`?",
+//!     "environment variable OLLAMA_META_TIMEOUTS__IDLE: timeouts.idle: \
+//!      invalid duration \"30x\": unknown unit \"x\" (write e.g. 30s, 500ms, 1h30m, or a number of seconds)",
+//! ]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod check;
+mod config;
+mod duration;
+mod endpoint;
+mod error;
+mod extract;
+mod loader;
+mod model;
+mod path;
+mod provenance;
+mod providers;
+mod retry;
+mod source;
+mod suggest;
+mod timeouts;
+mod tree;
+
+pub use config::Config;
+pub use endpoint::Endpoint;
+pub use error::{Error, Problem, ProblemKind, Result};
+pub use loader::{Loaded, Loader};
+pub use model::ModelSettings;
+pub use path::{KeyPath, Segment};
+pub use provenance::{Provenance, Setting};
+pub use providers::{CONFIG_FILE_VAR, ENV_PREFIX, ENV_SEPARATOR, OLLAMA_HOST_VAR, Overrides};
+pub use retry::Retry;
+pub use source::Source;
+pub use timeouts::Timeouts;

@@ -588,3 +588,39 @@ impl Client {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::http_client;
+
+    fn built(url: &str, call: &Call) -> Request<Full<Bytes>> {
+        Client::new(http_client(), url.parse().unwrap()).build(call).unwrap()
+    }
+
+    #[test]
+    fn host_is_set_for_loopback_upstreams_only() {
+        let call = Client::get("/api/tags", JSON);
+        // hyper would drop the default port from its own Host; ours keeps the
+        // upstream's authority exactly.
+        let loopback = built("http://127.0.0.1:80", &call);
+        assert_eq!(loopback.headers()[HOST], "127.0.0.1:80");
+        assert_eq!(built("localhost:11434", &call).headers()[HOST], "localhost:11434");
+        assert_eq!(built("[::1]:7000", &call).headers()[HOST], "[::1]:7000");
+        // A remote upstream gets hyper's Host from the URI.
+        assert!(built("http://10.0.0.2:11434", &call).headers().get(HOST).is_none());
+        assert!(loopback.headers().get(AUTHORIZATION).is_none());
+    }
+
+    #[test]
+    fn headers_per_call() {
+        let client = Client::new(http_client(), "127.0.0.1:11434".parse().unwrap());
+        let call = client.post("/api/chat", &serde_json::json!({}), NDJSON, None).unwrap();
+        let request = client.build(&call).unwrap();
+        assert_eq!(request.uri(), "http://127.0.0.1:11434/api/chat");
+        assert_eq!(request.headers()[ACCEPT], "application/x-ndjson");
+        assert_eq!(request.headers()[CONTENT_TYPE], "application/json");
+        assert_eq!(request.headers()[USER_AGENT], USER_AGENT_VALUE);
+        assert!(USER_AGENT_VALUE.starts_with("ollama-meta/"));
+    }
+}

@@ -138,9 +138,12 @@ fn prepare_venv(root: &Path) -> Result<PathBuf> {
 
 // === server ===
 
-/// Builds `ollama-meta` with the dev profile, which the tests have built already.
+/// Builds `ollama-meta` exactly as the test step does: `cargo test --no-run`
+/// builds the binary for the crate's integration tests with the same feature
+/// resolution, so after the test step this is a no-op. A plain `cargo build`
+/// would resolve features without dev-dependencies and rebuild half the tree.
 fn build_binary() -> Result<PathBuf> {
-    run_command(&mut cargo(["build", "-p", "ollama-meta", "--bin", "ollama-meta", "--locked"]))?;
+    run_command(&mut cargo(["test", "--workspace", "--all-features", "--locked", "--no-run"]))?;
     let binary = target_dir().join("debug").join(format!("ollama-meta{}", env::consts::EXE_SUFFIX));
     if binary.exists() {
         Ok(binary)

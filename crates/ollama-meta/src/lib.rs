@@ -1,8 +1,36 @@
 //! ollama-meta: one dependable place to send LLM work across a fleet of
 //! Ollama servers.
 //!
-//! This crate is the facade: it re-exports the workspace crates as modules
-//! behind features and ships the `ollama-meta` binary.
+//! This crate is the facade (ripgrep's `grep` crate is the model): it
+//! re-exports each workspace crate as a module behind a feature, and ships the
+//! `ollama-meta` binary. `om-core`, the shared vocabulary, is always on and its
+//! key types are re-exported at the root.
+//!
+//! | feature | module | what it adds | default |
+//! |---|---|---|---|
+//! | `client` | [`client`] | a client for one Ollama endpoint (`om-client`) | via `cli` |
+//! | `config` | [`config`] | configuration loading and validation (`om-config`) | via `cli` |
+//! | `sim` | [`sim`] | the simulated Ollama server (`om-sim`) | via `cli` |
+//! | `full` | all of the above | every library crate | via `cli` |
+//! | `cli` | — | the `ollama-meta` binary | yes |
+//!
+//! ```
+//! use ollama_meta::ModelName;
+//!
+//! let name: ModelName = "Llama3.2".parse()?;
+//! assert_eq!(name, "registry.ollama.ai/library/llama3.2:latest".parse()?);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub use om_core as core;
-pub use om_core::{Capabilities, Capability, EndpointUrl, Error, ErrorKind, ModelName, Priority, TaskCategory};
+pub use om_core::{
+    Backend, Capabilities, Capability, EndpointId, EndpointUrl, Error, ErrorKind, ModelName,
+    Priority, TaskCategory, TaskId,
+};
+
+#[cfg(feature = "client")]
+pub use om_client as client;
+#[cfg(feature = "config")]
+pub use om_config as config;
+#[cfg(feature = "sim")]
+pub use om_sim as sim;

@@ -3,7 +3,6 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 /// An OpenAI-shaped error with the HTTP status to answer with.
 ///
@@ -30,7 +29,7 @@ pub struct OpenAiErrorDetail {
     pub kind: String,
     /// Always `null` from Ollama.
     #[serde(default)]
-    pub param: Option<Value>,
+    pub param: Option<String>,
     /// Always `null` from Ollama.
     #[serde(default)]
     pub code: Option<String>,

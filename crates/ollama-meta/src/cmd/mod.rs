@@ -1,0 +1,4 @@
+//! The subcommands of the `ollama-meta` binary, one module each.
+
+pub(crate) mod config;
+pub(crate) mod sim;

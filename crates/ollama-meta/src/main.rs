@@ -1,0 +1,45 @@
+//! The `ollama-meta` binary: parse arguments, set up logging, run a command.
+
+#![allow(clippy::print_stdout, clippy::print_stderr, reason = "a CLI writes to its terminal")]
+
+mod cli;
+mod cmd;
+mod logging;
+mod shutdown;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{Cli, Command, ConfigCommand};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.global.verbose, cli.global.quiet);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let shutdown = CancellationToken::new();
+    let signals = tokio::spawn(shutdown::cancel_on_signal(shutdown.clone()));
+    let result = match &cli.command {
+        Command::Sim(args) => cmd::sim::run(args, shutdown.clone()).await,
+        Command::Config(ConfigCommand::Show) => cmd::config::show(&cli.global),
+    };
+    signals.abort();
+    result
+}

@@ -1,0 +1,5 @@
+//! Integration tests of the facade crate: third-party clients against the
+//! simulator, and the `ollama-meta` binary end to end.
+
+mod cli;
+mod ollama_rs_compat;

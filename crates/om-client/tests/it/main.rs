@@ -9,5 +9,6 @@ mod errors;
 mod faults;
 mod host;
 mod retry;
+mod sim;
 mod support;
 mod timeouts;

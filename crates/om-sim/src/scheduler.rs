@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use om_core::Capability;
 use parking_lot::Mutex;
 use serde_json::Value;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
@@ -81,6 +82,8 @@ struct Runner {
     /// eviction); takes no new requests.
     expiring: bool,
     in_flight: usize,
+    /// Parallel slots of this runner.
+    parallel: usize,
     keep_alive: Option<Duration>,
     /// When the last in-flight request ended; `None` while busy or loading.
     idle_since: Option<Instant>,
@@ -159,6 +162,10 @@ impl State {
         }
         self.next_id += 1;
         let id = self.next_id;
+        // Ollama forces embedding-only models to one slot.
+        let embedding_only =
+            request.model.has(Capability::Embedding) && !request.model.has(Capability::Completion);
+        let parallel = if embedding_only { 1 } else { config.num_parallel.max(1) };
         self.runners.insert(
             key.to_owned(),
             Runner {
@@ -170,9 +177,10 @@ impl State {
                 expiring: false,
                 // The loading request itself.
                 in_flight: 1,
+                parallel,
                 keep_alive: request.keep_alive,
                 idle_since: None,
-                slots: Arc::new(Semaphore::new(config.num_parallel.max(1))),
+                slots: Arc::new(Semaphore::new(parallel)),
             },
         );
         Plan::Load(id)
@@ -356,7 +364,7 @@ impl Scheduler {
             .map(|r| Running {
                 model: r.model.clone(),
                 num_ctx: r.num_ctx,
-                num_parallel: self.config.num_parallel.max(1),
+                num_parallel: r.parallel,
                 expires_at: r.expires_at(now),
             })
             .collect();
@@ -555,6 +563,21 @@ mod tests {
         assert!(waited.is_err(), "the second request must wait for the slot");
         drop(first);
         tokio::time::timeout(Duration::from_secs(1), second.take_slot()).await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn embedding_models_get_one_slot() {
+        let s = scheduler(4, 8, 3);
+        let mut first = s.acquire(&request(3, FIVE_MIN)).await.unwrap();
+        first.take_slot().await;
+        let mut second = s.acquire(&request(3, FIVE_MIN)).await.unwrap();
+        let waited = tokio::time::timeout(Duration::from_secs(1), second.take_slot()).await;
+        assert!(waited.is_err(), "an embedding-only model has a single slot");
+        assert_eq!(s.running()[0].num_parallel, 1);
+        let mut chat = s.acquire(&request(0, FIVE_MIN)).await.unwrap();
+        chat.take_slot().await;
+        let mut chat2 = s.acquire(&request(0, FIVE_MIN)).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(1), chat2.take_slot()).await.unwrap();
     }
 
     #[tokio::test(start_paused = true)]

@@ -13,6 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use crate::fault::Faults;
 use crate::routes::App;
@@ -124,7 +125,15 @@ impl SimServer {
 /// Serves one connection until it closes, or until shutdown plus the grace
 /// period.
 async fn serve_connection(stream: TcpStream, app: App, shutdown: CancellationToken) {
-    let service = service_fn(move |request| app.clone().handle(request));
+    let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+        let span = tracing::debug_span!(
+            "request",
+            endpoint = %app.shared().name,
+            method = %request.method(),
+            path = request.uri().path(),
+        );
+        app.clone().handle(request).instrument(span)
+    });
     let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
     tokio::pin!(connection);
     tokio::select! {

@@ -165,7 +165,7 @@ impl App {
             // The client went away while sending.
             Err(_) => return Err(Dropped),
         };
-        tracing::debug!(endpoint = %self.shared.name, %method, path, "request");
+        tracing::debug!(bytes = body.len(), "request body read");
         self.dispatch(route, &method, body).await
     }
 

@@ -10,7 +10,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use om_core::{Error, ErrorKind, TimeoutPhase};
+use om_core::{Error, ErrorKind, TimeoutPhase, rng};
 
 /// How jitter is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,13 +124,10 @@ impl Backoff {
         }
     }
 
-    /// splitmix64 (Steele, Lea and Flood, 2014).
+    /// splitmix64 over an atomic state (see `om_core::rng`).
     fn next_u64(&self) -> u64 {
-        const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut z = self.state.fetch_add(GAMMA, Ordering::Relaxed).wrapping_add(GAMMA);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        let state = self.state.fetch_add(rng::GAMMA, Ordering::Relaxed).wrapping_add(rng::GAMMA);
+        rng::mix(state)
     }
 }
 

@@ -16,7 +16,7 @@
 //!   ([`Error::is_retryable`], [`Error::is_timeout`], [`Error::http_status`]).
 //! - Pure helpers the protocol needs: Go duration syntax ([`GoDuration`]),
 //!   `OLLAMA_HOST` parsing ([`EndpointUrl`]) and RFC 3339 timestamps
-//!   ([`time`]).
+//!   ([`time`]), and seeded randomness ([`rng`]).
 //!
 //! ```
 //! use om_core::{EndpointUrl, ModelName, wire::GenerateRequest};
@@ -34,6 +34,7 @@ mod duration;
 mod error;
 mod host;
 mod name;
+pub mod rng;
 mod task;
 pub mod time;
 pub mod wire;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::rng::SplitMix64;
+use om_core::rng::SplitMix64;
 
 /// The failures a simulated endpoint injects. Everything is off by default.
 ///

@@ -69,7 +69,6 @@ mod handle;
 pub mod reply;
 mod request;
 mod response;
-mod rng;
 mod routes;
 mod scheduler;
 mod server;

@@ -32,7 +32,6 @@
 mod aider;
 mod lorem;
 mod rules;
-mod seed;
 mod tokens;
 mod tools;
 
@@ -44,7 +43,7 @@ use om_core::wire::{Message, Role, Tool, ToolCall};
 pub use rules::{ReplyModeError, RuleSet};
 pub use tokens::{count_tokens, embedding, split_tokens};
 
-use seed::{FNV_OFFSET, SplitMix64, fnv1a};
+use om_core::rng::{FNV_OFFSET, SplitMix64, fnv1a};
 
 /// How a simulated model answers.
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@ use om_core::{Capabilities, Capability, ModelName};
 
 use crate::fault::Faults;
 use crate::reply::ReplyMode;
-use crate::rng::SplitMix64;
+use om_core::rng::SplitMix64;
 
 /// One installed model, as `/api/tags`, `/api/show` and `/api/ps` describe it.
 ///

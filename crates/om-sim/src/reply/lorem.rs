@@ -2,8 +2,8 @@
 //! vocabulary, in sentences and paragraphs, plus the short reasoning trace
 //! every reply carries.
 
-use super::seed::SplitMix64;
 use super::tokens::count_tokens;
+use om_core::rng::SplitMix64;
 
 /// Everyday words of technical prose.
 pub(super) const WORDS: &[&str] = &[
@@ -216,7 +216,7 @@ fn push_sentence(text: &mut String, target: usize, rng: &mut SplitMix64) {
         if i > 0 && count_tokens(text) >= target {
             break;
         }
-        let word = if i > 0 && rng.below(9) == 0 { rng.pick(CODE) } else { rng.pick(WORDS) };
+        let word = if i > 0 && rng.below(9) == 0 { *rng.pick(CODE) } else { *rng.pick(WORDS) };
         if i == 0 {
             let mut chars = word.chars();
             if let Some(first) = chars.next() {
@@ -249,7 +249,7 @@ pub(super) fn thinking(request: &str, tool: Option<&str>, rng: &mut SplitMix64) 
     };
     let plan = match tool {
         Some(name) => format!("This needs the `{name}` tool, so I will call it."),
-        None => rng.pick(PLANS).to_owned(),
+        None => (*rng.pick(PLANS)).to_owned(),
     };
     format!("{asked} {plan}")
 }

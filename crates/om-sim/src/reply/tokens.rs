@@ -5,7 +5,7 @@
 //! metrics: a word carries its leading space (`" world"`), each punctuation
 //! mark is its own piece, each line break is its own piece.
 
-use super::seed::{SplitMix64, hash_str};
+use om_core::rng::{SplitMix64, hash_str};
 
 /// Splits `text` into token-like pieces whose concatenation is exactly `text`.
 ///

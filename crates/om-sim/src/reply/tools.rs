@@ -5,7 +5,7 @@ use om_core::wire::{Tool, ToolCall, ToolCallFunction};
 use serde_json::{Map, Value};
 
 use super::lorem::WORDS;
-use super::seed::SplitMix64;
+use om_core::rng::SplitMix64;
 
 /// The first offered tool whose function name appears in `request` as a
 /// whole word, ignoring ASCII case.
@@ -74,7 +74,7 @@ fn sample(schema: Option<&Value>, rng: &mut SplitMix64) -> Value {
         "array" => Value::Array(Vec::new()),
         "object" => Value::Object(Map::new()),
         "null" => Value::Null,
-        _ => Value::String(rng.pick(WORDS).to_owned()),
+        _ => Value::String((*rng.pick(WORDS)).to_owned()),
     }
 }
 

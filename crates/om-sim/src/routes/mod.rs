@@ -30,9 +30,9 @@ use crate::error::{ApiError, Dropped};
 use crate::fault::Faults;
 use crate::reply::ReplyMode;
 use crate::response::{self, Reply};
-use crate::rng::SplitMix64;
 use crate::scheduler::{Scheduler, SchedulerConfig};
 use crate::spec::{EndpointSpec, ModelSpec};
+use om_core::rng::SplitMix64;
 
 /// The largest request body read; Ollama has no limit, but a simulator has
 /// no reason to buffer more.

@@ -1,0 +1,151 @@
+//! Endpoints: what discovery declares about one Ollama server, its health,
+//! and the live counters shared by every instance on it.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use om_core::{EndpointId, EndpointUrl};
+use tokio::time::Instant;
+
+use crate::tags::TagSet;
+
+/// The configured side of an endpoint, as discovery (or the orchestrator,
+/// from `om-config`'s `[[endpoints]]`) declares it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointSpec {
+    /// The unique name (`om-config`'s `name`, `host:port` by default).
+    pub id: EndpointId,
+    /// Where the server listens.
+    pub url: EndpointUrl,
+    /// Relative share of the traffic (finite, greater than 0; default 1).
+    pub weight: f64,
+    /// Labels routing constraints can require (`gpu`, `laptop`).
+    pub tags: Vec<String>,
+    /// The most requests to send at once, when configured.
+    pub max_concurrency: Option<NonZeroU32>,
+}
+
+impl EndpointSpec {
+    /// An endpoint with weight 1, no tags and no concurrency limit.
+    pub fn new(id: EndpointId, url: EndpointUrl) -> Self {
+        Self { id, url, weight: 1.0, tags: Vec::new(), max_concurrency: None }
+    }
+}
+
+/// Whether an endpoint answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// Not probed yet. Routable: an endpoint only has models once discovery
+    /// has heard from it.
+    Unknown,
+    /// The last probe succeeded.
+    Healthy,
+    /// The last probe failed.
+    Unhealthy {
+        /// Why, in words (`connection refused`, `not an Ollama server: …`).
+        reason: String,
+        /// When it went down: kept from the first failed probe while the
+        /// endpoint stays down.
+        since: Instant,
+    },
+}
+
+impl Health {
+    /// An unhealthy state with this reason, down since `since`.
+    pub fn unhealthy(reason: impl Into<String>, since: Instant) -> Self {
+        Self::Unhealthy { reason: reason.into(), since }
+    }
+
+    /// True unless [`Health::Unhealthy`].
+    pub fn is_routable(&self) -> bool {
+        !matches!(self, Self::Unhealthy { .. })
+    }
+
+    /// True for [`Health::Healthy`].
+    pub fn is_healthy(&self) -> bool {
+        *self == Self::Healthy
+    }
+
+    /// The reason, when unhealthy.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Self::Unhealthy { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+}
+
+/// Live counters of one endpoint, shared by its instances and updated
+/// without rebuilding the snapshot.
+#[derive(Debug, Default)]
+pub struct EndpointLive {
+    in_flight: AtomicU32,
+    /// Nanoseconds of the last probe plus one; 0 when never probed.
+    probe_latency: AtomicU64,
+}
+
+impl EndpointLive {
+    /// Requests running on the endpoint now, over all its models.
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// How long the last health probe took.
+    pub fn probe_latency(&self) -> Option<Duration> {
+        match self.probe_latency.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(Duration::from_nanos(n - 1)),
+        }
+    }
+
+    pub(crate) fn set_probe_latency(&self, latency: Duration) {
+        let nanos = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX - 1);
+        self.probe_latency.store(nanos.saturating_add(1), Ordering::Relaxed);
+    }
+
+    pub(crate) fn start(&self) {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn end(&self) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One endpoint in a [`Snapshot`](crate::Snapshot).
+#[derive(Debug)]
+pub struct Endpoint {
+    /// The unique name.
+    pub id: EndpointId,
+    /// Where it listens.
+    pub url: EndpointUrl,
+    /// Relative share of the traffic.
+    pub weight: f64,
+    /// Its labels.
+    pub tags: Vec<String>,
+    /// The configured concurrency limit.
+    pub max_concurrency: Option<NonZeroU32>,
+    /// What `/api/version` said.
+    pub version: Option<String>,
+    /// Whether it answers.
+    pub health: Health,
+    /// Live counters (in flight, probe latency).
+    pub live: Arc<EndpointLive>,
+    /// `tags` as interned ids of the snapshot.
+    pub(crate) tag_set: TagSet,
+}
+
+impl Endpoint {
+    /// How many requests it takes at once, for load ratios: the configured
+    /// limit, or 1 when none is set.
+    pub fn capacity(&self) -> u32 {
+        self.max_concurrency.map_or(1, NonZeroU32::get)
+    }
+
+    /// True when the endpoint carries every tag of `required`.
+    pub fn has_tags(&self, required: &TagSet) -> bool {
+        self.tag_set.contains(required)
+    }
+}

@@ -1,0 +1,99 @@
+//! Instances — one model on one endpoint, the unit routing chooses — and
+//! the index types of a snapshot.
+
+use std::fmt;
+use std::sync::Arc;
+
+use om_core::{EndpointId, ModelName};
+use tokio::time::Instant;
+
+use crate::live::{InFlight, InstanceLive, Rejected};
+use crate::model::{Loaded, ModelInfo};
+
+/// The identity of an instance across snapshots: which model on which
+/// endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InstanceId {
+    /// The endpoint.
+    pub endpoint: EndpointId,
+    /// The model.
+    pub model: ModelName,
+}
+
+impl InstanceId {
+    /// The instance of `model` on `endpoint`.
+    pub fn new(endpoint: EndpointId, model: ModelName) -> Self {
+        Self { endpoint, model }
+    }
+}
+
+impl fmt::Display for InstanceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} on {}", self.model, self.endpoint)
+    }
+}
+
+macro_rules! index_newtype {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        ///
+        /// Valid only for the [`Snapshot`](crate::Snapshot) it came from.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub(crate) u32);
+
+        impl $name {
+            /// The position in the snapshot's list.
+            pub fn index(self) -> usize {
+                self.0 as usize
+            }
+        }
+    };
+}
+
+index_newtype!(
+    /// The position of an endpoint in a snapshot.
+    EndpointIdx
+);
+index_newtype!(
+    /// The position of an instance in a snapshot.
+    InstanceIdx
+);
+index_newtype!(
+    /// The position of a distinct model of the fleet in a snapshot.
+    ModelIdx
+);
+
+/// One model on one endpoint, in a [`Snapshot`](crate::Snapshot).
+///
+/// Everything but `live` is the catalog as of the snapshot; `live` is shared
+/// with every other snapshot that has this instance and changes as requests
+/// run.
+#[derive(Debug)]
+pub struct Instance {
+    /// Its endpoint.
+    pub endpoint: EndpointIdx,
+    /// Its model, fleet-wide.
+    pub model: ModelIdx,
+    /// What the endpoint says about the model.
+    pub info: Arc<ModelInfo>,
+    /// Present while `/api/ps` lists the model as loaded.
+    pub loaded: Option<Loaded>,
+    /// Live counters, estimates and breaker.
+    pub live: Arc<InstanceLive>,
+}
+
+impl Instance {
+    /// The identity of the instance.
+    pub fn id(&self) -> &InstanceId {
+        self.live.id()
+    }
+
+    /// Starts a request on the instance; see [`InstanceLive::begin`].
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`] when the breaker refuses.
+    pub fn begin(&self, now: Instant) -> Result<InFlight, Rejected> {
+        self.live.begin(now)
+    }
+}

@@ -234,7 +234,8 @@ impl<E: Executor> State<E> {
         now: Instant,
         mut token: CancellationToken,
     ) -> Next<E> {
-        if self.workers > self.target {
+        // Retiring the highest numbers keeps worker numbers in `0..target`.
+        if id >= self.target {
             self.retire(id);
             return Next::Exit;
         }
@@ -299,6 +300,10 @@ impl<E: Executor> State<E> {
         }
         if self.is_settled() {
             signals.settled = true;
+            signals.control = true;
+        }
+        // A worker left while the target still wants it (a gap in the numbers).
+        if !self.closed && self.workers < self.target {
             signals.control = true;
         }
         signals

@@ -49,6 +49,36 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime")
 }
 
+/// How a round submits its tasks.
+#[derive(Clone, Copy)]
+enum Submit {
+    Batch,
+    OneByOne,
+}
+
+/// Submits `tasks` and awaits every handle, on the runtime, so only its two
+/// threads do the work.
+fn round(
+    rt: &tokio::runtime::Runtime,
+    dispatcher: &Dispatcher<Noop>,
+    tasks: Vec<Task<u64>>,
+    how: Submit,
+) {
+    let dispatcher = dispatcher.clone();
+    let submitter = rt.spawn(async move {
+        let handles = match how {
+            Submit::Batch => dispatcher.submit_batch(tasks).expect("open"),
+            Submit::OneByOne => {
+                tasks.into_iter().map(|task| dispatcher.submit(task).expect("open")).collect()
+            }
+        };
+        for handle in handles {
+            black_box(handle.await.expect("a no-op succeeds"));
+        }
+    });
+    rt.block_on(submitter).expect("submitter");
+}
+
 fn dispatch(c: &mut Criterion) {
     let rt = runtime();
     let workers = NonZeroUsize::new(10).expect("not zero");
@@ -56,62 +86,33 @@ fn dispatch(c: &mut Criterion) {
     group.throughput(Throughput::Elements(BATCH as u64));
     group.measurement_time(Duration::from_secs(8));
 
-    // Submit one batch and await every handle, against a long-lived dispatcher.
-    for (name, observed) in [("noop_10_workers", false), ("noop_10_workers_subscribed", true)] {
+    let cases = [
+        ("noop_10_workers/submit_batch", Submit::Batch, false),
+        ("noop_10_workers/submit", Submit::OneByOne, false),
+        // A subscriber draining the channel, as a progress display would.
+        ("noop_10_workers_subscribed/submit_batch", Submit::Batch, true),
+    ];
+    for (name, how, observed) in cases {
+        // One long-lived dispatcher per case, as a batch run uses it.
         let (dispatcher, runner) = Dispatcher::builder(Noop).workers(workers).build();
-        let shutdown = CancellationToken::new();
-        let running = rt.spawn(runner.run(shutdown.clone()));
-        // A subscriber that drains the channel, as a progress display would.
+        let running = rt.spawn(runner.run(CancellationToken::new()));
         let drain = observed.then(|| {
             let mut events = dispatcher.subscribe();
             rt.spawn(async move { while events.recv().await.is_ok() {} })
         });
-        group.bench_function(format!("{name}/submit_batch"), |b| {
+        group.bench_function(name, |b| {
             b.iter_batched(
                 tasks,
-                |tasks| {
-                    rt.block_on(async {
-                        let handles = dispatcher.submit_batch(tasks).expect("open");
-                        for handle in handles {
-                            black_box(handle.await.expect("no-op succeeds"));
-                        }
-                    });
-                },
+                |tasks| round(&rt, &dispatcher, tasks, how),
                 BatchSize::PerIteration,
             );
         });
-        shutdown.cancel();
         drop(dispatcher);
         rt.block_on(running).expect("runner");
         if let Some(drain) = drain {
-            drain.abort();
+            rt.block_on(drain).expect("drain ends when the channel closes");
         }
     }
-
-    // One `submit` per task, as a streaming caller would.
-    let (dispatcher, runner) = Dispatcher::builder(Noop).workers(workers).build();
-    let shutdown = CancellationToken::new();
-    let running = rt.spawn(runner.run(shutdown.clone()));
-    group.bench_function("noop_10_workers/submit", |b| {
-        b.iter_batched(
-            tasks,
-            |tasks| {
-                rt.block_on(async {
-                    let handles: Vec<_> = tasks
-                        .into_iter()
-                        .map(|task| dispatcher.submit(task).expect("open"))
-                        .collect();
-                    for handle in handles {
-                        black_box(handle.await.expect("no-op succeeds"));
-                    }
-                });
-            },
-            BatchSize::PerIteration,
-        );
-    });
-    shutdown.cancel();
-    drop(dispatcher);
-    rt.block_on(running).expect("runner");
     group.finish();
 }
 

@@ -128,9 +128,10 @@ impl<E: Executor> Dispatcher<E> {
     /// tasks complete for up to `grace`, then cancels whatever remains, waits
     /// for it to end and reports what was cancelled.
     ///
-    /// Returns once every accepted task has ended. Running tasks end only
-    /// while [`Runner::run`] is being polled. `Duration::MAX` waits without a
-    /// deadline.
+    /// Returns once every accepted task has ended. Tasks make progress only
+    /// while [`Runner::run`] is being polled; without it, queued tasks wait
+    /// for the deadline and are then cancelled. `Duration::MAX` waits without
+    /// a deadline.
     ///
     /// # Cancel safety
     ///

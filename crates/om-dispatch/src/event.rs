@@ -18,6 +18,11 @@
 //! straight from `Queued` to `Cancelled`. The terminal event is delivered
 //! before the task's [`TaskHandle`](crate::TaskHandle) resolves.
 //!
+//! The output itself goes only to the handle (it need not be `Clone`); a
+//! failure travels in the event as a [`Failure`] (kind and message). An
+//! executor that wants observers to see details of a result (tokens,
+//! `model@endpoint`) reports them as a last [`Progress`](EventKind::Progress).
+//!
 //! [`Dispatcher::subscribe`]: crate::Dispatcher::subscribe
 //! [`Builder::event_capacity`]: crate::Builder::event_capacity
 //! [`RecvError::Lagged`]: tokio::sync::broadcast::error::RecvError::Lagged

@@ -8,8 +8,8 @@
 //! - Names and ids: [`ModelName`] (Ollama's normalisation: `x` ≡ `x:latest` ≡
 //!   `registry.ollama.ai/library/x:latest`, case-insensitive), [`EndpointId`],
 //!   [`TaskId`], [`RequestId`].
-//! - Task vocabulary: [`TaskCategory`] (7), [`Priority`] (3), [`Capability`]
-//!   and [`Capabilities`].
+//! - Task vocabulary: [`Task`] (one unit of LLM work), [`TaskCategory`] (7),
+//!   [`Priority`] (3), [`Capability`] and [`Capabilities`].
 //! - Wire types for every native endpoint in [`wire`], shared by the client,
 //!   the gateway and the simulator.
 //! - One [`Error`] with an [`ErrorKind`] and predicates
@@ -33,6 +33,7 @@ mod backend;
 mod duration;
 mod error;
 mod host;
+mod job;
 mod name;
 pub mod rng;
 mod task;
@@ -43,6 +44,7 @@ pub use backend::{Backend, ChunkStream};
 pub use duration::{GoDuration, ParseDurationError, format_duration};
 pub use error::{BoxError, Error, ErrorKind, Result, TimeoutPhase};
 pub use host::{DEFAULT_PORT, EndpointUrl, ParseHostError, Scheme};
+pub use job::{ModelChoice, Prompt, Task};
 pub use name::{
     DEFAULT_HOST, DEFAULT_NAMESPACE, DEFAULT_TAG, EndpointId, ModelName, ParseNameError, RequestId,
     TaskId,

@@ -60,7 +60,7 @@ impl<E: Executor> Runner<E> {
         let shared = &self.shared;
         let mut workers = JoinSet::new();
         let mut cancelled = false;
-        tracing::debug!(workers = shared.state.lock().summary().workers, "dispatcher running");
+        tracing::debug!("dispatcher running");
         loop {
             let (spawn, settled) = {
                 let mut state = shared.state.lock();

@@ -6,6 +6,7 @@ use om_core::{EndpointUrl, ModelName};
 use serde::{Deserialize, Serialize};
 
 use crate::check::{Finding, Findings};
+use crate::discovery::Discovery;
 use crate::endpoint::Endpoint;
 use crate::model::ModelSettings;
 use crate::path::KeyPath;
@@ -23,7 +24,8 @@ use crate::timeouts::Timeouts;
 /// Values from [`Loader::load`](crate::Loader::load) have passed every rule:
 /// at least one endpoint, unique endpoint names, weights above 0,
 /// `retry.max_attempts` at least 1, `retry.initial_backoff` at most
-/// `retry.max_backoff`, timeouts above 0.
+/// `retry.max_backoff`, timeouts above 0, discovery intervals above 0 and
+/// `discovery.backoff_initial` at most `discovery.backoff_max`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -37,6 +39,8 @@ pub struct Config {
     pub retry: Retry,
     /// Per-phase timeouts.
     pub timeouts: Timeouts,
+    /// How the fleet is probed.
+    pub discovery: Discovery,
 }
 
 impl Default for Config {
@@ -46,6 +50,7 @@ impl Default for Config {
             models: BTreeMap::new(),
             retry: Retry::default(),
             timeouts: Timeouts::default(),
+            discovery: Discovery::default(),
         }
     }
 }
@@ -106,6 +111,7 @@ impl Config {
 
         self.retry.check(&root.key("retry"), &mut out);
         self.timeouts.check(&root.key("timeouts"), &mut out);
+        self.discovery.check(&root.key("discovery"), &mut out);
         out.into_vec()
     }
 }

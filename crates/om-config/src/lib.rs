@@ -6,7 +6,8 @@
 //! [`EndpointUrl`](om_core::EndpointUrl), [`ModelName`](om_core::ModelName)
 //! and Go duration syntax) and below the crates that take their settings
 //! from it: the orchestrator and the binary. Each consuming crate takes its
-//! own section ([`Retry`], [`Timeouts`], …), not the whole [`Config`].
+//! own section ([`Retry`], [`Timeouts`], [`Discovery`], …), not the whole
+//! [`Config`].
 //!
 //! # Layers
 //!
@@ -45,6 +46,15 @@
 //! first_byte = "2m"              # covers a cold model load
 //! idle = "1m"                    # between streamed chunks
 //! # total = "10m"                # default: no overall limit
+//!
+//! [discovery]
+//! interval = "30s"               # full probe of each endpoint
+//! ps_interval = "5s"             # /api/ps in between
+//! concurrency = 16               # endpoints probed at once
+//! probe_timeout = "5s"
+//! show_cache_ttl = "10m"         # /api/show details reused while the digest holds
+//! backoff_initial = "1s"         # a failed endpoint is retried after this,
+//! backoff_max = "30s"            # doubling up to this
 //! ```
 //!
 //! # Errors
@@ -110,6 +120,7 @@
 
 mod check;
 mod config;
+mod discovery;
 mod duration;
 mod endpoint;
 mod error;
@@ -126,6 +137,7 @@ mod timeouts;
 mod tree;
 
 pub use config::Config;
+pub use discovery::Discovery;
 pub use endpoint::Endpoint;
 pub use error::{Error, Problem, ProblemKind, Result};
 pub use loader::{Loaded, Loader};

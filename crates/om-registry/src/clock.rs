@@ -33,6 +33,7 @@ impl Clock {
     }
 
     /// `at` as ticks; instants before the epoch count as the epoch.
+    #[inline]
     pub(crate) fn ticks(self, at: Instant) -> Ticks {
         let nanos = at.saturating_duration_since(self.epoch).as_nanos();
         Ticks(u64::try_from(nanos).unwrap_or(u64::MAX - 1) + 1)

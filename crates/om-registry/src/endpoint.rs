@@ -88,6 +88,7 @@ pub struct EndpointLive {
 
 impl EndpointLive {
     /// Requests running on the endpoint now, over all its models.
+    #[inline]
     pub fn in_flight(&self) -> u32 {
         self.in_flight.load(Ordering::Relaxed)
     }
@@ -140,11 +141,13 @@ pub struct Endpoint {
 impl Endpoint {
     /// How many requests it takes at once, for load ratios: the configured
     /// limit, or 1 when none is set.
+    #[inline]
     pub fn capacity(&self) -> u32 {
         self.max_concurrency.map_or(1, NonZeroU32::get)
     }
 
     /// True when the endpoint carries every tag of `required`.
+    #[inline]
     pub fn has_tags(&self, required: &TagSet) -> bool {
         self.tag_set.contains(required)
     }

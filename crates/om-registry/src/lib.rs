@@ -11,7 +11,8 @@
 //!   [`Change`]s they made.
 //! - The catalog: [`Endpoint`]s ([`EndpointSpec`], [`Health`], version) and
 //!   [`Instance`]s — one [`ModelInfo`] on one endpoint, [`Loaded`] or not —,
-//!   indexed by endpoint, model, family and tag.
+//!   indexed by endpoint, model, family and tag, with the [`RouteFacts`] the
+//!   router filters on packed in one dense array.
 //! - Live state, shared by successive snapshots and updated without
 //!   rebuilding them: [`InstanceLive`] (in flight, latency / TTFT /
 //!   tokens-per-second moving averages with cold loads excluded, success
@@ -71,7 +72,7 @@ pub use clock::Ticks;
 pub use config::Config;
 pub use endpoint::{Endpoint, EndpointLive, EndpointSpec, Health};
 pub use error::{Error, Result};
-pub use instance::{EndpointIdx, Instance, InstanceId, InstanceIdx, ModelIdx};
+pub use instance::{EndpointIdx, Instance, InstanceId, InstanceIdx, ModelIdx, RouteFacts};
 pub use live::{
     Affinity, InFlight, InstanceLive, LiveStats, LiveView, ModelLive, Recorded, Rejected,
 };

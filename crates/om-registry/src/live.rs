@@ -42,11 +42,14 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) clock: Clock,
     pub(crate) category_trials: [AtomicU64; 7],
+    /// `config.warm_window` in nanoseconds, for [`InstanceLive::view`].
+    warm_nanos: u64,
 }
 
 impl Shared {
     pub(crate) fn new(config: Config, clock: Clock) -> Self {
-        Self { config, clock, category_trials: Default::default() }
+        let warm_nanos = u64::try_from(config.warm_window.as_nanos()).unwrap_or(u64::MAX);
+        Self { config, clock, category_trials: Default::default(), warm_nanos }
     }
 }
 
@@ -246,11 +249,13 @@ impl InstanceLive {
     }
 
     /// Requests running on the instance now.
+    #[inline]
     pub fn in_flight(&self) -> u32 {
         self.published.in_flight.load(Ordering::Relaxed)
     }
 
     /// Reads the published atomics (no lock).
+    #[inline]
     pub fn view(&self, now: Ticks) -> LiveView {
         let p = &self.published;
         let admits = match p.breaker.load(Ordering::Relaxed) {
@@ -259,8 +264,7 @@ impl InstanceLive {
             _ => false,
         };
         let last_used = p.last_used.load(Ordering::Relaxed);
-        let warm_nanos =
-            u64::try_from(self.shared.config.warm_window.as_nanos()).unwrap_or(u64::MAX);
+        let warm_nanos = self.shared.warm_nanos;
         LiveView {
             in_flight: p.in_flight.load(Ordering::Relaxed),
             admits,
@@ -483,6 +487,7 @@ pub struct Affinity {
 
 impl Affinity {
     /// The mean reward, `None` before the first trial.
+    #[inline]
     pub fn mean(self) -> Option<f64> {
         (self.trials > 0).then(|| (self.reward_sum / self.trials as f64).clamp(0.0, 1.0))
     }
@@ -490,6 +495,7 @@ impl Affinity {
 
 impl ModelLive {
     /// The model's record in `category`.
+    #[inline]
     pub fn affinity(&self, category: TaskCategory) -> Affinity {
         let cell = &self.cells[category as usize];
         Affinity {

@@ -12,7 +12,7 @@ use crate::catalog::Catalog;
 use crate::clock::Ticks;
 use crate::config::Config;
 use crate::endpoint::Endpoint;
-use crate::instance::{EndpointIdx, Instance, InstanceIdx, ModelIdx};
+use crate::instance::{EndpointIdx, Instance, InstanceIdx, ModelIdx, RouteFacts};
 use crate::live::{ModelLive, Shared};
 use crate::tags::{TagInterner, TagSet};
 
@@ -49,6 +49,7 @@ pub struct Snapshot {
     shared: Arc<Shared>,
     endpoints: Vec<Endpoint>,
     instances: Vec<Instance>,
+    facts: Vec<RouteFacts>,
     models: Vec<FleetModel>,
     all: Vec<InstanceIdx>,
     by_endpoint: HashMap<EndpointId, EndpointIdx>,
@@ -105,11 +106,30 @@ impl Snapshot {
             }
         }
         let all = (0..instances.len() as u32).map(InstanceIdx).collect();
+        let facts = instances
+            .iter()
+            .map(|i: &Instance| {
+                let e = &endpoints[i.endpoint.index()];
+                RouteFacts {
+                    endpoint: i.endpoint,
+                    model: i.model,
+                    capabilities: i.info.capabilities,
+                    routable: e.health.is_routable(),
+                    loaded: i.loaded.is_some(),
+                    capacity: e.capacity(),
+                    context_length: i.info.context_length.unwrap_or(u64::MAX),
+                    weight: e.weight,
+                    live: Arc::clone(&i.live),
+                    endpoint_live: Arc::clone(&e.live),
+                }
+            })
+            .collect();
         Self {
             generation,
             shared: Arc::clone(shared),
             endpoints,
             instances,
+            facts,
             models,
             all,
             by_endpoint,
@@ -120,6 +140,7 @@ impl Snapshot {
     }
 
     /// Counts publications: each new snapshot has a higher number.
+    #[inline]
     pub fn generation(&self) -> u64 {
         self.generation
     }
@@ -130,6 +151,7 @@ impl Snapshot {
     }
 
     /// `now` in registry time, for [`InstanceLive::view`](crate::InstanceLive::view).
+    #[inline]
     pub fn ticks(&self, now: Instant) -> Ticks {
         self.shared.clock.ticks(now)
     }
@@ -144,6 +166,7 @@ impl Snapshot {
     /// # Panics
     ///
     /// When `index` comes from another snapshot with fewer endpoints.
+    #[inline]
     pub fn endpoint(&self, index: EndpointIdx) -> &Endpoint {
         &self.endpoints[index.index()]
     }
@@ -158,6 +181,16 @@ impl Snapshot {
         &self.instances
     }
 
+    /// The routing facts of the instance at `index` (see [`RouteFacts`]).
+    ///
+    /// # Panics
+    ///
+    /// When `index` comes from another snapshot with fewer instances.
+    #[inline]
+    pub fn facts(&self, index: InstanceIdx) -> &RouteFacts {
+        &self.facts[index.index()]
+    }
+
     /// Every instance index, in order (a ready-made candidate list).
     pub fn all_instances(&self) -> &[InstanceIdx] {
         &self.all
@@ -168,6 +201,7 @@ impl Snapshot {
     /// # Panics
     ///
     /// When `index` comes from another snapshot with fewer instances.
+    #[inline]
     pub fn instance(&self, index: InstanceIdx) -> &Instance {
         &self.instances[index.index()]
     }
@@ -200,6 +234,7 @@ impl Snapshot {
     /// # Panics
     ///
     /// When `index` comes from another snapshot with fewer models.
+    #[inline]
     pub fn model(&self, index: ModelIdx) -> &FleetModel {
         &self.models[index.index()]
     }
@@ -227,6 +262,7 @@ impl Snapshot {
 
     /// Outcomes with an affinity reward recorded in `category`, over all
     /// models (the `N` of UCB-style exploration).
+    #[inline]
     pub fn category_trials(&self, category: TaskCategory) -> u64 {
         self.shared.category_trials[category as usize].load(Ordering::Relaxed)
     }

@@ -25,6 +25,7 @@ impl TagSet {
     }
 
     /// True when every tag of `other` is in this set.
+    #[inline]
     pub fn contains(&self, other: &Self) -> bool {
         self.mask & other.mask == other.mask
             && other.extra.iter().all(|id| self.extra.binary_search(id).is_ok())

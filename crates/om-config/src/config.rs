@@ -9,8 +9,10 @@ use crate::check::{Finding, Findings};
 use crate::discovery::Discovery;
 use crate::endpoint::Endpoint;
 use crate::model::ModelSettings;
+use crate::orchestrator::Orchestrator;
 use crate::path::KeyPath;
 use crate::retry::Retry;
+use crate::routing::Routing;
 use crate::timeouts::Timeouts;
 
 /// The whole configuration of ollama-meta, validated.
@@ -25,7 +27,8 @@ use crate::timeouts::Timeouts;
 /// at least one endpoint, unique endpoint names, weights above 0,
 /// `retry.max_attempts` at least 1, `retry.initial_backoff` at most
 /// `retry.max_backoff`, timeouts above 0, discovery intervals above 0 and
-/// `discovery.backoff_initial` at most `discovery.backoff_max`.
+/// `discovery.backoff_initial` at most `discovery.backoff_max`, known
+/// routing strategies.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -41,6 +44,10 @@ pub struct Config {
     pub timeouts: Timeouts,
     /// How the fleet is probed.
     pub discovery: Discovery,
+    /// Routing strategy.
+    pub routing: Routing,
+    /// Per-endpoint concurrency, task deadlines and backoff jitter.
+    pub orchestrator: Orchestrator,
 }
 
 impl Default for Config {
@@ -51,6 +58,8 @@ impl Default for Config {
             retry: Retry::default(),
             timeouts: Timeouts::default(),
             discovery: Discovery::default(),
+            routing: Routing::default(),
+            orchestrator: Orchestrator::default(),
         }
     }
 }
@@ -111,6 +120,8 @@ impl Config {
 
         self.retry.check(&root.key("retry"), &mut out);
         self.timeouts.check(&root.key("timeouts"), &mut out);
+        self.routing.check(&root.key("routing"), &mut out);
+        self.orchestrator.check(&root.key("orchestrator"), &mut out);
         self.discovery.check(&root.key("discovery"), &mut out);
         out.into_vec()
     }

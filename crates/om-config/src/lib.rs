@@ -55,6 +55,15 @@
 //! show_cache_ttl = "10m"         # /api/show details reused while the digest holds
 //! backoff_initial = "1s"         # a failed endpoint is retried after this,
 //! backoff_max = "30s"            # doubling up to this
+//!
+//! [routing]
+//! strategy = "hybrid"            # round_robin, least_loaded, random, performance, affinity
+//! categories = { code_review = "affinity" }
+//!
+//! [orchestrator]
+//! endpoint_concurrency = 1       # per endpoint without its own max_concurrency
+//! # task_timeout = "10m"         # default: no deadline
+//! # seed = 7                     # reproducible backoff jitter
 //! ```
 //!
 //! # Errors
@@ -127,10 +136,12 @@ mod error;
 mod extract;
 mod loader;
 mod model;
+mod orchestrator;
 mod path;
 mod provenance;
 mod providers;
 mod retry;
+mod routing;
 mod source;
 mod suggest;
 mod timeouts;
@@ -142,9 +153,11 @@ pub use endpoint::Endpoint;
 pub use error::{Error, Problem, ProblemKind, Result};
 pub use loader::{Loaded, Loader};
 pub use model::ModelSettings;
+pub use orchestrator::Orchestrator;
 pub use path::{KeyPath, Segment};
 pub use provenance::{Provenance, Setting};
 pub use providers::{CONFIG_FILE_VAR, ENV_PREFIX, ENV_SEPARATOR, OLLAMA_HOST_VAR, Overrides};
 pub use retry::Retry;
+pub use routing::{Routing, STRATEGIES};
 pub use source::Source;
 pub use timeouts::Timeouts;

@@ -1,0 +1,56 @@
+//! The `[orchestrator]` section: how requests are spread over the fleet and
+//! how long a task may take.
+
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::check::Findings;
+use crate::path::KeyPath;
+
+/// Settings of the request path above one endpoint.
+///
+/// ```toml
+/// [orchestrator]
+/// endpoint_concurrency = 2  # per endpoint without its own max_concurrency
+/// task_timeout = "10m"    # for tasks that set no timeout; default: none
+/// seed = 7                # reproducible backoff jitter; default: random
+/// ```
+///
+/// Failover follows `[retry]`: `max_attempts` attempts in all across the
+/// fleet, with its backoff between them; `retry_on_busy = false` makes a
+/// fleet that is busy everywhere fail at once instead of waiting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Orchestrator {
+    /// Requests sent to one endpoint at once when its `[[endpoints]]` entry
+    /// sets no `max_concurrency` (default 1, Ollama's default
+    /// `OLLAMA_NUM_PARALLEL`: more would only queue inside the server, where
+    /// they can no longer fail over).
+    pub endpoint_concurrency: NonZeroUsize,
+    /// The deadline of a task that sets no `timeout` of its own, all attempts
+    /// and waits included; `None` means no deadline.
+    #[serde(with = "crate::duration::option")]
+    pub task_timeout: Option<Duration>,
+    /// Seeds the backoff jitter, for reproducible runs; `None` draws a seed
+    /// from the operating system.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+}
+
+impl Default for Orchestrator {
+    fn default() -> Self {
+        Self { endpoint_concurrency: NonZeroUsize::MIN, task_timeout: None, seed: None }
+    }
+}
+
+impl Orchestrator {
+    pub(crate) fn check(&self, at: &KeyPath, out: &mut Findings) {
+        out.require(
+            self.task_timeout.is_none_or(|t| !t.is_zero()),
+            || at.key("task_timeout"),
+            "must be greater than 0",
+        );
+    }
+}

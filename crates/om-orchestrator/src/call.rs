@@ -1,0 +1,280 @@
+//! One attempt on one instance: the resources it holds while it runs (the
+//! endpoint permit, the registry's in-flight guard, the metrics' in-flight
+//! guard), the chunks it collects, and the record it leaves.
+
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use om_client::Client;
+use om_core::wire::{ChatRequest, ChatResponse, Metrics as WireMetrics, ToolCall};
+use om_core::{ChunkStream, EndpointId, Error, ErrorKind, ModelName, TaskCategory};
+use om_metrics::{BreakerState, BreakerTransition, RequestRecord};
+use om_registry::{InFlight, Outcome, Transition, Verdict};
+use tokio::time::Instant;
+
+use crate::fleet::Inner;
+use crate::options::{Options, Progress};
+use crate::permits::Permit;
+use crate::result::{Attempt, AttemptError};
+
+/// An instance reserved for one attempt: its permit and in-flight guards.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    pub(crate) number: u32,
+    pub(crate) endpoint: EndpointId,
+    pub(crate) model: ModelName,
+    pub(crate) client: Client,
+    /// From the task's start to this attempt's.
+    pub(crate) offset: Duration,
+    pub(crate) in_flight: InFlight,
+    pub(crate) metrics_in_flight: om_metrics::InFlight,
+    /// Released last, when the slot drops, so that a task woken by its
+    /// release sees the instance's in-flight count already down.
+    pub(crate) permit: Permit,
+}
+
+/// What an attempt's chunks added up to.
+#[derive(Debug, Default)]
+pub(crate) struct Collected {
+    pub(crate) content: String,
+    pub(crate) thinking: String,
+    pub(crate) tool_calls: Vec<ToolCall>,
+    pub(crate) chunks: u64,
+    pub(crate) done_reason: Option<String>,
+    pub(crate) metrics: WireMetrics,
+    pub(crate) done: bool,
+}
+
+impl Collected {
+    fn push(&mut self, chunk: &ChatResponse) {
+        self.content.push_str(&chunk.message.content);
+        if let Some(thinking) = &chunk.message.thinking {
+            self.thinking.push_str(thinking);
+        }
+        if let Some(calls) = &chunk.message.tool_calls {
+            self.tool_calls.extend(calls.iter().cloned());
+        }
+        self.chunks += 1;
+        if chunk.done {
+            self.done = true;
+            self.done_reason.clone_from(&chunk.done_reason);
+            self.metrics = chunk.metrics;
+        }
+    }
+}
+
+/// An attempt in progress.
+pub(crate) struct Call {
+    slot: Slot,
+    category: TaskCategory,
+    sent: Instant,
+    ttft: Option<Duration>,
+    stream: Option<ChunkStream<ChatResponse>>,
+    pub(crate) collected: Collected,
+}
+
+/// How an attempt ended, for the record.
+pub(crate) enum End<'e> {
+    /// The final chunk arrived.
+    Done,
+    /// It failed; the instance is to blame (or was busy).
+    Failed(&'e Error),
+    /// It was stopped for the task's sake (cancelled, out of time): says
+    /// nothing about the instance.
+    Stopped(&'e Error),
+}
+
+/// The record of a finished attempt.
+pub(crate) struct Finished {
+    pub(crate) attempt: Attempt,
+    pub(crate) ttft: Option<Duration>,
+    pub(crate) collected: Collected,
+}
+
+impl std::fmt::Debug for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call")
+            .field("slot", &self.slot)
+            .field("sent", &self.sent)
+            .field("chunks", &self.collected.chunks)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Call {
+    pub(crate) fn new(slot: Slot, category: TaskCategory) -> Self {
+        Self {
+            slot,
+            category,
+            sent: Instant::now(),
+            ttft: None,
+            stream: None,
+            collected: Collected::default(),
+        }
+    }
+
+    pub(crate) fn endpoint(&self) -> &EndpointId {
+        &self.slot.endpoint
+    }
+
+    pub(crate) fn model(&self) -> &ModelName {
+        &self.slot.model
+    }
+
+    /// Sends the request and waits for the first chunk.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping it closes the connection; the call stays unfinished.
+    pub(crate) async fn open(
+        &mut self,
+        request: ChatRequest,
+        options: &Options,
+    ) -> Result<ChatResponse, Error> {
+        self.sent = Instant::now();
+        self.stream = Some(self.slot.client.chat(request).await?);
+        match self.next(options).await {
+            Some(chunk) => chunk,
+            None => Err(self.ended_early()),
+        }
+    }
+
+    /// The next chunk; `None` after the final one.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a chunk is only taken from the stream when it is
+    /// returned.
+    pub(crate) async fn next(&mut self, options: &Options) -> Option<Result<ChatResponse, Error>> {
+        if self.collected.done {
+            return None;
+        }
+        let item = match self.stream.as_mut() {
+            Some(stream) => stream.next().await,
+            None => None,
+        };
+        let item = self.take(item);
+        if item.is_ok() {
+            options.report(&Progress::Chunk { chunks: self.collected.chunks });
+        }
+        Some(item)
+    }
+
+    /// The next chunk, polled; `Ready(None)` after the final one.
+    pub(crate) fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<ChatResponse, Error>>> {
+        if self.collected.done {
+            return Poll::Ready(None);
+        }
+        let item = match self.stream.as_mut() {
+            Some(stream) => std::task::ready!(stream.poll_next_unpin(cx)),
+            None => None,
+        };
+        Poll::Ready(Some(self.take(item)))
+    }
+
+    /// Collects a chunk; a stream that ends before its final chunk is an
+    /// error.
+    fn take(&mut self, item: Option<Result<ChatResponse, Error>>) -> Result<ChatResponse, Error> {
+        match item {
+            Some(Ok(chunk)) => {
+                if self.ttft.is_none() {
+                    self.ttft = Some(self.sent.elapsed());
+                }
+                self.collected.push(&chunk);
+                Ok(chunk)
+            }
+            Some(Err(error)) => Err(error),
+            None => Err(self.ended_early()),
+        }
+    }
+
+    fn ended_early(&self) -> Error {
+        Error::new(
+            ErrorKind::Disconnected,
+            format!("stream from {} ended before its final chunk", self.slot.endpoint),
+        )
+        .with_endpoint(self.slot.endpoint.as_str())
+        .with_model(self.slot.model.to_string())
+        .with_partial(self.collected.chunks > 0)
+    }
+
+    /// Reads every remaining chunk.
+    pub(crate) async fn drain(&mut self, options: &Options) -> Result<(), Error> {
+        while let Some(chunk) = self.next(options).await {
+            chunk?;
+        }
+        Ok(())
+    }
+
+    /// Ends the attempt: records its outcome in the registry (moving
+    /// averages, success rate, breaker, cooldown) and in the metrics, and
+    /// releases the instance.
+    pub(crate) fn finish(self, fleet: &Inner, end: &End<'_>) -> Finished {
+        let now = Instant::now();
+        let latency = now.saturating_duration_since(self.sent);
+        let Self { slot, category, ttft, collected, .. } = self;
+        let Slot { number, endpoint, model, offset, in_flight, metrics_in_flight, permit, .. } =
+            slot;
+
+        let outcome = match end {
+            End::Done => {
+                let mut outcome =
+                    Outcome::success().with_latency(latency).with_metrics(&collected.metrics);
+                if let Some(ttft) = ttft {
+                    outcome = outcome.with_ttft(ttft);
+                }
+                outcome
+            }
+            End::Failed(error) => Outcome::failure(error),
+            End::Stopped(error) => Outcome::new(Verdict::Neutral(error.kind())),
+        }
+        .with_category(category);
+        let recorded = in_flight.finish(&outcome, now);
+        if let Some(transition) = recorded.transition {
+            let (from, to) = match transition {
+                Transition::Opened { trips: 1, .. } => (BreakerState::Closed, BreakerState::Open),
+                Transition::Opened { .. } => (BreakerState::HalfOpen, BreakerState::Open),
+                Transition::Closed => (BreakerState::HalfOpen, BreakerState::Closed),
+            };
+            tracing::info!(%endpoint, %model, from = from.as_str(), to = to.as_str(), "circuit breaker");
+            fleet.metrics.record_breaker_transition(BreakerTransition {
+                endpoint: endpoint.clone(),
+                model: model.clone(),
+                from,
+                to,
+            });
+        }
+
+        let error = match end {
+            End::Done => None,
+            End::Failed(error) | End::Stopped(error) => Some(*error),
+        };
+        let mut record = RequestRecord::new(
+            &endpoint,
+            &model,
+            error.map_or(om_metrics::Outcome::Ok, om_metrics::Outcome::from),
+            latency,
+        )
+        .with_category(category);
+        record.ttft = ttft;
+        record.tokens = collected.metrics.eval_count;
+        record.tokens_per_sec = collected.metrics.tokens_per_second();
+        fleet.metrics.record_request(record);
+        drop(metrics_in_flight);
+        drop(permit);
+
+        let attempt = Attempt {
+            number,
+            endpoint,
+            model,
+            offset,
+            latency,
+            error: error.map(AttemptError::of),
+        };
+        Finished { attempt, ttft, collected }
+    }
+}

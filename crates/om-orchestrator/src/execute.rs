@@ -1,0 +1,102 @@
+//! [`Fleet::execute`]: the batch path. A task runs to its end on one
+//! instance; a failure anywhere, even mid-stream, starts it again from
+//! scratch on another instance within the budget.
+
+use om_core::Task;
+
+use crate::call::{Call, End};
+use crate::fleet::Fleet;
+use crate::job::{Job, Next};
+use crate::options::Options;
+use crate::result::{TaskFailure, TaskResult};
+
+impl Fleet {
+    /// Executes `task` to its end: see [`execute_with`](Self::execute_with).
+    ///
+    /// # Errors
+    ///
+    /// As [`execute_with`](Self::execute_with).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`execute_with`](Self::execute_with).
+    pub async fn execute(&self, task: &Task) -> Result<TaskResult, TaskFailure> {
+        self.execute_with(task, Options::default()).await
+    }
+
+    /// Executes `task` to its end, failing over as needed, and returns the
+    /// whole answer of one model with every attempt it took.
+    ///
+    /// Each attempt routes the task (model pin or allow-list, required
+    /// capabilities, context need, category) on a fresh registry snapshot,
+    /// takes a permit of the chosen endpoint (or of the next ranked one with
+    /// a free permit), calls `/api/chat` streaming, and records the outcome
+    /// in the registry and the metrics. When every eligible instance is at
+    /// its limit, cooling down after a 503/429 or behind an open breaker,
+    /// the task waits for one instead of failing.
+    ///
+    /// A failure that another attempt may cure ([`Error::is_failover`]:
+    /// connect errors, timeouts, 5xx, broken or garbled streams, a model
+    /// missing on that endpoint) is retried on another instance after a
+    /// backoff, within [`Settings::max_attempts`](crate::Settings::max_attempts);
+    /// a stream that broke after some output is retried from scratch and its
+    /// partial output discarded, so the result never splices two answers.
+    /// Backpressure (503 "server busy", 429) spends no budget.
+    ///
+    /// # Errors
+    ///
+    /// A [`TaskFailure`] holding the last attempt's error when the budget
+    /// is spent or the error is final (an invalid request);
+    /// [`ErrorKind::NoBackend`](om_core::ErrorKind::NoBackend) at once when
+    /// no instance could ever serve the task;
+    /// [`ErrorKind::Timeout`](om_core::ErrorKind::Timeout) with
+    /// [`TimeoutPhase::Total`](om_core::TimeoutPhase::Total) when the deadline
+    /// passes; [`ErrorKind::Canceled`](om_core::ErrorKind::Canceled) when
+    /// the options' token is cancelled.
+    ///
+    /// [`Error::is_failover`]: om_core::Error::is_failover
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future cancels the task: the running request's
+    /// connection is closed (which stops Ollama generating), its permit is
+    /// released, and the attempt is recorded as neither success nor fault.
+    #[tracing::instrument(name = "task", skip_all, fields(task = %task.id))]
+    pub async fn execute_with(
+        &self,
+        task: &Task,
+        options: Options,
+    ) -> Result<TaskResult, TaskFailure> {
+        let mut job = Job::new(self.clone(), task.clone(), options);
+        loop {
+            let slot = match job.acquire().await {
+                Ok(slot) => slot,
+                Err(error) => return Err(job.fail(error, String::new())),
+            };
+            let request = job.chat_request(&slot);
+            let mut call = Call::new(slot, job.category);
+            let options = job.options.clone();
+            let run = async {
+                call.open(request, &options).await?;
+                call.drain(&options).await
+            };
+            match job.guard(run).await {
+                Ok(Ok(())) => {
+                    let finished = call.finish(&self.inner, &End::Done);
+                    return Ok(job.succeed(finished));
+                }
+                Ok(Err(error)) => {
+                    let finished = call.finish(&self.inner, &End::Failed(&error));
+                    match job.after_failure(finished, error).await {
+                        Next::Retry => {}
+                        Next::Fail(error) => return Err(job.fail(error, String::new())),
+                    }
+                }
+                Err(stop) => {
+                    job.stop(call, &stop);
+                    return Err(job.fail(stop, String::new()));
+                }
+            }
+        }
+    }
+}

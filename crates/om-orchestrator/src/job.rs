@@ -1,0 +1,420 @@
+//! One task on its way through the fleet: routing with exclusions, waiting
+//! for capacity, the failover budget, and the final record.
+
+use std::future::pending;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use om_core::wire::ChatRequest;
+use om_core::{Error, ErrorKind, ModelChoice, Task, TaskCategory, TimeoutPhase};
+use om_metrics::{TaskRecord, TaskStart};
+use om_registry::{BreakerState, Health, InstanceId, Snapshot};
+use om_router::{NoRoute, RouteRequest};
+use tokio::sync::futures::Notified;
+use tokio::sync::watch;
+use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
+
+use crate::call::{Call, End, Finished, Slot};
+use crate::fleet::Fleet;
+use crate::options::{Options, Progress};
+use crate::request::{category, chat_request, route_request};
+use crate::result::{Attempt, TaskFailure, TaskResult};
+
+/// A task being executed: everything that outlives one attempt.
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub(crate) fleet: Fleet,
+    pub(crate) task: Task,
+    pub(crate) options: Options,
+    pub(crate) category: TaskCategory,
+    route: RouteRequest,
+    pub(crate) deadline: Option<Instant>,
+    started: Instant,
+    started_at: SystemTime,
+    pub(crate) attempts: Vec<Attempt>,
+    /// Attempts that failed for a reason other than backpressure.
+    faults: u32,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+}
+
+/// What to do after a failed attempt.
+pub(crate) enum Next {
+    /// Try again (the exclusions and backoff are already applied).
+    Retry,
+    /// Give up with this error.
+    Fail(Error),
+}
+
+impl Job {
+    pub(crate) fn new(fleet: Fleet, task: Task, options: Options) -> Self {
+        let started = Instant::now();
+        let category = category(&task);
+        let route = route_request(&task, category);
+        let timeout = task.timeout.or(fleet.inner.settings.task_timeout);
+        let deadline = match (timeout.map(|t| started + t), options.deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let snapshots = fleet.inner.registry.subscribe();
+        fleet
+            .inner
+            .metrics
+            .task_started(TaskStart { task: task.id.clone(), category: Some(category) });
+        Self {
+            fleet,
+            task,
+            options,
+            category,
+            route,
+            deadline,
+            started,
+            started_at: SystemTime::now(),
+            attempts: Vec::new(),
+            faults: 0,
+            snapshots,
+        }
+    }
+
+    /// The `/api/chat` request for the slot's model.
+    pub(crate) fn chat_request(&self, slot: &Slot) -> ChatRequest {
+        chat_request(&self.task, &slot.model, &self.fleet.inner.models)
+    }
+
+    /// Reserves an instance: routes, takes the first ranked instance whose
+    /// endpoint has a free permit and whose breaker admits, and otherwise
+    /// waits for capacity (a permit released, a cooldown or breaker
+    /// expiring, the catalog changing), bounded by the deadline.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoBackend`] when no instance could ever serve the task,
+    /// [`ErrorKind::Busy`] when every one is cooling down and waiting is off,
+    /// and the deadline and cancellation errors.
+    pub(crate) async fn acquire(&mut self) -> Result<Slot, Error> {
+        let released = Arc::clone(self.fleet.inner.permits.released());
+        let mut waiting = false;
+        loop {
+            // Listen before looking, so that a release between the look and
+            // the wait is not missed.
+            let notified = released.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let snapshot = Arc::clone(&self.snapshots.borrow_and_update());
+            let now = Instant::now();
+            match self.fleet.inner.router.route(&self.route, &snapshot, now) {
+                Ok(decision) => {
+                    for choice in decision.ranked() {
+                        let instance = snapshot.instance(choice.instance);
+                        let endpoint = snapshot.endpoint(instance.endpoint);
+                        let capacity = self.fleet.capacity(endpoint);
+                        let Some(permit) =
+                            self.fleet.inner.permits.try_acquire(&endpoint.id, capacity)
+                        else {
+                            continue;
+                        };
+                        // A half-open breaker may have filled its probe
+                        // slots since the decision: try the next one.
+                        let Ok(in_flight) = instance.begin(now) else { continue };
+                        let model = instance.info.name.clone();
+                        let metrics_in_flight =
+                            self.fleet.inner.metrics.start_request(&endpoint.id, &model);
+                        let slot = Slot {
+                            number: u32::try_from(self.attempts.len())
+                                .unwrap_or(u32::MAX)
+                                .saturating_add(1),
+                            endpoint: endpoint.id.clone(),
+                            model,
+                            client: self.fleet.inner.backends.client(endpoint),
+                            offset: now.saturating_duration_since(self.started),
+                            in_flight,
+                            metrics_in_flight,
+                            permit,
+                        };
+                        tracing::debug!(
+                            task = %self.task.id,
+                            endpoint = %slot.endpoint,
+                            model = %slot.model,
+                            attempt = slot.number,
+                            why = %decision.why,
+                            "attempt"
+                        );
+                        self.options.report(&Progress::Attempt {
+                            number: slot.number,
+                            endpoint: slot.endpoint.clone(),
+                            model: slot.model.clone(),
+                        });
+                        return Ok(slot);
+                    }
+                }
+                Err(no_route) => {
+                    if self.clear_exclusions(&no_route) {
+                        continue;
+                    }
+                    self.check_no_route(&no_route, &snapshot)?;
+                }
+            }
+            if !waiting {
+                waiting = true;
+                self.options.report(&Progress::Waiting);
+            }
+            let expiry = earliest_expiry(&snapshot, now);
+            self.wait(notified, expiry).await?;
+        }
+    }
+
+    /// After failures everything left may be excluded: then the failed
+    /// instances are tried again (the backoff has already been waited).
+    fn clear_exclusions(&mut self, no_route: &NoRoute) -> bool {
+        let excluded =
+            !self.route.exclude_endpoints.is_empty() || !self.route.exclude_instances.is_empty();
+        if excluded && no_route.why.removed.excluded > 0 {
+            self.route.exclude_endpoints.clear();
+            self.route.exclude_instances.clear();
+            return true;
+        }
+        false
+    }
+
+    /// Whether waiting can help; the error to fail with when it cannot.
+    fn check_no_route(&self, no_route: &NoRoute, snapshot: &Snapshot) -> Result<(), Error> {
+        let removed = &no_route.why.removed;
+        // An endpoint not probed yet may bring the model: wait for discovery.
+        let unprobed = snapshot.endpoints().iter().any(|e| e.health == Health::Unknown);
+        if no_route.is_unknown_model() && !unprobed {
+            return Err(self.no_backend(no_route));
+        }
+        if !no_route.is_unknown_model() && removed.cooldown + removed.breaker == 0 && !unprobed {
+            return Err(self.no_backend(no_route));
+        }
+        if removed.breaker == 0 && removed.cooldown > 0 && !self.fleet.inner.settings.retry_on_busy
+        {
+            return Err(Error::new(
+                ErrorKind::Busy,
+                format!("every instance that can serve task {} is busy", self.task.id),
+            ));
+        }
+        Ok(())
+    }
+
+    fn no_backend(&self, no_route: &NoRoute) -> Error {
+        let mut wanted = match &self.task.model {
+            ModelChoice::Any => "any model".to_owned(),
+            ModelChoice::Pinned(model) => format!("model {model}"),
+            ModelChoice::AllowList(models) => format!("any of the models {}", models.join(", ")),
+        };
+        if !self.task.requires.is_empty() {
+            wanted = format!("{wanted} with {}", self.task.requires.names().join(", "));
+        }
+        let message = if no_route.is_unknown_model() {
+            format!("no endpoint has {wanted} for task {}", self.task.id)
+        } else {
+            format!("no instance can serve {wanted} for task {}: {}", self.task.id, no_route.why)
+        };
+        let error = Error::new(ErrorKind::NoBackend, message);
+        match &self.task.model {
+            ModelChoice::Pinned(model) => error.with_model(model.to_string()),
+            _ => error,
+        }
+    }
+
+    /// Waits for capacity: a released permit, a new snapshot or the
+    /// earliest cooldown or breaker expiry.
+    async fn wait(
+        &mut self,
+        notified: Pin<&mut Notified<'_>>,
+        expiry: Option<Instant>,
+    ) -> Result<(), Error> {
+        let snapshots = &mut self.snapshots;
+        let changed = async {
+            // The registry outlives the job; should it not, wait for the rest.
+            if snapshots.changed().await.is_err() {
+                pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            biased;
+            () = cancelled(self.options.cancel.as_ref()) => Err(self.canceled()),
+            () = at(self.deadline) => Err(self.out_of_time("waiting for capacity")),
+            () = notified => Ok(()),
+            () = changed => Ok(()),
+            () = at(expiry) => Ok(()),
+        }
+    }
+
+    /// Decides what follows a failed attempt: records it, spends budget,
+    /// excludes the instance, and waits the backoff.
+    pub(crate) async fn after_failure(&mut self, finished: Finished, error: Error) -> Next {
+        let Finished { attempt, .. } = finished;
+        let endpoint = attempt.endpoint.clone();
+        let model = attempt.model.clone();
+        let number = attempt.number;
+        self.attempts.push(attempt);
+        if !error.is_failover() {
+            return Next::Fail(error);
+        }
+        if error.is_busy() {
+            // Backpressure: the registry now cools the instance down and
+            // routing avoids it; no budget is spent and no backoff waited.
+            if !self.fleet.inner.settings.retry_on_busy {
+                return Next::Fail(error);
+            }
+            self.options.report(&Progress::Retrying { number, kind: error.kind() });
+            return Next::Retry;
+        }
+        self.faults += 1;
+        if self.faults >= self.fleet.inner.settings.max_attempts {
+            return Next::Fail(error);
+        }
+        if error.is_model_not_found() {
+            self.route.exclude_instances.push(InstanceId::new(endpoint, model));
+        } else {
+            self.route.exclude_endpoints.push(endpoint);
+        }
+        tracing::debug!(task = %self.task.id, attempt = number, error = %error, "retrying");
+        self.options.report(&Progress::Retrying { number, kind: error.kind() });
+        let delay = self.fleet.inner.backoff.delay(self.faults);
+        match self.guard(tokio::time::sleep(delay)).await {
+            Ok(()) => Next::Retry,
+            Err(stop) => Next::Fail(stop),
+        }
+    }
+
+    /// Runs `fut` unless the task is cancelled or out of time first.
+    ///
+    /// # Cancel safety
+    ///
+    /// As cancel-safe as `fut`.
+    pub(crate) async fn guard<F: Future>(&self, fut: F) -> Result<F::Output, Error> {
+        tokio::select! {
+            biased;
+            () = cancelled(self.options.cancel.as_ref()) => Err(self.canceled()),
+            () = at(self.deadline) => Err(self.out_of_time("running")),
+            output = fut => Ok(output),
+        }
+    }
+
+    pub(crate) fn canceled(&self) -> Error {
+        Error::new(ErrorKind::Canceled, format!("task {} was cancelled", self.task.id))
+    }
+
+    pub(crate) fn out_of_time(&self, doing: &str) -> Error {
+        let limit =
+            self.deadline.map_or(Duration::ZERO, |d| d.saturating_duration_since(self.started));
+        Error::new(
+            ErrorKind::Timeout(TimeoutPhase::Total),
+            format!(
+                "task {} ran out of time ({} ms) while {doing}, after {} attempts",
+                self.task.id,
+                limit.as_millis(),
+                self.attempts.len()
+            ),
+        )
+    }
+
+    /// Ends an attempt that was stopped for the task's sake, recording it.
+    pub(crate) fn stop(&mut self, call: Call, error: &Error) {
+        let finished = call.finish(&self.fleet.inner, &End::Stopped(error));
+        self.attempts.push(finished.attempt);
+    }
+
+    /// The task's success, from its final attempt.
+    pub(crate) fn succeed(mut self, finished: Finished) -> TaskResult {
+        let Finished { attempt, ttft, collected } = finished;
+        let endpoint = attempt.endpoint.clone();
+        let model = attempt.model.clone();
+        let latency = attempt.latency;
+        self.attempts.push(attempt);
+        let metrics = collected.metrics;
+        let result = TaskResult {
+            task: self.task.id.clone(),
+            category: self.category,
+            endpoint,
+            model,
+            attempts: std::mem::take(&mut self.attempts),
+            started_at: self.started_at,
+            finished_at: SystemTime::now(),
+            elapsed: self.started.elapsed(),
+            latency,
+            ttft,
+            prompt_tokens: metrics.prompt_eval_count,
+            completion_tokens: metrics.eval_count,
+            tokens_per_sec: metrics.tokens_per_second(),
+            output: collected.content,
+            thinking: (!collected.thinking.is_empty()).then_some(collected.thinking),
+            tool_calls: collected.tool_calls,
+            done_reason: collected.done_reason,
+            metrics,
+        };
+        self.record_task(om_metrics::Outcome::Ok, &result.attempts, result.elapsed);
+        result
+    }
+
+    /// The task's failure; `output` is what a stream had already delivered.
+    pub(crate) fn fail(mut self, error: Error, output: String) -> TaskFailure {
+        let elapsed = self.started.elapsed();
+        let attempts = std::mem::take(&mut self.attempts);
+        self.record_task(om_metrics::Outcome::from(&error), &attempts, elapsed);
+        TaskFailure {
+            task: self.task.id.clone(),
+            category: self.category,
+            error,
+            attempts,
+            started_at: self.started_at,
+            finished_at: SystemTime::now(),
+            elapsed,
+            output,
+        }
+    }
+
+    fn record_task(&self, outcome: om_metrics::Outcome, attempts: &[Attempt], elapsed: Duration) {
+        let last = attempts.last();
+        self.fleet.inner.metrics.record_task(TaskRecord {
+            task: self.task.id.clone(),
+            category: Some(self.category),
+            endpoint: last.map(|a| a.endpoint.clone()),
+            model: last.map(|a| a.model.clone()),
+            outcome,
+            duration: elapsed,
+            attempts: u32::try_from(attempts.len()).unwrap_or(u32::MAX),
+        });
+    }
+}
+
+/// The earliest moment after `now` when a cooling-down instance or an open
+/// breaker of the snapshot admits requests again.
+fn earliest_expiry(snapshot: &Snapshot, now: Instant) -> Option<Instant> {
+    snapshot
+        .instances()
+        .iter()
+        .filter_map(|instance| {
+            let stats = instance.live.stats();
+            let cooldown = stats.cooldown_until.filter(|t| *t > now);
+            let open = match stats.breaker {
+                BreakerState::Open { until } if until > now => Some(until),
+                _ => None,
+            };
+            match (cooldown, open) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
+        })
+        .min()
+}
+
+/// Resolves when `deadline` passes; never without one.
+pub(crate) async fn at(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => sleep_until(deadline).await,
+        None => pending().await,
+    }
+}
+
+/// Resolves when `token` is cancelled; never without one.
+pub(crate) async fn cancelled(token: Option<&CancellationToken>) {
+    match token {
+        Some(token) => token.cancelled().await,
+        None => pending().await,
+    }
+}

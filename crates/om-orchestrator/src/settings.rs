@@ -1,0 +1,78 @@
+//! The orchestrator's settings: failover budget, backoff, per-endpoint
+//! concurrency and task deadlines, as plain data.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+/// How the orchestrator spends attempts and time. Plain data; built from
+/// `om-config`'s `[retry]` and `[orchestrator]` sections by
+/// [`Settings::from_config`].
+///
+/// Defaults: 3 attempts, backoff from 200 ms doubling to 5 s with jitter,
+/// wait when the fleet is busy, 1 request at a time per endpoint, no task
+/// deadline, jitter seeded by the operating system.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Attempts a task may spend on failures, the first included (at least
+    /// 1). A 503 "server busy" or a 429 is backpressure and spends none.
+    pub max_attempts: u32,
+    /// The wait before the first retry after a failure; it doubles with
+    /// each further failure.
+    pub initial_backoff: Duration,
+    /// The longest wait between two attempts.
+    pub max_backoff: Duration,
+    /// Randomise each wait ("equal jitter": uniformly in the upper half).
+    pub jitter: bool,
+    /// When every eligible instance is busy or cooling down, wait for one
+    /// (bounded by the task's deadline) instead of failing with
+    /// [`ErrorKind::Busy`](om_core::ErrorKind::Busy).
+    pub retry_on_busy: bool,
+    /// Requests sent to one endpoint at once when the endpoint has no limit
+    /// of its own.
+    pub max_concurrency: NonZeroU32,
+    /// The deadline of a task that sets no timeout, all attempts and waits
+    /// included.
+    pub task_timeout: Option<Duration>,
+    /// Seeds the backoff jitter; `None` draws a seed from the operating
+    /// system.
+    pub seed: Option<u64>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+            jitter: true,
+            retry_on_busy: true,
+            max_concurrency: NonZeroU32::MIN,
+            task_timeout: None,
+            seed: None,
+        }
+    }
+}
+
+impl Settings {
+    /// The settings a configuration asks for.
+    pub fn from_config(config: &om_config::Config) -> Self {
+        let retry = &config.retry;
+        let orchestrator = &config.orchestrator;
+        Self {
+            max_attempts: retry.max_attempts.max(1),
+            initial_backoff: retry.initial_backoff,
+            max_backoff: retry.max_backoff,
+            jitter: retry.jitter,
+            retry_on_busy: retry.retry_on_busy,
+            max_concurrency: to_u32(orchestrator.endpoint_concurrency),
+            task_timeout: orchestrator.task_timeout,
+            seed: orchestrator.seed,
+        }
+    }
+}
+
+/// A configured concurrency as the registry counts it (saturating: no
+/// endpoint runs four billion requests at once).
+pub(crate) fn to_u32(n: std::num::NonZeroUsize) -> NonZeroU32 {
+    NonZeroU32::new(u32::try_from(n.get()).unwrap_or(u32::MAX)).unwrap_or(NonZeroU32::MIN)
+}

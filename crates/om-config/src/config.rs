@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use om_core::{EndpointUrl, ModelName};
 use serde::{Deserialize, Serialize};
 
+use crate::breaker::Breaker;
 use crate::check::{Finding, Findings};
 use crate::discovery::Discovery;
 use crate::endpoint::Endpoint;
@@ -28,7 +29,10 @@ use crate::timeouts::Timeouts;
 /// `retry.max_attempts` at least 1, `retry.initial_backoff` at most
 /// `retry.max_backoff`, timeouts above 0, discovery intervals above 0 and
 /// `discovery.backoff_initial` at most `discovery.backoff_max`, known
-/// routing strategies.
+/// routing strategies, routing shares in `(0, 1]` and counts at least 1,
+/// `routing.cooldown` at most `routing.max_cooldown`, breaker counts at
+/// least 1, `breaker.failure_ratio` in `(0, 1]` and `breaker.open_timeout`
+/// at most `breaker.max_open_timeout`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -44,8 +48,10 @@ pub struct Config {
     pub timeouts: Timeouts,
     /// How the fleet is probed.
     pub discovery: Discovery,
-    /// Routing strategy.
+    /// Routing strategy, loaded-model preference and live-state learning.
     pub routing: Routing,
+    /// The circuit breaker of every instance.
+    pub breaker: Breaker,
     /// Per-endpoint concurrency, task deadlines and backoff jitter.
     pub orchestrator: Orchestrator,
 }
@@ -59,6 +65,7 @@ impl Default for Config {
             timeouts: Timeouts::default(),
             discovery: Discovery::default(),
             routing: Routing::default(),
+            breaker: Breaker::default(),
             orchestrator: Orchestrator::default(),
         }
     }
@@ -121,6 +128,7 @@ impl Config {
         self.retry.check(&root.key("retry"), &mut out);
         self.timeouts.check(&root.key("timeouts"), &mut out);
         self.routing.check(&root.key("routing"), &mut out);
+        self.breaker.check(&root.key("breaker"), &mut out);
         self.orchestrator.check(&root.key("orchestrator"), &mut out);
         self.discovery.check(&root.key("discovery"), &mut out);
         out.into_vec()

@@ -59,6 +59,28 @@
 //! [routing]
 //! strategy = "hybrid"            # round_robin, least_loaded, random, performance, affinity
 //! categories = { code_review = "affinity" }
+//! cold_penalty = 0.5             # a cold instance's weight is divided by 1 + this
+//! max_fallbacks = 3              # ranked after the chosen instance, for failover
+//! exploration = 1.0              # UCB1 constant of affinity learning
+//! min_samples = 10               # hybrid trusts learnt affinity after this many
+//! default_output_tokens = 256    # for requests without num_predict
+//! ewma_alpha = 0.25              # latency / TTFT / tokens-per-second averages
+//! success_window = 50            # outcomes the success rate covers
+//! cold_load_threshold = "500ms"  # a longer load_duration is kept out of latency
+//! cold_load_fraction = 0.5       # ... and so is one over this share of the request
+//! cooldown = "2s"                # after 503/429 without Retry-After
+//! max_cooldown = "1m"            # whatever Retry-After says
+//! warm_window = "5m"             # served this recently counts as loaded
+//!
+//! [breaker]
+//! failure_threshold = 5          # consecutive faults that open it
+//! failure_ratio = 0.5            # ... or this share of the last ratio_window
+//! ratio_window = 20
+//! ratio_min_requests = 10
+//! open_timeout = "30s"           # doubling per consecutive trip,
+//! max_open_timeout = "5m"        # up to this
+//! half_open_probes = 2           # probes at a time while half-open
+//! close_after = 3                # probe successes that close it
 //!
 //! [orchestrator]
 //! endpoint_concurrency = 1       # per endpoint without its own max_concurrency
@@ -127,6 +149,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod breaker;
 mod check;
 mod config;
 mod discovery;
@@ -147,6 +170,7 @@ mod suggest;
 mod timeouts;
 mod tree;
 
+pub use breaker::Breaker;
 pub use config::Config;
 pub use discovery::Discovery;
 pub use endpoint::Endpoint;
@@ -158,6 +182,6 @@ pub use path::{KeyPath, Segment};
 pub use provenance::{Provenance, Setting};
 pub use providers::{CONFIG_FILE_VAR, ENV_PREFIX, ENV_SEPARATOR, OLLAMA_HOST_VAR, Overrides};
 pub use retry::Retry;
-pub use routing::{Routing, STRATEGIES};
+pub use routing::{MAX_FALLBACKS, Routing, STRATEGIES};
 pub use source::Source;
 pub use timeouts::Timeouts;

@@ -10,5 +10,6 @@ mod formats;
 mod ollama_host;
 mod precedence;
 mod provenance;
+mod routing;
 mod support;
 mod validation;

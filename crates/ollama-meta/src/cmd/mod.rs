@@ -1,5 +1,4 @@
 //! The subcommands of the `ollama-meta` binary, one module each.
 
 pub(crate) mod config;
-pub(crate) mod models;
 pub(crate) mod sim;

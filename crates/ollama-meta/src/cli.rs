@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -43,6 +44,54 @@ pub(crate) enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Show the fleet: each endpoint's health, version and probe latency,
+    /// and each model's details and loaded state.
+    #[command(long_about = MODELS_ABOUT)]
+    Models(ModelsArgs),
+}
+
+/// The long help of `ollama-meta models`, with its output and exit codes.
+const MODELS_ABOUT: &str = "\
+Show the fleet: each endpoint's health (with the reason when down), version and
+probe latency, and each model's family, parameters, quantization, context
+length, capabilities and loaded state (until when).
+
+Endpoints come from --endpoint flags, else the configuration (--config,
+OLLAMA_META_*, OLLAMA_HOST). Every endpoint is probed once (/api/version,
+/api/tags, /api/show, /api/ps); one that does not answer is shown as down with
+the reason. With --watch the discovery loop keeps running ([discovery] settings)
+and the fleet is shown again every --interval until Ctrl-C: on a terminal the
+screen is redrawn, otherwise snapshots follow each other separated by a blank
+line (with --json: one compact document per line).
+
+--json prints a stable document (fields are only ever added):
+  {\"schema_version\": 1, \"generated_at\": RFC 3339,
+   \"summary\": {\"endpoints\", \"up\", \"down\", \"unknown\", \"models\", \"loaded\"},
+   \"endpoints\": [{\"name\", \"url\", \"health\": \"up\"|\"down\"|\"unknown\",
+     \"reason\": string|null, \"version\": string|null, \"latency_ms\": number|null,
+     \"models\": [{\"name\", \"family\", \"families\", \"parameter_size\",
+       \"parameters\": number|null, \"quantization\", \"context_length\": number|null,
+       \"capabilities\": [string], \"size\", \"digest\",
+       \"loaded\": null|{\"expires_at\": RFC 3339|null, \"context_length\": number|null,
+                     \"size_vram\"}}]}]}
+
+Exit status: 0 when at least one endpoint answered (with --watch: at the last
+redraw), 1 when none did, 2 for invalid configuration.";
+
+/// `ollama-meta models`.
+#[derive(Debug, Args)]
+pub(crate) struct ModelsArgs {
+    /// Keep probing and show the fleet again every interval until Ctrl-C.
+    #[arg(long)]
+    pub(crate) watch: bool,
+    /// How often --watch redraws (`2s`, `500ms`, or seconds).
+    #[arg(
+        long,
+        default_value = "2s",
+        value_name = "DURATION",
+        value_parser = crate::cmd::models::parse_interval
+    )]
+    pub(crate) interval: Duration,
 }
 
 /// `ollama-meta sim`.

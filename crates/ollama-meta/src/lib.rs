@@ -11,6 +11,8 @@
 //! | `client` | [`client`] | a client for one Ollama endpoint (`om-client`) | via `cli` |
 //! | `config` | [`config`] | configuration loading and validation (`om-config`) | via `cli` |
 //! | `sim` | [`sim`] | the simulated Ollama server (`om-sim`) | via `cli` |
+//! | `registry` | [`registry`] | the fleet catalog and live per-instance state (`om-registry`) | via `cli` |
+//! | `discovery` | [`discovery`] | probes the endpoints and keeps the registry true (`om-discovery`); implies `registry` | via `cli` |
 //! | `full` | all of the above | every library crate | via `cli` |
 //! | `cli` | — | the `ollama-meta` binary | yes |
 //!
@@ -32,5 +34,9 @@ pub use om_core::{
 pub use om_client as client;
 #[cfg(feature = "config")]
 pub use om_config as config;
+#[cfg(feature = "discovery")]
+pub use om_discovery as discovery;
+#[cfg(feature = "registry")]
+pub use om_registry as registry;
 #[cfg(feature = "sim")]
 pub use om_sim as sim;

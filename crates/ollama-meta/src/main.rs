@@ -16,7 +16,11 @@ use crate::cli::{Cli, Command, ConfigCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(cli.global.verbose, cli.global.quiet);
+    // `models` prints the fleet it discovered; discovery's own log would
+    // only repeat it, so unless asked for (-v) only errors are logged.
+    let quiet =
+        cli.global.quiet || (matches!(cli.command, Command::Models(_)) && cli.global.verbose == 0);
+    logging::init(cli.global.verbose, quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -39,6 +43,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let result = match &cli.command {
         Command::Sim(args) => cmd::sim::run(args, shutdown.clone()).await,
         Command::Config(ConfigCommand::Show) => cmd::config::show(&cli.global),
+        Command::Models(args) => cmd::models::run(&cli.global, args, shutdown.clone()).await,
     };
     signals.abort();
     result

@@ -1,4 +1,5 @@
 //! The subcommands of the `ollama-meta` binary, one module each.
 
 pub(crate) mod config;
+pub(crate) mod models;
 pub(crate) mod sim;

@@ -2,4 +2,5 @@
 //! simulator, and the `ollama-meta` binary end to end.
 
 mod cli;
+mod models;
 mod ollama_rs_compat;

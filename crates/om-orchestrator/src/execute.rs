@@ -2,7 +2,10 @@
 //! instance; a failure anywhere, even mid-stream, starts it again from
 //! scratch on another instance within the budget.
 
+use std::future::Future;
+
 use om_core::Task;
+use tracing::Instrument;
 
 use crate::call::{Call, End};
 use crate::fleet::Fleet;
@@ -20,12 +23,19 @@ impl Fleet {
     /// # Cancel safety
     ///
     /// As [`execute_with`](Self::execute_with).
-    pub async fn execute(&self, task: &Task) -> Result<TaskResult, TaskFailure> {
-        self.execute_with(task, Options::default()).await
+    pub fn execute(
+        &self,
+        task: &Task,
+    ) -> impl Future<Output = Result<TaskResult, TaskFailure>> + Send + use<> {
+        self.execute_with(task, Options::default())
     }
 
     /// Executes `task` to its end, failing over as needed, and returns the
     /// whole answer of one model with every attempt it took.
+    ///
+    /// The future owns what it needs (a clone of the task and of the fleet
+    /// handle), so it can be spawned; the task's clock starts when it is
+    /// first polled.
     ///
     /// Each attempt routes the task (model pin or allow-list, required
     /// capabilities, context need, category) on a fresh registry snapshot,
@@ -60,14 +70,20 @@ impl Fleet {
     ///
     /// Dropping the future cancels the task: the running request's
     /// connection is closed (which stops Ollama generating), its permit is
-    /// released, and the attempt is recorded as neither success nor fault.
-    #[tracing::instrument(name = "task", skip_all, fields(task = %task.id))]
-    pub async fn execute_with(
+    /// released, the instance's in-flight count drops with nothing recorded
+    /// against it, and the metrics count the task as cancelled.
+    pub fn execute_with(
         &self,
         task: &Task,
         options: Options,
-    ) -> Result<TaskResult, TaskFailure> {
-        let mut job = Job::new(self.clone(), task.clone(), options);
+    ) -> impl Future<Output = Result<TaskResult, TaskFailure>> + Send + use<> {
+        let span = tracing::debug_span!("task", task = %task.id);
+        let (fleet, task) = (self.clone(), task.clone());
+        async move { fleet.run_to_end(Job::new(fleet.clone(), task, options)).await }
+            .instrument(span)
+    }
+
+    async fn run_to_end(&self, mut job: Job) -> Result<TaskResult, TaskFailure> {
         loop {
             let slot = match job.acquire().await {
                 Ok(slot) => slot,

@@ -37,6 +37,8 @@ pub(crate) struct Job {
     /// Attempts that failed for a reason other than backpressure.
     faults: u32,
     snapshots: watch::Receiver<Arc<Snapshot>>,
+    /// The task's end is in the metrics (set by `succeed` and `fail`).
+    recorded: bool,
 }
 
 /// What to do after a failed attempt.
@@ -74,6 +76,7 @@ impl Job {
             attempts: Vec::new(),
             faults: 0,
             snapshots,
+            recorded: false,
         }
     }
 
@@ -368,7 +371,13 @@ impl Job {
         }
     }
 
-    fn record_task(&self, outcome: om_metrics::Outcome, attempts: &[Attempt], elapsed: Duration) {
+    fn record_task(
+        &mut self,
+        outcome: om_metrics::Outcome,
+        attempts: &[Attempt],
+        elapsed: Duration,
+    ) {
+        self.recorded = true;
         let last = attempts.last();
         self.fleet.inner.metrics.record_task(TaskRecord {
             task: self.task.id.clone(),
@@ -379,6 +388,17 @@ impl Job {
             duration: elapsed,
             attempts: u32::try_from(attempts.len()).unwrap_or(u32::MAX),
         });
+    }
+}
+
+impl Drop for Job {
+    /// A job dropped before its end was cancelled by its owner.
+    fn drop(&mut self) {
+        if !self.recorded {
+            let attempts = std::mem::take(&mut self.attempts);
+            let elapsed = self.started.elapsed();
+            self.record_task(om_metrics::Outcome::Err(ErrorKind::Canceled), &attempts, elapsed);
+        }
     }
 }
 

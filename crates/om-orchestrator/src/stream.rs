@@ -2,6 +2,7 @@
 //! before the first chunk; after it, a failure ends the stream with a typed,
 //! partial error.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -11,6 +12,7 @@ use om_core::wire::ChatResponse;
 use om_core::{EndpointId, Error, ModelName, Task};
 use tokio::time::Sleep;
 use tokio_util::sync::WaitForCancellationFutureOwned;
+use tracing::Instrument;
 
 use crate::call::{Call, End};
 use crate::fleet::Fleet;
@@ -29,8 +31,11 @@ impl Fleet {
     /// # Cancel safety
     ///
     /// As [`execute_stream_with`](Self::execute_stream_with).
-    pub async fn execute_stream(&self, task: &Task) -> Result<TaskStream, TaskFailure> {
-        self.execute_stream_with(task, Options::default()).await
+    pub fn execute_stream(
+        &self,
+        task: &Task,
+    ) -> impl Future<Output = Result<TaskStream, TaskFailure>> + Send + use<> {
+        self.execute_stream_with(task, Options::default())
     }
 
     /// Starts `task` and returns once its first chunk has arrived, as a
@@ -54,13 +59,18 @@ impl Fleet {
     /// Dropping the future cancels the task as in
     /// [`execute_with`](Self::execute_with); dropping the stream cancels it
     /// too (see [`TaskStream`]).
-    #[tracing::instrument(name = "task_stream", skip_all, fields(task = %task.id))]
-    pub async fn execute_stream_with(
+    pub fn execute_stream_with(
         &self,
         task: &Task,
         options: Options,
-    ) -> Result<TaskStream, TaskFailure> {
-        let mut job = Job::new(self.clone(), task.clone(), options);
+    ) -> impl Future<Output = Result<TaskStream, TaskFailure>> + Send + use<> {
+        let span = tracing::debug_span!("task_stream", task = %task.id);
+        let (fleet, task) = (self.clone(), task.clone());
+        async move { fleet.open_stream(Job::new(fleet.clone(), task, options)).await }
+            .instrument(span)
+    }
+
+    async fn open_stream(&self, mut job: Job) -> Result<TaskStream, TaskFailure> {
         loop {
             let slot = match job.acquire().await {
                 Ok(slot) => slot,

@@ -1,0 +1,8 @@
+//! Integration tests of om-orchestrator against simulated endpoints, on
+//! virtual time.
+
+mod config;
+mod failover;
+mod flow;
+mod recording;
+mod support;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use om_client::{HttpClient, HttpConfig, Timeouts};
 use om_config::ModelSettings;
 use om_core::{Error, ErrorKind, ModelName, TaskCategory};
+use om_discovery::Discovery;
 use om_metrics::Metrics;
 use om_registry::{EndpointSpec, Registry};
 use om_router::{Router, RouterConfig, Strategy};
@@ -64,10 +65,11 @@ impl Fleet {
     /// the configured endpoints, the router with the configured strategy,
     /// new metrics, and the discovery worker that fills the catalog.
     ///
-    /// Spawn the returned [`Workers`] with a shutdown token; until discovery
-    /// has probed the endpoints the catalog has no models and tasks wait
-    /// (bounded by their deadline) or fail with
-    /// [`ErrorKind::NoBackend`].
+    /// Spawn the returned [`Workers`] with a shutdown token (after
+    /// [`Workers::probe_all`], to start with a known fleet). Until discovery
+    /// has probed an endpoint the catalog has no models there, and tasks
+    /// that only it could serve wait for the probe (bounded by their
+    /// deadline).
     ///
     /// # Errors
     ///
@@ -135,6 +137,7 @@ pub struct FleetBuilder {
     timeouts: Timeouts,
     models: BTreeMap<ModelName, ModelSettings>,
     endpoints: Vec<EndpointSpec>,
+    discovery: Option<om_discovery::Settings>,
     workers: Workers,
 }
 
@@ -162,6 +165,7 @@ impl FleetBuilder {
             timeouts: Timeouts::default(),
             models: BTreeMap::new(),
             endpoints: Vec::new(),
+            discovery: None,
             workers: Workers::new(),
         }
     }
@@ -192,6 +196,7 @@ impl FleetBuilder {
                 total: timeouts.total,
             });
         builder.models.clone_from(&config.models);
+        builder = builder.discovery(discovery_settings(&config.discovery));
         for endpoint in &config.endpoints {
             let mut spec = EndpointSpec::new(endpoint.name.clone(), endpoint.url.clone());
             spec.weight = endpoint.weight;
@@ -280,6 +285,15 @@ impl FleetBuilder {
         self
     }
 
+    /// Discovers the endpoints with these settings: [`build`](Self::build)
+    /// then returns the discovery worker (and the forwarding of its events
+    /// to the metrics) in the [`Workers`]. Without it the catalog is the
+    /// caller's to fill.
+    pub fn discovery(mut self, settings: om_discovery::Settings) -> Self {
+        self.discovery = Some(settings);
+        self
+    }
+
     /// Adds a background worker, run by [`Workers::run`] with the others.
     pub fn worker<F, Fut>(mut self, name: &'static str, worker: F) -> Self
     where
@@ -295,13 +309,29 @@ impl FleetBuilder {
     /// # Errors
     ///
     /// [`ErrorKind::Config`] when an endpoint cannot be added to the
-    /// registry (a weight that is not a positive number).
-    pub fn build(self) -> Result<(Fleet, Workers), Error> {
+    /// registry (a weight that is not a positive number, a name used twice
+    /// with discovery) or the discovery settings cannot run.
+    pub fn build(mut self) -> Result<(Fleet, Workers), Error> {
         let registry = self.registry.unwrap_or_else(|| Registry::new(self.registry_config));
-        if !self.endpoints.is_empty() {
+        let metrics = self.metrics.unwrap_or_default();
+        let http = self.http.unwrap_or_else(|| HttpConfig::default().build());
+        let default_limit = self.settings.max_concurrency;
+        let endpoints: Vec<EndpointSpec> = self
+            .endpoints
+            .into_iter()
+            .map(|mut spec| {
+                spec.max_concurrency = spec.max_concurrency.or(Some(default_limit));
+                spec
+            })
+            .collect();
+        if let Some(settings) = self.discovery {
+            // Discovery registers the endpoints itself.
+            let discovery = Discovery::try_new(registry.clone(), &http, endpoints, settings)
+                .map_err(|e| Error::new(ErrorKind::Config, e.to_string()))?;
+            self.workers.set_discovery(discovery, metrics.clone());
+        } else if !endpoints.is_empty() {
             let mut edit = registry.edit();
-            for mut spec in self.endpoints {
-                spec.max_concurrency = spec.max_concurrency.or(Some(self.settings.max_concurrency));
+            for spec in endpoints {
                 let id = spec.id.to_string();
                 edit.upsert_endpoint(spec)
                     .map_err(|e| Error::new(ErrorKind::Config, e.to_string()).with_endpoint(id))?;
@@ -315,11 +345,10 @@ impl FleetBuilder {
                 Some(category) => router.with_category_strategy(category, strategy),
             };
         }
-        let http = self.http.unwrap_or_else(|| HttpConfig::default().build());
         let inner = Inner {
             registry,
             router,
-            metrics: self.metrics.unwrap_or_default(),
+            metrics,
             backoff: Backoff::new(&self.settings),
             settings: self.settings,
             backends: Backends::new(http, self.timeouts),
@@ -327,5 +356,20 @@ impl FleetBuilder {
             models: self.models,
         };
         Ok((Fleet { inner: Arc::new(inner) }, self.workers))
+    }
+}
+
+/// Discovery's settings from the `[discovery]` section.
+fn discovery_settings(section: &om_config::Discovery) -> om_discovery::Settings {
+    om_discovery::Settings {
+        interval: section.interval,
+        ps_interval: section.ps_interval,
+        concurrency: std::num::NonZeroUsize::new(section.concurrency)
+            .unwrap_or(std::num::NonZeroUsize::MIN),
+        probe_timeout: section.probe_timeout,
+        show_cache_ttl: section.show_cache_ttl,
+        backoff_initial: section.backoff_initial,
+        backoff_max: section.backoff_max,
+        ..om_discovery::Settings::default()
     }
 }

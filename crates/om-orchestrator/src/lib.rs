@@ -2,14 +2,16 @@
 //! fleet from configuration.
 //!
 //! `om-orchestrator` is the composition root of the library. It sits above
-//! `om-client`, `om-registry`, `om-router`, `om-metrics`, `om-config` (and
-//! `om-core`) and wires them together; `om-dispatch` workers, the
-//! `ollama-meta run` batch runner and the gateway call into it.
+//! `om-client`, `om-registry`, `om-router`, `om-metrics`, `om-discovery`,
+//! `om-config` (and `om-core`) and wires them together; `om-dispatch`
+//! workers, the `ollama-meta run` batch runner and the gateway call into it.
 //!
 //! - [`Fleet`]: the handle. [`Fleet::from_config`] builds the shared HTTP
 //!   pool, one `om-client` client per endpoint, the [`Registry`] seeded with
 //!   the configured endpoints, the [`Router`] with the configured strategy,
-//!   the [`Metrics`], and returns the background [`Workers`];
+//!   the [`Metrics`], and returns the background [`Workers`] (discovery,
+//!   which fills the catalog, and the forwarding of its events to the
+//!   metrics' event stream);
 //!   [`Fleet::builder`] ([`FleetBuilder`]) assembles one from explicit parts
 //!   (a custom [`om_router::Strategy`], a registry shared with a test).
 //! - [`Fleet::execute`] / [`Fleet::execute_with`]: one [`Task`] to its end →
@@ -62,6 +64,9 @@
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = om_config::Loader::new().load()?.config;
 //! let (fleet, workers) = Fleet::from_config(&config)?;
+//! if let Some(report) = workers.probe_all().await {
+//!     println!("{} endpoints up, {} down", report.up(), report.down());
+//! }
 //! let shutdown = CancellationToken::new();
 //! let background = tokio::spawn(workers.run(shutdown.clone()));
 //!

@@ -6,23 +6,34 @@ use std::future::Future;
 use std::pin::Pin;
 
 use futures_util::future::join_all;
+use om_discovery::{Discovery, FleetReport};
+use om_metrics::Metrics;
+use tokio::sync::broadcast::{self, error::RecvError};
 use tokio_util::sync::CancellationToken;
 
 type Worker = Box<dyn FnOnce(CancellationToken) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
 /// The background workers of a [`Fleet`](crate::Fleet): discovery, which
-/// keeps the registry true, and any added with
+/// keeps the registry true, the forwarding of its events to the metrics'
+/// event stream, and any added with
 /// [`FleetBuilder::worker`](crate::FleetBuilder::worker).
 ///
 /// Spawn [`Workers::run`] once and await it after cancelling its token.
 #[must_use = "the fleet's catalog stays empty unless its workers run"]
 pub struct Workers {
+    discovery: Option<(Discovery, broadcast::Receiver<om_discovery::Event>, Metrics)>,
     workers: Vec<(&'static str, Worker)>,
 }
 
 impl Workers {
     pub(crate) fn new() -> Self {
-        Self { workers: Vec::new() }
+        Self { discovery: None, workers: Vec::new() }
+    }
+
+    /// Adds discovery; its events go to `metrics` from now on.
+    pub(crate) fn set_discovery(&mut self, discovery: Discovery, metrics: Metrics) {
+        let events = discovery.subscribe();
+        self.discovery = Some((discovery, events, metrics));
     }
 
     pub(crate) fn push<F, Fut>(&mut self, name: &'static str, worker: F)
@@ -33,14 +44,32 @@ impl Workers {
         self.workers.push((name, Box::new(move |token| Box::pin(worker(token)))));
     }
 
-    /// The workers' names (`discovery`, …).
+    /// The workers' names (`discovery`, `discovery_events`, then the added
+    /// ones).
     pub fn names(&self) -> Vec<&'static str> {
-        self.workers.iter().map(|(name, _)| *name).collect()
+        let discovery = self.discovery.iter().flat_map(|_| ["discovery", "discovery_events"]);
+        discovery.chain(self.workers.iter().map(|(name, _)| *name)).collect()
     }
 
     /// True when there is nothing to run.
     pub fn is_empty(&self) -> bool {
-        self.workers.is_empty()
+        self.discovery.is_none() && self.workers.is_empty()
+    }
+
+    /// Probes every endpoint once, now, and writes the results to the
+    /// registry: call it before the first task to start with a known fleet
+    /// (and to tell the user what is up). [`run`](Self::run) then carries on
+    /// from this probe. `None` without discovery.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future cancels the probes under way; each endpoint whose
+    /// probe had finished is fully written.
+    pub async fn probe_all(&self) -> Option<FleetReport> {
+        match &self.discovery {
+            Some((discovery, ..)) => Some(discovery.probe_all().await),
+            None => None,
+        }
     }
 
     /// Runs every worker until `shutdown` is cancelled, and returns when all
@@ -52,18 +81,69 @@ impl Workers {
     /// cancel `shutdown` and await the future instead to let them finish
     /// cleanly.
     pub async fn run(self, shutdown: CancellationToken) {
-        let running = self.workers.into_iter().map(|(name, worker)| {
+        let Self { discovery, workers } = self;
+        let mut running: Vec<Pin<Box<dyn Future<Output = ()> + Send>>> = Vec::new();
+        if let Some((discovery, events, metrics)) = discovery {
+            running.push(Box::pin(discovery.run(shutdown.clone())));
+            running.push(Box::pin(forward(events, metrics, shutdown.clone())));
+        }
+        for (name, worker) in workers {
             let shutdown = shutdown.clone();
-            async move {
+            running.push(Box::pin(async move {
                 tracing::debug!(worker = name, "starting");
                 worker(shutdown).await;
                 tracing::debug!(worker = name, "stopped");
-            }
-        });
+            }));
+        }
         join_all(running).await;
         // With no workers, still behave like one: run until told to stop.
         shutdown.cancelled().await;
     }
+}
+
+/// Forwards discovery's events to the metrics' event stream until shutdown.
+async fn forward(
+    mut events: broadcast::Receiver<om_discovery::Event>,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let event = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => return,
+            event = events.recv() => event,
+        };
+        match event {
+            Ok(event) => {
+                if let Some(event) = to_metrics(event) {
+                    metrics.publish(event);
+                }
+            }
+            // Subscribers of the metrics stream re-read snapshots when they
+            // miss events; so can we.
+            Err(RecvError::Lagged(missed)) => {
+                tracing::debug!(missed, "discovery events skipped");
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+/// The metrics' form of a discovery event.
+fn to_metrics(event: om_discovery::Event) -> Option<om_metrics::Event> {
+    use om_discovery::Event as D;
+    use om_metrics::Event as M;
+    Some(match event {
+        D::EndpointUp { endpoint, version } => M::EndpointUp { endpoint, version },
+        D::EndpointDown { endpoint, reason } => M::EndpointDown { endpoint, reason },
+        D::ModelAdded { endpoint, model } => M::ModelAdded { endpoint, model },
+        D::ModelRemoved { endpoint, model } => M::ModelRemoved { endpoint, model },
+        D::ModelUpdated { endpoint, model } => M::ModelUpdated { endpoint, model },
+        D::ModelLoaded { endpoint, model } => M::ModelLoaded { endpoint, model },
+        D::ModelUnloaded { endpoint, model } => M::ModelUnloaded { endpoint, model },
+        // An event kind newer than this crate: nothing to forward it as.
+        _ => return None,
+    })
 }
 
 impl fmt::Debug for Workers {
@@ -98,5 +178,21 @@ mod tests {
         shutdown.cancel();
         run.await.unwrap();
         assert_eq!(stopped.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn discovery_events_become_metrics_events() {
+        let endpoint = om_core::EndpointId::new("gpu");
+        let event = om_discovery::Event::EndpointDown {
+            endpoint: endpoint.clone(),
+            reason: "connection refused".to_owned(),
+        };
+        assert_eq!(
+            to_metrics(event),
+            Some(om_metrics::Event::EndpointDown {
+                endpoint,
+                reason: "connection refused".to_owned()
+            })
+        );
     }
 }

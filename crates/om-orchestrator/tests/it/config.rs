@@ -4,6 +4,9 @@ use std::time::Duration;
 
 use om_core::ErrorKind;
 use om_orchestrator::Fleet;
+use tokio_util::sync::CancellationToken;
+
+use crate::support::{PROMPT, VirtualClock, fast, task};
 
 #[test]
 fn builds_the_configured_fleet() {
@@ -50,4 +53,67 @@ fn an_unknown_strategy_is_a_configuration_error() {
         "{}",
         error.message()
     );
+}
+
+/// A configuration over `sims`, with short time limits.
+fn config_for(urls: &[String]) -> om_config::Config {
+    let endpoints =
+        urls.iter().map(|u| om_config::Endpoint::new(u.parse().expect("sim URL"))).collect();
+    let mut config = om_config::Config { endpoints, ..om_config::Config::default() };
+    config.timeouts.first_byte = Duration::from_secs(2);
+    config.timeouts.idle = Duration::from_secs(1);
+    config.retry.initial_backoff = Duration::from_millis(10);
+    config.retry.max_backoff = Duration::from_millis(40);
+    config
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_configured_fleet_discovers_its_endpoints_and_executes() {
+    let _clock = VirtualClock::start(Duration::from_millis(5));
+    let sim = om_sim::spawn(fast());
+    let (fleet, workers) = Fleet::from_config(&config_for(&[sim.url()])).expect("valid");
+    assert_eq!(workers.names(), ["discovery", "discovery_events"]);
+    let mut events = fleet.metrics().subscribe();
+
+    let report = workers.probe_all().await.expect("discovery is configured");
+    assert!(report.is_any_up());
+    let shutdown = CancellationToken::new();
+    let background = tokio::spawn(workers.run(shutdown.clone()));
+
+    let result = fleet.execute(&task("t")).await.expect("served");
+    assert_eq!(result.output, PROMPT);
+    assert_eq!(result.endpoint.as_str(), sim.addr().to_string());
+    // Discovery's events (from the probe before the workers ran, too)
+    // reach the metrics' stream beside the task's own.
+    let (mut up, mut finished) = (false, false);
+    while !(up && finished) {
+        match events.recv().await.expect("an event") {
+            om_metrics::Event::EndpointUp { .. } => up = true,
+            om_metrics::Event::TaskFinished(record) => finished = record.outcome.is_ok(),
+            _ => {}
+        }
+    }
+
+    shutdown.cancel();
+    background.await.expect("workers stop");
+    sim.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_submitted_before_the_first_probe_waits_for_it() {
+    let _clock = VirtualClock::start(Duration::from_millis(5));
+    let sim = om_sim::spawn(fast());
+    let (fleet, workers) = Fleet::from_config(&config_for(&[sim.url()])).expect("valid");
+    let shutdown = CancellationToken::new();
+    let run = workers.run(shutdown.clone());
+    let mut t = task("t");
+    t.timeout = Some(Duration::from_secs(5));
+    let work = async {
+        let result = fleet.execute(&t).await;
+        shutdown.cancel();
+        result
+    };
+    let (result, ()) = tokio::join!(work, run);
+    assert_eq!(result.expect("served once discovered").output, PROMPT);
+    sim.stop().await;
 }

@@ -186,10 +186,10 @@ impl Job {
         // An endpoint not probed yet may bring the model: wait for discovery.
         let unprobed = snapshot.endpoints().iter().any(|e| e.health == Health::Unknown);
         if no_route.is_unknown_model() && !unprobed {
-            return Err(self.no_backend(no_route));
+            return Err(self.no_backend(no_route, snapshot));
         }
         if !no_route.is_unknown_model() && removed.cooldown + removed.breaker == 0 && !unprobed {
-            return Err(self.no_backend(no_route));
+            return Err(self.no_backend(no_route, snapshot));
         }
         if removed.breaker == 0 && removed.cooldown > 0 && !self.fleet.inner.settings.retry_on_busy
         {
@@ -201,7 +201,7 @@ impl Job {
         Ok(())
     }
 
-    fn no_backend(&self, no_route: &NoRoute) -> Error {
+    fn no_backend(&self, no_route: &NoRoute, snapshot: &Snapshot) -> Error {
         let mut wanted = match &self.task.model {
             ModelChoice::Any => "any model".to_owned(),
             ModelChoice::Pinned(model) => format!("model {model}"),
@@ -210,11 +210,20 @@ impl Job {
         if !self.task.requires.is_empty() {
             wanted = format!("{wanted} with {}", self.task.requires.names().join(", "));
         }
-        let message = if no_route.is_unknown_model() {
+        let mut message = if no_route.is_unknown_model() {
             format!("no endpoint has {wanted} for task {}", self.task.id)
         } else {
             format!("no instance can serve {wanted} for task {}: {}", self.task.id, no_route.why)
         };
+        // Down endpoints may be where the model lives: say so.
+        let down: Vec<String> = snapshot
+            .endpoints()
+            .iter()
+            .filter_map(|e| e.health.reason().map(|reason| format!("{} ({reason})", e.id)))
+            .collect();
+        if !down.is_empty() {
+            message = format!("{message}; unreachable: {}", down.join(", "));
+        }
         let error = Error::new(ErrorKind::NoBackend, message);
         match &self.task.model {
             ModelChoice::Pinned(model) => error.with_model(model.to_string()),

@@ -220,6 +220,15 @@ async fn no_route_fails_at_once_naming_what_was_asked() {
         "{message}"
     );
     assert!(message.contains("missing capability: 1"), "{message}");
+
+    // An endpoint that is down fails at once too, and says why.
+    let down = om_registry::Health::unhealthy("connection refused", Instant::now());
+    h.registry.set_health(&"a".into(), down).unwrap();
+    let failure = h.fleet.execute(&task("u")).await.expect_err("the only endpoint is down");
+    assert_eq!(failure.kind(), ErrorKind::NoBackend);
+    let message = failure.error.message();
+    assert!(message.contains("(unhealthy: 1)"), "{message}");
+    assert!(message.ends_with("; unreachable: a (connection refused)"), "{message}");
     h.stop().await;
 }
 

@@ -261,3 +261,52 @@ async fn an_unprobed_endpoint_is_waited_for() {
     assert_eq!(failure.attempts[0].endpoint.as_str(), "late");
     h.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn cancelling_a_stream_ends_it_with_a_partial_cancellation() {
+    let h = Harness::start(vec![Node::Sim(Faults::default())], settings());
+    let token = CancellationToken::new();
+    let options = Options::default().with_cancel(token.clone());
+    let mut stream = h.fleet.execute_stream_with(&task("t"), options).await.expect("stream");
+    assert!(stream.next().await.expect("a chunk").is_ok());
+    token.cancel();
+    let error = stream.next().await.expect("the end").expect_err("cancelled");
+    assert_eq!(error.kind(), ErrorKind::Canceled);
+    assert!(error.is_partial());
+    assert!(stream.next().await.is_none());
+    let failure = stream.finish().await.expect_err("cancelled");
+    assert!(!failure.output.is_empty() && PROMPT.starts_with(&failure.output));
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_over_a_faulty_fleet_finishes_every_task_exactly_once() {
+    let h = Harness::start(
+        vec![
+            Node::Sim(Faults::default().with_error_rate(0.5)),
+            Node::Sim(Faults::default().with_disconnect_after_tokens(5)),
+            Node::Sim(Faults::default()),
+        ],
+        Settings { max_concurrency: limit(2), max_attempts: 5, ..settings() },
+    );
+    let tasks: Vec<_> = (0..30)
+        .map(|i| {
+            let mut t = task(&format!("t{i}"));
+            t.prompt = om_core::Prompt::Text(format!("{PROMPT} number {i}"));
+            t
+        })
+        .collect();
+    let results = futures_util::future::join_all(tasks.iter().map(|t| h.fleet.execute(t))).await;
+    for (t, result) in tasks.iter().zip(results) {
+        let result = result.unwrap_or_else(|e| panic!("{}: {e:?}", t.id));
+        assert_eq!(result.task, t.id);
+        assert_eq!(result.output, t.prompt.text(), "{}: its own answer, whole", t.id);
+        assert!(result.attempts.last().is_some_and(om_orchestrator::Attempt::is_ok));
+        assert!(result.attempts.iter().rev().skip(1).all(|a| !a.is_ok()));
+    }
+    let metrics = h.fleet.metrics().snapshot();
+    let tasks_stats =
+        &metrics.category(Some(om_core::TaskCategory::General)).expect("general").tasks;
+    assert_eq!((tasks_stats.started, tasks_stats.succeeded, tasks_stats.failed), (30, 30, 0));
+    h.stop().await;
+}

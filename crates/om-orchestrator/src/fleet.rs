@@ -179,11 +179,20 @@ impl FleetBuilder {
     pub fn from_config(config: &om_config::Config) -> Result<Self, Error> {
         let routing = &config.routing;
         let categories = routing.categories.iter().map(|(c, name)| (*c, name.as_str()));
-        let router_config = RouterConfig::from_names(&routing.strategy, categories)
+        let mut router_config = RouterConfig::from_names(&routing.strategy, categories)
             .map_err(|e| Error::new(ErrorKind::Config, format!("routing: {e}")))?;
+        router_config.cold_penalty = routing.cold_penalty;
+        router_config.max_fallbacks = routing.max_fallbacks as usize;
+        router_config.exploration = routing.exploration;
+        router_config.min_samples = routing.min_samples;
+        router_config.default_output_tokens = routing.default_output_tokens;
+        if let Some(seed) = routing.seed {
+            router_config.seed = seed;
+        }
         let timeouts = &config.timeouts;
         let mut builder = Self::new()
             .router_config(router_config)
+            .registry_config(registry_config(routing, &config.breaker))
             .settings(Settings::from_config(config))
             .http(
                 HttpConfig { connect_timeout: Some(timeouts.connect), ..HttpConfig::default() }
@@ -371,5 +380,31 @@ fn discovery_settings(section: &om_config::Discovery) -> om_discovery::Settings 
         backoff_initial: section.backoff_initial,
         backoff_max: section.backoff_max,
         ..om_discovery::Settings::default()
+    }
+}
+
+/// The registry's live-state settings from `[routing]` and `[breaker]`.
+fn registry_config(
+    routing: &om_config::Routing,
+    breaker: &om_config::Breaker,
+) -> om_registry::Config {
+    om_registry::Config {
+        ewma_alpha: routing.ewma_alpha,
+        success_window: routing.success_window,
+        cold_load_threshold: routing.cold_load_threshold,
+        cold_load_fraction: routing.cold_load_fraction,
+        cooldown: routing.cooldown,
+        max_cooldown: routing.max_cooldown,
+        warm_window: routing.warm_window,
+        breaker: om_registry::BreakerConfig {
+            failure_threshold: breaker.failure_threshold,
+            failure_ratio: breaker.failure_ratio,
+            ratio_window: breaker.ratio_window,
+            ratio_min_requests: breaker.ratio_min_requests,
+            open_timeout: breaker.open_timeout,
+            max_open_timeout: breaker.max_open_timeout,
+            half_open_probes: breaker.half_open_probes,
+            close_after: breaker.close_after,
+        },
     }
 }

@@ -21,6 +21,9 @@ fn builds_the_configured_fleet() {
     config.orchestrator.endpoint_concurrency = std::num::NonZeroUsize::new(2).unwrap();
     config.orchestrator.task_timeout = Some(Duration::from_secs(90));
     config.retry.max_attempts = 5;
+    config.routing.max_fallbacks = 7;
+    config.routing.cooldown = Duration::from_millis(750);
+    config.breaker.failure_threshold = 9;
 
     let (fleet, workers) = Fleet::from_config(&config).expect("valid");
     let snapshot = fleet.registry().snapshot();
@@ -39,6 +42,12 @@ fn builds_the_configured_fleet() {
     let settings = fleet.settings();
     assert_eq!((settings.max_attempts, settings.task_timeout), (5, Some(Duration::from_secs(90))));
     assert_eq!(settings.max_concurrency.get(), 2);
+    assert_eq!(fleet.router().config().max_fallbacks, 7);
+    let registry = fleet.registry().config();
+    assert_eq!(
+        (registry.cooldown, registry.breaker.failure_threshold),
+        (Duration::from_millis(750), 9)
+    );
     drop(workers);
 }
 

@@ -99,18 +99,20 @@ impl Clone for Inner {
 }
 
 /// One request to make, possibly several times.
-struct Call {
-    method: Method,
-    path: &'static str,
-    body: Option<Bytes>,
-    accept: HeaderValue,
+pub(crate) struct Call {
+    pub(crate) method: Method,
+    pub(crate) path: &'static str,
+    pub(crate) body: Option<Bytes>,
+    pub(crate) accept: HeaderValue,
+    /// Sent instead of the client's own `Authorization`, for this call only.
+    pub(crate) authorization: Option<HeaderValue>,
 }
 
 /// A 2xx response head and the deadlines its body is read under.
-struct Started {
-    response: Response<Incoming>,
-    first_byte: Option<Instant>,
-    total: Option<Instant>,
+pub(crate) struct Started {
+    pub(crate) response: Response<Incoming>,
+    pub(crate) first_byte: Option<Instant>,
+    pub(crate) total: Option<Instant>,
 }
 
 // === impl Client: construction ===
@@ -398,7 +400,7 @@ impl Client {
 
 impl Client {
     fn get(path: &'static str, accept: HeaderValue) -> Call {
-        Call { method: Method::GET, path, body: None, accept }
+        Call { method: Method::GET, path, body: None, accept, authorization: None }
     }
 
     fn post<B: Serialize>(
@@ -413,10 +415,16 @@ impl Client {
                 .annotate(Error::new(ErrorKind::InvalidRequest, "request body does not serialise"))
                 .with_source(e)
         })?;
-        Ok(Call { method: Method::POST, path, body: Some(body.into()), accept })
+        Ok(Call {
+            method: Method::POST,
+            path,
+            body: Some(body.into()),
+            accept,
+            authorization: None,
+        })
     }
 
-    fn context(&self, model: Option<String>) -> Context {
+    pub(crate) fn context(&self, model: Option<String>) -> Context {
         Context { endpoint: self.inner.label.clone(), model }
     }
 
@@ -466,7 +474,7 @@ impl Client {
         Ok(())
     }
 
-    fn reader(&self, started: Started) -> BodyReader {
+    pub(crate) fn reader(&self, started: Started) -> BodyReader {
         BodyReader::new(
             started.response.into_body(),
             started.first_byte,
@@ -477,7 +485,7 @@ impl Client {
 
     /// Sends `call` until it gets a 2xx head, retrying what the policy
     /// allows; every error is annotated with `context`.
-    async fn execute(&self, call: &Call, context: &Context) -> Result<Started> {
+    pub(crate) async fn execute(&self, call: &Call, context: &Context) -> Result<Started> {
         let total = deadline_after(self.inner.timeouts.total);
         let policy = self.inner.backoff.policy();
         let mut attempt = 1;
@@ -573,7 +581,7 @@ impl Client {
         if let Some(host) = &inner.host {
             builder = builder.header(HOST, host.clone());
         }
-        if let Some(authorization) = &inner.authorization {
+        if let Some(authorization) = call.authorization.as_ref().or(inner.authorization.as_ref()) {
             builder = builder.header(AUTHORIZATION, authorization.clone());
         }
         let body = match &call.body {

@@ -11,6 +11,9 @@
 //!   `ps`, `generate`/`generate_once`, `chat`/`chat_once`, `embed`,
 //!   `embeddings`, `pull`/`push`/`create` progress streams, `copy`, `delete`.
 //!   Streaming calls return an [`om_core::ChunkStream`]; the others the value.
+//! - [`Client::send_lines`] with a [`RawRequest`]: any call with its body as
+//!   given and the response as raw [`Lines`], for a front end that forwards
+//!   them unchanged.
 //! - [`HttpClient`] and [`HttpConfig`]: the one pooled hyper-util client the
 //!   whole fleet shares (`TCP_NODELAY`, connect timeout, idle pool timeout).
 //! - [`Timeouts`]: connect, first byte, idle between chunks and total, each
@@ -64,6 +67,7 @@ mod body;
 mod client;
 mod errors;
 mod http;
+mod lines;
 pub mod ndjson;
 mod retry;
 mod stream;
@@ -71,6 +75,7 @@ mod timeouts;
 
 pub use client::{Client, MAX_BODY_LEN, USER_AGENT_VALUE};
 pub use http::{HttpClient, HttpConfig, http_client};
+pub use lines::{Lines, RawRequest};
 pub use ndjson::{FrameDecoder, LineDecoder};
 pub use retry::{Jitter, RetryPolicy};
 pub use timeouts::Timeouts;

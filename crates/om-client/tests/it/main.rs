@@ -8,6 +8,7 @@ mod decoder;
 mod errors;
 mod faults;
 mod host;
+mod lines;
 mod retry;
 mod sim;
 mod support;

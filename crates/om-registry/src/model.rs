@@ -32,6 +32,11 @@ pub struct ModelInfo {
     /// The manifest digest (64 hex characters); a new digest means the
     /// model changed.
     pub digest: String,
+    /// When the model was last pulled or created there (`modified_at` of
+    /// `/api/tags`), when the server said; a gateway lists the newest copy.
+    pub modified_at: Option<SystemTime>,
+    /// The weights' file format (`gguf`, `safetensors`); may be empty.
+    pub format: String,
 }
 
 impl ModelInfo {
@@ -49,6 +54,8 @@ impl ModelInfo {
             capabilities: Capabilities::of(&[Capability::Completion]),
             size: 0,
             digest: String::new(),
+            modified_at: None,
+            format: String::new(),
         }
     }
 
@@ -108,6 +115,8 @@ impl ModelInfo {
             capabilities,
             size: entry.size,
             digest: entry.digest.clone(),
+            modified_at: om_core::time::parse_rfc3339(&entry.modified_at).map(unix_nanos_to_time),
+            format: pick(&details.format, &entry.details.format),
         })
     }
 
@@ -241,6 +250,20 @@ mod tests {
         assert_eq!(info.context_length, Some(32_768));
         assert!(info.capabilities.has(Capability::Tools));
         assert!(info.is_family("QWEN2"));
+    }
+
+    #[test]
+    fn modified_at_and_format_are_kept() {
+        let mut entry = entry();
+        entry.modified_at = "2025-05-04T17:37:44.706015396-07:00".into();
+        entry.details.format = "gguf".into();
+        let info = ModelInfo::from_wire(&entry, None).unwrap();
+        let nanos =
+            u64::try_from(om_core::time::parse_rfc3339(&entry.modified_at).unwrap()).unwrap();
+        assert_eq!(info.modified_at, Some(UNIX_EPOCH + Duration::from_nanos(nanos)));
+        assert_eq!(info.format, "gguf");
+        entry.modified_at = "yesterday".into();
+        assert_eq!(ModelInfo::from_wire(&entry, None).unwrap().modified_at, None);
     }
 
     #[test]

@@ -39,6 +39,10 @@ pub(crate) struct GlobalArgs {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Run a batch of LLM tasks across the fleet, with progress, a
+    /// crash-safe results journal, a summary and an optional HTML report.
+    #[command(long_about = RUN_ABOUT)]
+    Run(RunArgs),
     /// Serve a simulated Ollama fleet (for demos, tests and capacity planning).
     Sim(SimArgs),
     /// Inspect the configuration.
@@ -92,6 +96,59 @@ pub(crate) struct ModelsArgs {
         value_parser = crate::cmd::models::parse_interval
     )]
     pub(crate) interval: Duration,
+}
+
+/// The long help of `ollama-meta run`.
+const RUN_ABOUT: &str = "\
+Run a batch of LLM tasks across the fleet: each task is routed to a model
+instance, retried elsewhere when an instance fails, and its outcome appended
+to the results file as soon as it ends.
+
+TASKS is YAML (.yaml/.yml), JSON (.json) or JSONL (.jsonl): a list of tasks, or
+`tasks:` holding one. A task has `prompt` or `messages`, and optionally `id`,
+`system`, `category`, `priority` (high|normal|low), `model` or `models`,
+`requires`, `options`, `timeout` (\"90s\") and `format`. Every problem in the
+file is reported with its line and column, and then nothing runs.
+
+The results file (--out, JSON lines) is also the journal: with --resume, tasks
+recorded `ok` are skipped and the rest run again; the last line per task id
+wins. Ctrl-C once stops starting tasks and lets running ones finish; twice
+cancels them (journaled `cancelled`).
+
+Without --sim the configured endpoints (or OLLAMA_HOST) are used; when none is
+configured and the default endpoint does not answer, a simulated fleet is used
+and the output says so.
+
+Exit status: 0 when every task succeeded, 1 when some did not, 2 for invalid
+input (task file, configuration, flags).";
+
+/// `ollama-meta run`.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The task file: YAML (.yaml, .yml), JSON (.json) or JSONL (.jsonl).
+    #[arg(value_name = "TASKS")]
+    pub(crate) tasks: PathBuf,
+    /// Tasks running at once.
+    #[arg(long, default_value = "10", value_name = "N")]
+    pub(crate) concurrency: std::num::NonZeroUsize,
+    /// Routing strategy: round-robin, least-loaded, random, performance,
+    /// affinity or hybrid (default: the configuration's, else hybrid).
+    #[arg(long, value_name = "S")]
+    pub(crate) strategy: Option<String>,
+    /// The results file (one JSON line per finished task); replaced unless
+    /// --resume.
+    #[arg(long, default_value = "results.jsonl", value_name = "FILE")]
+    pub(crate) out: PathBuf,
+    /// Continue an earlier run: skip the tasks --out records as ok.
+    #[arg(long)]
+    pub(crate) resume: bool,
+    /// Also write a self-contained HTML report here.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) report: Option<PathBuf>,
+    /// Run against a simulated fleet of three endpoints started in this
+    /// process.
+    #[arg(long)]
+    pub(crate) sim: bool,
 }
 
 /// `ollama-meta sim`.

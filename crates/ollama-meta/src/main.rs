@@ -2,6 +2,7 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "a CLI writes to its terminal")]
 
+mod batch;
 mod cli;
 mod cmd;
 mod logging;
@@ -41,6 +42,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let shutdown = CancellationToken::new();
     let signals = tokio::spawn(shutdown::cancel_on_signal(shutdown.clone()));
     let result = match &cli.command {
+        Command::Run(args) => cmd::run::run(&cli.global, args).await,
         Command::Sim(args) => cmd::sim::run(args, shutdown.clone()).await,
         Command::Config(ConfigCommand::Show) => cmd::config::show(&cli.global),
         Command::Models(args) => cmd::models::run(&cli.global, args, shutdown.clone()).await,

@@ -2,4 +2,5 @@
 
 pub(crate) mod config;
 pub(crate) mod models;
+pub(crate) mod run;
 pub(crate) mod sim;

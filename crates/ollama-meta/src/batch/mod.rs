@@ -1,0 +1,13 @@
+//! The batch runner's parts: task files, the results journal, the progress
+//! display, the summary and the HTML report.
+//!
+//! `ollama-meta run` puts them together (in `cmd::run`); the `aider`
+//! command reuses the task file, journal, progress and summary, so none of
+//! them knows how a task is executed.
+
+pub(crate) mod journal;
+pub(crate) mod progress;
+pub(crate) mod record;
+pub(crate) mod report;
+pub(crate) mod summary;
+pub(crate) mod taskfile;

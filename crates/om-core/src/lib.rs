@@ -32,6 +32,7 @@
 mod backend;
 mod duration;
 mod error;
+mod fleet_event;
 mod host;
 mod job;
 mod name;
@@ -43,6 +44,7 @@ pub mod wire;
 pub use backend::{Backend, ChunkStream};
 pub use duration::{GoDuration, ParseDurationError, format_duration};
 pub use error::{BoxError, Error, ErrorKind, Result, TimeoutPhase};
+pub use fleet_event::FleetEvent;
 pub use host::{DEFAULT_PORT, EndpointUrl, ParseHostError, Scheme};
 pub use job::{ModelChoice, Prompt, Task};
 pub use name::{

@@ -241,7 +241,7 @@ impl Discovery {
         }
         let events: Vec<Event> = changes
             .into_iter()
-            .filter_map(|change| Event::from_change(change, version.as_deref()))
+            .filter_map(|change| crate::event::from_change(change, version.as_deref()))
             .collect();
         for event in &events {
             log(event);

@@ -19,9 +19,9 @@
 //!   re-read a [`Snapshot`](crate::Snapshot)), not as an error.
 //!
 //! om-discovery does not depend on this crate; the orchestrator forwards its
-//! discovery changes as the `Endpoint*` and `Model*` variants.
+//! changes as [`Event::Fleet`], the [`FleetEvent`] type both share.
 
-use om_core::{EndpointId, ModelName};
+use om_core::FleetEvent;
 use serde::Serialize;
 
 use crate::record::{BreakerTransition, TaskRecord, TaskStart};
@@ -44,63 +44,18 @@ pub enum Event {
     /// An instance's circuit breaker changed state (see
     /// [`Metrics::record_breaker_transition`](crate::Metrics::record_breaker_transition)).
     BreakerChanged(BreakerTransition),
-    /// An endpoint answered after being unknown or down.
-    EndpointUp {
-        /// The endpoint.
-        endpoint: EndpointId,
-        /// The Ollama version it reported.
-        version: Option<String>,
-    },
-    /// An endpoint stopped answering, or answered with something that is not
-    /// the Ollama protocol.
-    EndpointDown {
-        /// The endpoint.
-        endpoint: EndpointId,
-        /// Why it is considered down, for people.
-        reason: String,
-    },
-    /// A model appeared on an endpoint.
-    ModelAdded {
-        /// The endpoint.
-        endpoint: EndpointId,
-        /// The model.
-        model: ModelName,
-    },
-    /// A model disappeared from an endpoint.
-    ModelRemoved {
-        /// The endpoint.
-        endpoint: EndpointId,
-        /// The model.
-        model: ModelName,
-    },
-    /// A model changed on an endpoint (new digest).
-    ModelUpdated {
-        /// The endpoint.
-        endpoint: EndpointId,
-        /// The model.
-        model: ModelName,
-    },
-    /// A model was loaded into memory on an endpoint.
-    ModelLoaded {
-        /// The endpoint.
-        endpoint: EndpointId,
-        /// The model.
-        model: ModelName,
-    },
-    /// A model was unloaded from memory on an endpoint.
-    ModelUnloaded {
-        /// The endpoint.
-        endpoint: EndpointId,
-        /// The model.
-        model: ModelName,
-    },
+    /// A change in the fleet seen by discovery (endpoint up or down, model
+    /// added, removed, updated, loaded or unloaded). Serialized as the
+    /// fleet event itself, with its own `type` tag.
+    #[serde(untagged)]
+    Fleet(FleetEvent),
 }
 
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
-    use om_core::{ErrorKind, TaskCategory, TaskId};
+    use om_core::{EndpointId, ErrorKind, ModelName, TaskCategory, TaskId};
 
     use super::*;
     use crate::record::{BreakerState, Outcome};
@@ -108,7 +63,10 @@ mod tests {
     #[test]
     fn events_serialize_with_a_type_tag() {
         let model: ModelName = "llama3.2".parse().unwrap();
-        let loaded = Event::ModelLoaded { endpoint: EndpointId::new("gpu"), model: model.clone() };
+        let loaded = Event::Fleet(FleetEvent::ModelLoaded {
+            endpoint: EndpointId::new("gpu"),
+            model: model.clone(),
+        });
         assert_eq!(
             serde_json::to_value(&loaded).unwrap(),
             serde_json::json!({"type": "model_loaded", "endpoint": "gpu", "model": "llama3.2"})

@@ -114,10 +114,9 @@ async fn forward(
             event = events.recv() => event,
         };
         match event {
+            // Both crates share om-core's fleet event type.
             Ok(event) => {
-                if let Some(event) = to_metrics(event) {
-                    metrics.publish(event);
-                }
+                metrics.publish(om_metrics::Event::Fleet(event));
             }
             // Subscribers of the metrics stream re-read snapshots when they
             // miss events; so can we.
@@ -127,23 +126,6 @@ async fn forward(
             Err(RecvError::Closed) => return,
         }
     }
-}
-
-/// The metrics' form of a discovery event.
-fn to_metrics(event: om_discovery::Event) -> Option<om_metrics::Event> {
-    use om_discovery::Event as D;
-    use om_metrics::Event as M;
-    Some(match event {
-        D::EndpointUp { endpoint, version } => M::EndpointUp { endpoint, version },
-        D::EndpointDown { endpoint, reason } => M::EndpointDown { endpoint, reason },
-        D::ModelAdded { endpoint, model } => M::ModelAdded { endpoint, model },
-        D::ModelRemoved { endpoint, model } => M::ModelRemoved { endpoint, model },
-        D::ModelUpdated { endpoint, model } => M::ModelUpdated { endpoint, model },
-        D::ModelLoaded { endpoint, model } => M::ModelLoaded { endpoint, model },
-        D::ModelUnloaded { endpoint, model } => M::ModelUnloaded { endpoint, model },
-        // An event kind newer than this crate: nothing to forward it as.
-        _ => return None,
-    })
 }
 
 impl fmt::Debug for Workers {
@@ -178,21 +160,5 @@ mod tests {
         shutdown.cancel();
         run.await.unwrap();
         assert_eq!(stopped.load(Ordering::Relaxed), 2);
-    }
-
-    #[test]
-    fn discovery_events_become_metrics_events() {
-        let endpoint = om_core::EndpointId::new("gpu");
-        let event = om_discovery::Event::EndpointDown {
-            endpoint: endpoint.clone(),
-            reason: "connection refused".to_owned(),
-        };
-        assert_eq!(
-            to_metrics(event),
-            Some(om_metrics::Event::EndpointDown {
-                endpoint,
-                reason: "connection refused".to_owned()
-            })
-        );
     }
 }

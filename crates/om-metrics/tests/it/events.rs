@@ -3,14 +3,17 @@
 
 use std::time::Duration;
 
-use om_core::{TaskCategory, TaskId};
+use om_core::{FleetEvent, TaskCategory, TaskId};
 use om_metrics::{BreakerState, BreakerTransition, Event, Metrics, Outcome, TaskRecord, TaskStart};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use crate::support::{endpoint, model};
 
 fn model_added(i: usize) -> Event {
-    Event::ModelAdded { endpoint: endpoint("gpu"), model: model(&format!("m{i}")) }
+    Event::Fleet(FleetEvent::ModelAdded {
+        endpoint: endpoint("gpu"),
+        model: model(&format!("m{i}")),
+    })
 }
 
 #[tokio::test]
@@ -20,7 +23,10 @@ async fn subscribers_see_published_and_recorded_events_in_order() {
     let gpu = endpoint("gpu");
     let coder = model("qwen2.5-coder:7b");
 
-    let up = Event::EndpointUp { endpoint: gpu.clone(), version: Some("0.12.6".to_owned()) };
+    let up = Event::Fleet(FleetEvent::EndpointUp {
+        endpoint: gpu.clone(),
+        version: Some("0.12.6".to_owned()),
+    });
     assert_eq!(metrics.publish(up.clone()), 1);
     let start = TaskStart { task: TaskId::new("t1"), category: Some(TaskCategory::Coding) };
     metrics.task_started(start.clone());
@@ -41,7 +47,10 @@ async fn subscribers_see_published_and_recorded_events_in_order() {
         attempts: 1,
     };
     metrics.record_task(finished.clone());
-    let down = Event::EndpointDown { endpoint: gpu, reason: "connection refused".to_owned() };
+    let down = Event::Fleet(FleetEvent::EndpointDown {
+        endpoint: gpu,
+        reason: "connection refused".to_owned(),
+    });
     metrics.publish(down.clone());
 
     for want in [

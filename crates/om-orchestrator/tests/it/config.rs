@@ -97,7 +97,7 @@ async fn a_configured_fleet_discovers_its_endpoints_and_executes() {
     let (mut up, mut finished) = (false, false);
     while !(up && finished) {
         match events.recv().await.expect("an event") {
-            om_metrics::Event::EndpointUp { .. } => up = true,
+            om_metrics::Event::Fleet(om_core::FleetEvent::EndpointUp { .. }) => up = true,
             om_metrics::Event::TaskFinished(record) => finished = record.outcome.is_ok(),
             _ => {}
         }

@@ -13,6 +13,10 @@
 //! | `sim` | [`sim`] | the simulated Ollama server (`om-sim`) | via `cli` |
 //! | `registry` | [`registry`] | the fleet catalog and live per-instance state (`om-registry`) | via `cli` |
 //! | `discovery` | [`discovery`] | probes the endpoints and keeps the registry true (`om-discovery`); implies `registry` | via `cli` |
+//! | `router` | [`router`] | eligibility filters and routing strategies (`om-router`); implies `registry` | via `cli` |
+//! | `metrics` | [`metrics`] | latency, token-rate and error metrics (`om-metrics`) | via `cli` |
+//! | `dispatch` | [`dispatch`] | the task dispatcher: priority queue, N workers, events (`om-dispatch`) | via `cli` |
+//! | `orchestrator` | [`orchestrator`] | executes tasks on a fleet built from configuration (`om-orchestrator`); implies `client`, `config`, `discovery`, `router`, `metrics` | via `cli` |
 //! | `full` | all of the above | every library crate | via `cli` |
 //! | `cli` | — | the `ollama-meta` binary | yes |
 //!
@@ -36,7 +40,15 @@ pub use om_client as client;
 pub use om_config as config;
 #[cfg(feature = "discovery")]
 pub use om_discovery as discovery;
+#[cfg(feature = "dispatch")]
+pub use om_dispatch as dispatch;
+#[cfg(feature = "metrics")]
+pub use om_metrics as metrics;
+#[cfg(feature = "orchestrator")]
+pub use om_orchestrator as orchestrator;
 #[cfg(feature = "registry")]
 pub use om_registry as registry;
+#[cfg(feature = "router")]
+pub use om_router as router;
 #[cfg(feature = "sim")]
 pub use om_sim as sim;

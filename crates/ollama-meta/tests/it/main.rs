@@ -4,3 +4,4 @@
 mod cli;
 mod models;
 mod ollama_rs_compat;
+mod run;

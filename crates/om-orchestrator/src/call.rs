@@ -122,6 +122,25 @@ impl Call {
         &self.slot.model
     }
 
+    /// The client of the attempt's endpoint, for a call made outside
+    /// [`open`](Self::open) (a forwarded request).
+    pub(crate) fn client(&self) -> &Client {
+        &self.slot.client
+    }
+
+    /// Restarts the attempt's clock: the request is being sent now.
+    pub(crate) fn sending(&mut self) {
+        self.sent = Instant::now();
+    }
+
+    /// Records that the first chunk arrived now, for a call whose chunks are
+    /// not read through [`next`](Self::next) (a forwarded request).
+    pub(crate) fn first_chunk(&mut self) {
+        if self.ttft.is_none() {
+            self.ttft = Some(self.sent.elapsed());
+        }
+    }
+
     /// Sends the request and waits for the first chunk.
     ///
     /// # Cancel safety

@@ -51,10 +51,35 @@ pub(crate) enum Next {
 
 impl Job {
     pub(crate) fn new(fleet: Fleet, task: Task, options: Options) -> Self {
-        let started = Instant::now();
         let category = category(&task);
         let route = route_request(&task, category);
         let timeout = task.timeout.or(fleet.inner.settings.task_timeout);
+        Self::start(fleet, task, category, route, timeout, options)
+    }
+
+    /// A job for a request forwarded as it came (the gateway's path): it is
+    /// routed by `route` as given, and its only deadline is the options' —
+    /// the fleet's default task timeout is for batch tasks and would cut a
+    /// long but live stream.
+    pub(crate) fn forwarded(
+        fleet: Fleet,
+        task: Task,
+        category: TaskCategory,
+        route: RouteRequest,
+        options: Options,
+    ) -> Self {
+        Self::start(fleet, task, category, route, None, options)
+    }
+
+    fn start(
+        fleet: Fleet,
+        task: Task,
+        category: TaskCategory,
+        route: RouteRequest,
+        timeout: Option<Duration>,
+        options: Options,
+    ) -> Self {
+        let started = Instant::now();
         let deadline = match (timeout.map(|t| started + t), options.deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

@@ -18,6 +18,13 @@
 //!   [`TaskResult`] or [`TaskFailure`], each with every [`Attempt`].
 //! - [`Fleet::execute_stream`] / [`Fleet::execute_stream_with`]: one task as
 //!   a [`TaskStream`] of chunks.
+//! - [`Fleet::forward`] / [`Fleet::forward_to`]: a native request
+//!   ([`Forward`]) sent as it came — its body unchanged, its answer as the
+//!   instance's own lines ([`Forwarded`]) — with the same routing, permits,
+//!   failover before the first line and recording; the gateway's path.
+//! - [`Fleet::list_models`], [`Fleet::running_models`], [`Fleet::status`]:
+//!   the union of the fleet's models and loaded models as Ollama lists them,
+//!   and a JSON status document of every endpoint and instance.
 //! - [`Options`]: an overall deadline, a cancellation token and a
 //!   [`Progress`] callback; [`Settings`]: the failover budget, backoff,
 //!   per-endpoint concurrency and default task deadline.
@@ -97,6 +104,7 @@ mod backoff;
 mod call;
 mod execute;
 mod fleet;
+mod forward;
 mod job;
 mod options;
 mod permits;
@@ -104,9 +112,11 @@ mod request;
 mod result;
 mod settings;
 mod stream;
+mod view;
 mod workers;
 
 pub use fleet::{Fleet, FleetBuilder};
+pub use forward::{Forward, Forwarded, Operation};
 pub use options::{Options, Progress, ProgressFn};
 pub use result::{Attempt, AttemptError, TaskFailure, TaskResult};
 pub use settings::Settings;

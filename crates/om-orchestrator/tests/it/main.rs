@@ -4,5 +4,6 @@
 mod config;
 mod failover;
 mod flow;
+mod forward;
 mod recording;
 mod support;

@@ -9,6 +9,7 @@ use crate::breaker::Breaker;
 use crate::check::{Finding, Findings};
 use crate::discovery::Discovery;
 use crate::endpoint::Endpoint;
+use crate::gateway::Gateway;
 use crate::model::ModelSettings;
 use crate::orchestrator::Orchestrator;
 use crate::path::KeyPath;
@@ -54,6 +55,8 @@ pub struct Config {
     pub breaker: Breaker,
     /// Per-endpoint concurrency, task deadlines and backoff jitter.
     pub orchestrator: Orchestrator,
+    /// The HTTP gateway (`ollama-meta serve`).
+    pub gateway: Gateway,
 }
 
 impl Default for Config {
@@ -67,6 +70,7 @@ impl Default for Config {
             routing: Routing::default(),
             breaker: Breaker::default(),
             orchestrator: Orchestrator::default(),
+            gateway: Gateway::default(),
         }
     }
 }
@@ -131,6 +135,7 @@ impl Config {
         self.breaker.check(&root.key("breaker"), &mut out);
         self.orchestrator.check(&root.key("orchestrator"), &mut out);
         self.discovery.check(&root.key("discovery"), &mut out);
+        self.gateway.check(&root.key("gateway"), &mut out);
         out.into_vec()
     }
 }

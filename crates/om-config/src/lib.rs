@@ -86,6 +86,14 @@
 //! endpoint_concurrency = 1       # per endpoint without its own max_concurrency
 //! # task_timeout = "10m"         # default: no deadline
 //! # seed = 7                     # reproducible backoff jitter
+//!
+//! [gateway]                      # ollama-meta serve
+//! listen = "127.0.0.1:11435"
+//! # auth_token = "…"             # better: OLLAMA_META_GATEWAY__AUTH_TOKEN
+//! max_body_bytes = 33554432      # 413 beyond
+//! header_read_timeout = "30s"
+//! shutdown_grace = "30s"         # streams may finish this long after SIGTERM
+//! forward_authorization = false  # pass the client's Authorization upstream
 //! ```
 //!
 //! # Errors
@@ -157,6 +165,7 @@ mod duration;
 mod endpoint;
 mod error;
 mod extract;
+mod gateway;
 mod loader;
 mod model;
 mod orchestrator;
@@ -175,6 +184,7 @@ pub use config::Config;
 pub use discovery::Discovery;
 pub use endpoint::Endpoint;
 pub use error::{Error, Problem, ProblemKind, Result};
+pub use gateway::{Gateway, Secret};
 pub use loader::{Loaded, Loader};
 pub use model::ModelSettings;
 pub use orchestrator::Orchestrator;

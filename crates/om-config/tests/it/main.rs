@@ -7,6 +7,7 @@
 )]
 
 mod formats;
+mod gateway;
 mod ollama_host;
 mod precedence;
 mod provenance;

@@ -1,0 +1,191 @@
+//! The `[gateway]` section: how `ollama-meta serve` listens and what it
+//! lets through.
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::ser::Serializer;
+use serde::{Deserialize, Serialize};
+
+use crate::check::Findings;
+use crate::path::KeyPath;
+
+/// Settings of the HTTP gateway.
+///
+/// ```toml
+/// [gateway]
+/// listen = "127.0.0.1:11435"   # loopback unless told otherwise
+/// auth_token = "s3cret"        # clients send `Authorization: Bearer s3cret`
+/// max_body_bytes = 33554432    # 32 MiB; larger request bodies get 413
+/// header_read_timeout = "30s"  # a client must send its request head in time
+/// shutdown_grace = "30s"       # streams may finish this long after SIGTERM
+/// forward_authorization = false
+/// ```
+///
+/// The token is better given as `OLLAMA_META_GATEWAY__AUTH_TOKEN` than in a
+/// file; it is never printed (`config show` writes `<redacted>`).
+/// Upstream limits (connect, first byte, idle between lines) are the
+/// `[timeouts]` section's: no total limit applies to a stream, so a long
+/// but live answer is never cut.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Gateway {
+    /// Where to listen. Default `127.0.0.1:11435`, next to Ollama's 11434.
+    pub listen: SocketAddr,
+    /// Require `Authorization: Bearer <token>` on every route but `/`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_token: Option<Secret>,
+    /// The largest request body accepted, in bytes (default 32 MiB: room for
+    /// a few base64 images).
+    pub max_body_bytes: u64,
+    /// How long a client may take to send a request's head.
+    #[serde(with = "crate::duration")]
+    pub header_read_timeout: Duration,
+    /// After a shutdown signal, how long requests under way may go on
+    /// before their connections are closed.
+    #[serde(with = "crate::duration")]
+    pub shutdown_grace: Duration,
+    /// Pass the client's `Authorization` header on to the endpoints (off:
+    /// a gateway token must not reach the backends).
+    pub forward_authorization: bool,
+}
+
+impl Default for Gateway {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 11435)),
+            auth_token: None,
+            max_body_bytes: 32 * 1024 * 1024,
+            header_read_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(30),
+            forward_authorization: false,
+        }
+    }
+}
+
+impl Gateway {
+    pub(crate) fn check(&self, at: &KeyPath, out: &mut Findings) {
+        const POSITIVE: &str = "must be greater than 0";
+        out.require(self.max_body_bytes > 0, || at.key("max_body_bytes"), POSITIVE);
+        out.require(
+            !self.header_read_timeout.is_zero(),
+            || at.key("header_read_timeout"),
+            POSITIVE,
+        );
+        out.require(
+            self.auth_token.as_ref().is_none_or(|t| !t.expose().trim().is_empty()),
+            || at.key("auth_token"),
+            "must not be empty (leave the key out to turn authentication off)",
+        );
+    }
+}
+
+/// A secret string: usable through [`Secret::expose`], never printed —
+/// `Debug` and serialization write `<redacted>`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The text written instead of the secret.
+    pub const REDACTED: &'static str = "<redacted>";
+
+    /// Wraps `value`.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(Self::REDACTED)
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(Self::REDACTED)
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(SecretVisitor)
+    }
+}
+
+/// Accepts a string, or a number or boolean as its text: an environment
+/// variable such as `OLLAMA_META_GATEWAY__AUTH_TOKEN=12345` arrives typed.
+struct SecretVisitor;
+
+impl Visitor<'_> for SecretVisitor {
+    type Value = Secret;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Secret, E> {
+        Ok(Secret::new(v))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Secret, E> {
+        Ok(Secret(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Secret, E> {
+        Ok(Secret(v.to_string()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Secret, E> {
+        Ok(Secret(v.to_string()))
+    }
+
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Secret, E> {
+        Ok(Secret(v.to_string()))
+    }
+
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Secret, E> {
+        Ok(Secret(v.to_string()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Secret, E> {
+        Ok(Secret(v.to_string()))
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Secret, E> {
+        Ok(Secret(v.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_never_printed() {
+        let secret = Secret::new("hunter2");
+        assert_eq!(format!("{secret:?}"), "<redacted>");
+        assert_eq!(serde_json::to_string(&secret).unwrap(), "\"<redacted>\"");
+        assert_eq!(secret.expose(), "hunter2");
+        let parsed: Secret = serde_json::from_str("12345").unwrap();
+        assert_eq!(parsed.expose(), "12345");
+    }
+
+    #[test]
+    fn defaults_listen_on_loopback() {
+        let gateway = Gateway::default();
+        assert!(gateway.listen.ip().is_loopback());
+        assert_eq!(gateway.listen.port(), 11435);
+        assert_eq!(gateway.max_body_bytes, 32 * 1024 * 1024);
+        let mut out = Findings::default();
+        gateway.check(&KeyPath::root().key("gateway"), &mut out);
+        assert!(out.into_vec().is_empty());
+    }
+}

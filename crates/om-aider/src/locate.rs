@@ -1,0 +1,110 @@
+//! Finding the `aider` executable, and the error that says how to install it.
+
+use std::env;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+/// The program name looked up on `PATH` when none is given.
+pub const DEFAULT_PROGRAM: &str = "aider";
+
+/// Aider is not installed where it was looked for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "aider not found: `{program}` is not an executable {where_}; install aider-chat with \
+     `pipx install aider-chat` (or `python3 -m pip install aider-chat`), or give the path of \
+     its `aider` executable (--aider-bin)",
+    program = .program.display(),
+    where_ = if *.searched_path { "on PATH" } else { "file" }
+)]
+pub struct AiderNotFound {
+    /// The program looked for.
+    pub program: PathBuf,
+    /// True when it was looked up on `PATH` (a bare name).
+    pub searched_path: bool,
+}
+
+/// Finds `program`: a path (anything with a directory part) must be an
+/// executable file; a bare name is looked up in the directories of `PATH`.
+/// Returns the path to run.
+///
+/// A few `stat` calls; cheap enough to make before starting a batch.
+///
+/// # Errors
+///
+/// [`AiderNotFound`], which says how to install Aider.
+pub fn find_program(program: &Path) -> Result<PathBuf, AiderNotFound> {
+    let bare = program.components().count() == 1 && program.parent() == Some(Path::new(""));
+    if !bare {
+        return if is_executable(program) {
+            Ok(program.to_path_buf())
+        } else {
+            Err(AiderNotFound { program: program.to_path_buf(), searched_path: false })
+        };
+    }
+    find_on_path(program.as_os_str(), env::var_os("PATH").as_deref())
+        .ok_or_else(|| AiderNotFound { program: program.to_path_buf(), searched_path: true })
+}
+
+/// Looks `name` up in `path` (a `PATH`-style list).
+fn find_on_path(name: &OsStr, path: Option<&OsStr>) -> Option<PathBuf> {
+    let path = path?;
+    env::split_paths(path).filter(|dir| !dir.as_os_str().is_empty()).find_map(|dir| {
+        let candidate = dir.join(name);
+        if is_executable(&candidate) {
+            return Some(candidate);
+        }
+        if cfg!(windows) {
+            let exe = candidate.with_extension("exe");
+            if is_executable(&exe) {
+                return Some(exe);
+            }
+        }
+        None
+    })
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(path: &Path) -> bool {
+    path.is_file()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_programs_say_how_to_install() {
+        let err = find_program(Path::new("definitely-not-aider-xyz")).unwrap_err();
+        assert!(err.searched_path);
+        let text = err.to_string();
+        assert!(text.contains("pipx install aider-chat"), "{text}");
+        assert!(text.contains("on PATH"), "{text}");
+        let err = find_program(Path::new("/nonexistent/bin/aider")).unwrap_err();
+        assert!(!err.searched_path);
+        assert!(err.to_string().contains("executable file"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn names_are_found_on_path_and_paths_must_be_executable() {
+        use std::os::unix::fs::PermissionsExt;
+
+        let dir = tempfile::tempdir().unwrap();
+        let program = dir.path().join("aider");
+        std::fs::write(&program, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(find_program(&program).is_err(), "not executable yet");
+        assert_eq!(find_on_path(OsStr::new("aider"), Some(dir.path().as_os_str())), None);
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(find_program(&program).unwrap(), program);
+        let path = env::join_paths(["/nonexistent".as_ref(), dir.path()]).unwrap();
+        assert_eq!(find_on_path(OsStr::new("aider"), Some(&path)), Some(program));
+        assert_eq!(find_on_path(OsStr::new("aider"), None), None);
+    }
+}

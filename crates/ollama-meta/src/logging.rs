@@ -3,9 +3,13 @@
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber, writing to stderr so stdout stays data.
-pub(crate) fn init(verbose: u8, quiet: bool) {
+/// With `calm` (commands that show their own progress, such as `run`) the
+/// default is warnings only, so lifecycle logs do not tear through the
+/// progress display; `-v` brings them back.
+pub(crate) fn init(verbose: u8, quiet: bool, calm: bool) {
     let default = match (quiet, verbose) {
         (true, _) => "error",
+        (false, 0) if calm => "warn",
         (false, 0) => "info",
         (false, 1) => "debug",
         (false, _) => "trace",

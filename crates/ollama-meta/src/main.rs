@@ -21,7 +21,8 @@ fn main() -> ExitCode {
     // only repeat it, so unless asked for (-v) only errors are logged.
     let quiet =
         cli.global.quiet || (matches!(cli.command, Command::Models(_)) && cli.global.verbose == 0);
-    logging::init(cli.global.verbose, quiet);
+    // `run` draws its own progress; lifecycle logs would tear through it.
+    logging::init(cli.global.verbose, quiet, matches!(cli.command, Command::Run(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {

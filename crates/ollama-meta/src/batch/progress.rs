@@ -52,6 +52,8 @@ struct Inner {
     done: AtomicU64,
     ok: AtomicU64,
     tokens: AtomicU64,
+    /// Tasks an earlier run finished, not counted in this run's rates.
+    resumed: u64,
     started: Instant,
 }
 
@@ -85,7 +87,7 @@ impl Progress {
                 let overall = multi.add(ProgressBar::new(total));
                 overall.set_style(
                     ProgressStyle::with_template(
-                        "{bar:32.cyan/blue} {pos}/{len} tasks  {per_sec:.dim}  ETA {eta}  {msg}",
+                        "{bar:32.cyan/blue} {pos}/{len} tasks  ETA {eta}  {msg}",
                     )
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
                 );
@@ -102,6 +104,7 @@ impl Progress {
                 done: AtomicU64::new(already_done),
                 ok: AtomicU64::new(already_done),
                 tokens: AtomicU64::new(0),
+                resumed: already_done,
                 started: Instant::now(),
             }),
         }
@@ -126,10 +129,6 @@ impl Progress {
                 let mut lines = workers.lock();
                 while lines.len() <= worker {
                     let bar = multi.add(ProgressBar::new_spinner());
-                    bar.set_style(
-                        ProgressStyle::with_template("  {prefix:>3.dim} {spinner} {wide_msg}")
-                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-                    );
                     bar.set_prefix(format!("#{}", lines.len()));
                     bar.enable_steady_tick(Duration::from_millis(120));
                     lines.push(WorkerLine { bar, id: None, placement: String::new(), tokens: 0 });
@@ -138,6 +137,7 @@ impl Progress {
                 line.id = Some(id.clone());
                 "routing…".clone_into(&mut line.placement);
                 line.tokens = 0;
+                line.bar.set_style(style(BUSY));
                 line.bar.reset_elapsed();
                 render(line);
             }
@@ -183,17 +183,23 @@ impl Progress {
         let all_tokens = inner.tokens.fetch_add(tokens, Ordering::Relaxed) + tokens;
         match &inner.view {
             View::Bars { overall, workers, .. } => {
-                if let Some(line) = worker.and_then(|w| {
-                    workers.lock().get_mut(w).map(|l| {
-                        l.id = None;
-                        l.clone()
-                    })
-                }) {
-                    render(&line);
+                // The worker may already have taken its next task: only a
+                // line still showing this task goes idle.
+                if let Some(w) = worker
+                    && let Some(line) = workers.lock().get_mut(w)
+                    && line.id.as_ref() == Some(&record.id)
+                {
+                    line.id = None;
+                    line.bar.set_style(style(IDLE));
+                    render(line);
                 }
                 let failed = done - inner.ok.load(Ordering::Relaxed);
-                let rate = all_tokens as f64 / inner.started.elapsed().as_secs_f64().max(1e-3);
-                overall.set_message(format!("{failed} failed  {rate:.0} tok/s"));
+                let secs = inner.started.elapsed().as_secs_f64().max(1e-3);
+                let tasks_rate = (done - inner.resumed) as f64 / secs;
+                let tokens_rate = all_tokens as f64 / secs;
+                overall.set_message(format!(
+                    "{tasks_rate:.1} tasks/s  {tokens_rate:.0} tok/s  {failed} failed"
+                ));
                 overall.inc(1);
                 if record.status != Status::Ok {
                     self.println(&outcome_line(done, inner.total, record));
@@ -218,14 +224,20 @@ impl Progress {
 /// Redraws one worker line from its state.
 fn render(line: &WorkerLine) {
     match &line.id {
-        Some(id) => line.bar.set_message(format!(
-            "{id}  {}  {} tok  {}",
-            line.placement,
-            line.tokens,
-            human_ms(u64::try_from(line.bar.elapsed().as_millis()).unwrap_or(u64::MAX))
-        )),
+        Some(id) => {
+            line.bar.set_message(format!("{id}  {}  {} tok", line.placement, line.tokens));
+        }
         None => line.bar.set_message("idle"),
     }
+}
+
+/// A worker line running a task: spinner, message, time on the task.
+const BUSY: &str = "  {prefix:>3.dim} {spinner} {msg}  {elapsed:.dim}";
+/// A worker line with nothing to do.
+const IDLE: &str = "  {prefix:>3.dim}   {msg:.dim}";
+
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner())
 }
 
 /// `[12/30] ok     task-3  model@endpoint  1.24s  128 tok` and the like.

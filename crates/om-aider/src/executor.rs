@@ -6,7 +6,7 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use om_core::{EndpointId, ErrorKind, ModelName, TaskCategory};
+use om_core::{EndpointId, ErrorKind, ModelChoice, ModelName, TaskCategory};
 use om_dispatch::{Context, Executor, TaskError};
 use om_pool::{AgentId, CheckoutError, Pool, Request};
 use om_registry::{Outcome, Registry, Verdict};
@@ -27,8 +27,8 @@ pub const DEFAULT_CATEGORY: TaskCategory = TaskCategory::Coding;
 pub struct AiderTask {
     /// The session.
     pub spec: SessionSpec,
-    /// Only these models; any when empty.
-    pub models: Vec<ModelName>,
+    /// Which models may run it.
+    pub models: ModelChoice,
     /// The category, for affinity ([`DEFAULT_CATEGORY`] when unset).
     pub category: Option<TaskCategory>,
 }
@@ -36,7 +36,7 @@ pub struct AiderTask {
 impl AiderTask {
     /// A task for any model.
     pub fn new(spec: SessionSpec) -> Self {
-        Self { spec, models: Vec::new(), category: None }
+        Self { spec, models: ModelChoice::Any, category: None }
     }
 }
 

@@ -13,7 +13,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use om_core::{Capabilities, Capability, ModelName, TaskCategory};
+use om_core::{Capabilities, Capability, ModelChoice, ModelName, TaskCategory};
 use om_registry::{InstanceIdx, Snapshot, Ticks};
 use tokio::time::Instant;
 
@@ -84,8 +84,10 @@ pub const COLD_LOAD: f64 = 5.0;
 /// What a session asks of the selection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SelectRequest<'a> {
-    /// Only these models; any model when empty.
-    pub models: &'a [ModelName],
+    /// Which models may serve it: any, a pinned one, or an allow-list whose
+    /// entries name a model (`qwen2.5-coder:7b`) or, without a tag, also a
+    /// family (`qwen2`), as for `ollama-meta run`.
+    pub models: &'a ModelChoice,
     /// The task's category, for affinity.
     pub category: TaskCategory,
 }
@@ -158,7 +160,7 @@ where
 /// edit.publish();
 ///
 /// let selector = Selector::new(Select::Capable);
-/// let request = SelectRequest { models: &[], category: TaskCategory::Coding };
+/// let request = SelectRequest { models: &om_core::ModelChoice::Any, category: TaskCategory::Coding };
 /// let snapshot = registry.snapshot();
 /// let ranked = selector.route(&snapshot, &request, Instant::now())?;
 /// assert_eq!(snapshot.instance(ranked[0]).info.name.to_string(), "coder-big:latest");
@@ -213,10 +215,12 @@ impl Route for Selector {
         }
         if eligible.is_empty() {
             let reason = if considered.is_empty() {
-                if request.models.is_empty() {
-                    "the fleet has no models".to_owned()
-                } else {
-                    format!("no endpoint has {}", names(request.models))
+                match request.models {
+                    ModelChoice::Any => "the fleet has no models".to_owned(),
+                    ModelChoice::Pinned(model) => format!("no endpoint has {model}"),
+                    ModelChoice::AllowList(names) => {
+                        format!("no endpoint has any of {}", names.join(", "))
+                    }
                 }
             } else if blocked > 0 {
                 format!("{blocked} instance(s) unhealthy, with an open breaker or cooling down")
@@ -289,22 +293,29 @@ fn can_chat(caps: Capabilities) -> bool {
     caps.is_empty() || caps.has(Capability::Completion)
 }
 
-fn candidates(snapshot: &Snapshot, models: &[ModelName]) -> Vec<InstanceIdx> {
-    if models.is_empty() {
-        return snapshot.all_instances().to_vec();
+fn candidates(snapshot: &Snapshot, models: &ModelChoice) -> Vec<InstanceIdx> {
+    match models {
+        ModelChoice::Any => snapshot.all_instances().to_vec(),
+        ModelChoice::Pinned(model) => snapshot
+            .find_model(model)
+            .map(|m| snapshot.model(m).instances.clone())
+            .unwrap_or_default(),
+        ModelChoice::AllowList(names) => snapshot
+            .all_instances()
+            .iter()
+            .copied()
+            .filter(|&i| names.iter().any(|name| allows(name, &snapshot.instance(i).info)))
+            .collect(),
     }
-    let mut list: Vec<InstanceIdx> = models
-        .iter()
-        .filter_map(|name| snapshot.find_model(name))
-        .flat_map(|m| snapshot.model(m).instances.iter().copied())
-        .collect();
-    list.sort_unstable();
-    list.dedup();
-    list
 }
 
-fn names(models: &[ModelName]) -> String {
-    models.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+/// An allow-list entry with a tag names one model; one without names the
+/// model with the `latest` tag or any model of that family.
+fn allows(entry: &str, info: &om_registry::ModelInfo) -> bool {
+    let entry = entry.trim();
+    let tagged = entry.rsplit('/').next().is_some_and(|last| last.contains(':'));
+    entry.parse::<ModelName>().is_ok_and(|name| name == info.name)
+        || (!tagged && info.is_family(entry))
 }
 
 #[cfg(test)]
@@ -318,6 +329,17 @@ mod tests {
         }
         assert_eq!("round_robin".parse::<Select>(), Ok(Select::RoundRobin));
         assert!("best".parse::<Select>().unwrap_err().to_string().contains("round-robin"));
+    }
+
+    #[test]
+    fn allow_list_entries_name_models_or_families() {
+        let mut info = om_registry::ModelInfo::new("qwen2.5-coder:7b".parse().unwrap());
+        info.family = "qwen2".to_owned();
+        assert!(allows("qwen2.5-coder:7b", &info));
+        assert!(allows("qwen2", &info));
+        assert!(allows("QWEN2", &info));
+        assert!(!allows("qwen2.5-coder", &info), "untagged means :latest or a family");
+        assert!(!allows("qwen2:7b", &info), "a tag names one model");
     }
 
     #[test]

@@ -91,12 +91,20 @@ pub struct SessionSpec {
     pub files: Vec<PathBuf>,
     /// Read-only files (`--read`), relative to the repository root.
     pub read_only: Vec<PathBuf>,
+    /// This task's timeout, instead of [`Settings::timeout`].
+    pub timeout: Option<Duration>,
 }
 
 impl SessionSpec {
     /// A task with a message and no files.
     pub fn new(id: impl Into<TaskId>, message: impl Into<String>) -> Self {
-        Self { id: id.into(), message: message.into(), files: Vec::new(), read_only: Vec::new() }
+        Self {
+            id: id.into(),
+            message: message.into(),
+            files: Vec::new(),
+            read_only: Vec::new(),
+            timeout: None,
+        }
     }
 
     /// The same task with `path` added to the chat.
@@ -365,7 +373,8 @@ impl Sessions {
                 .map_err(|source| SessionError::Io { path, source })?;
         }
         let worktree = self.repository.add(&name).await?;
-        let (status, exit_code) = self.run_aider(&command, &worktree, &log).await?;
+        let timeout = spec.timeout.unwrap_or(self.settings.timeout);
+        let (status, exit_code) = self.run_aider(&command, &worktree, &log, timeout).await?;
         let text = tokio::fs::read(&log)
             .await
             .map_err(|source| SessionError::Io { path: log.clone(), source })?;
@@ -416,6 +425,7 @@ impl Sessions {
         command: &AiderCommand,
         worktree: &Worktree,
         log: &Path,
+        timeout: Duration,
     ) -> Result<(SessionStatus, Option<i32>), SessionError> {
         let io = |source| SessionError::Io { path: log.to_path_buf(), source };
         let out = tokio::fs::File::create(log).await.map_err(io)?.into_std().await;
@@ -444,7 +454,7 @@ impl Sessions {
         let spawn_error = |source| SessionError::Spawn { program: program.clone(), source };
         let (status, timed_out) = tokio::select! {
             status = running.wait() => (status.map_err(spawn_error)?, false),
-            () = tokio::time::sleep(self.settings.timeout) => {
+            () = tokio::time::sleep(timeout) => {
                 (running.terminate(TERMINATE_GRACE).await.map_err(spawn_error)?, true)
             }
         };

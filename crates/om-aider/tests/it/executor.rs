@@ -9,7 +9,7 @@ use om_aider::{
     AiderExecutor, AiderFactory, AiderTask, Progress, Select, Selector, SessionSpec, SessionStatus,
     Sessions, Settings, TaskFailure,
 };
-use om_core::{EndpointId, TaskCategory};
+use om_core::{EndpointId, ModelChoice, TaskCategory};
 use om_dispatch::{Dispatcher, EventKind, Task, TaskError};
 use om_pool::Pool;
 use om_registry::Registry;
@@ -77,7 +77,7 @@ async fn tasks_spread_over_the_fleet_and_outcomes_are_recorded() {
         .enumerate()
         .map(|(i, f)| AiderTask {
             spec: SessionSpec::new(format!("t{i}"), format!("edit {f}")).with_file(f.clone()),
-            models: Vec::new(),
+            models: ModelChoice::Any,
             category: Some(TaskCategory::Refactoring),
         })
         .collect();
@@ -134,7 +134,7 @@ async fn no_instance_is_a_typed_failure() {
     let registry = fleet(&[("a", "coder:7b", "7B", 8192)]);
     let task = AiderTask {
         spec: SessionSpec::new("t", "edit").with_file("a.py"),
-        models: vec!["other:1b".parse().unwrap()],
+        models: ModelChoice::Pinned("other:1b".parse().unwrap()),
         category: None,
     };
     let (results, _) = run_batch(&fixture, &registry, Settings::default(), vec![task], 1).await;

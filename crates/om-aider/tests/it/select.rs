@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use om_aider::{Route, Select, SelectRequest, Selector};
-use om_core::{Capabilities, Capability, EndpointId, ModelName, TaskCategory};
+use om_core::{Capabilities, Capability, EndpointId, ModelChoice, TaskCategory};
 use om_registry::{
     Config, EndpointSpec, Health, InstanceIdx, ModelInfo, Outcome, Registry, Snapshot,
 };
@@ -39,7 +39,7 @@ fn endpoint_of(snapshot: &Snapshot, index: InstanceIdx) -> String {
 fn ranked(
     selector: &Selector,
     registry: &Registry,
-    models: &[ModelName],
+    models: &ModelChoice,
     category: TaskCategory,
 ) -> Vec<String> {
     let snapshot = registry.snapshot();
@@ -81,7 +81,8 @@ async fn fastest_follows_measured_speed_and_ttft() {
     ]);
     measure(&registry, "slow", 400, 15.0);
     measure(&registry, "quick", 100, 120.0);
-    let order = ranked(&Selector::new(Select::Fastest), &registry, &[], TaskCategory::Coding);
+    let order =
+        ranked(&Selector::new(Select::Fastest), &registry, &ModelChoice::Any, TaskCategory::Coding);
     // quick: 0.1 + 500/120 ≈ 4.3 s; unmeasured: priors 1 + 25 = 26 s + cold; slow: 0.4 + 33 s.
     assert_eq!(order, ["quick", "new", "slow"]);
 }
@@ -94,7 +95,8 @@ async fn capable_prefers_size_then_context_then_affinity() {
         ("mid-long", "mid:14b", "14B", 131_072),
         ("mid-short", "mid2:14b", "14B", 4096),
     ]);
-    let order = ranked(&Selector::new(Select::Capable), &registry, &[], TaskCategory::Coding);
+    let order =
+        ranked(&Selector::new(Select::Capable), &registry, &ModelChoice::Any, TaskCategory::Coding);
     assert_eq!(order, ["big", "mid-long", "mid-short", "tiny"]);
 
     // A mid model that keeps failing its coding tasks falls behind its twin.
@@ -111,11 +113,16 @@ async fn capable_prefers_size_then_context_then_affinity() {
         let now = Instant::now();
         snapshot.instance(long).begin(now).unwrap().finish(&outcome, now);
     }
-    let order = ranked(&Selector::new(Select::Capable), &registry, &[], TaskCategory::Coding);
+    let order =
+        ranked(&Selector::new(Select::Capable), &registry, &ModelChoice::Any, TaskCategory::Coding);
     assert_eq!(order[..2], ["big", "mid-short"]);
     // Other categories are unaffected.
-    let order =
-        ranked(&Selector::new(Select::Capable), &registry, &[], TaskCategory::Documentation);
+    let order = ranked(
+        &Selector::new(Select::Capable),
+        &registry,
+        &ModelChoice::Any,
+        TaskCategory::Documentation,
+    );
     assert_eq!(order[..2], ["big", "mid-long"]);
 }
 
@@ -124,7 +131,7 @@ async fn round_robin_rotates_over_the_eligible() {
     let registry = fleet(&[("a", "m", "7B", 8192), ("b", "m", "7B", 8192), ("c", "m", "7B", 8192)]);
     let selector = Selector::new(Select::RoundRobin);
     let firsts: Vec<String> = (0..6)
-        .map(|_| ranked(&selector, &registry, &[], TaskCategory::Coding)[0].clone())
+        .map(|_| ranked(&selector, &registry, &ModelChoice::Any, TaskCategory::Coding)[0].clone())
         .collect();
     assert_eq!(firsts, ["a", "b", "c", "a", "b", "c"]);
 }
@@ -152,19 +159,18 @@ async fn eligibility_filters_models_health_and_embeddings() {
     edit.publish();
 
     let selector = Selector::new(Select::Capable);
-    assert_eq!(ranked(&selector, &registry, &[], TaskCategory::Coding), ["a", "b"]);
-    let coder: ModelName = "coder:7b".parse().unwrap();
-    assert_eq!(
-        ranked(&selector, &registry, std::slice::from_ref(&coder), TaskCategory::Coding),
-        ["a"]
-    );
+    assert_eq!(ranked(&selector, &registry, &ModelChoice::Any, TaskCategory::Coding), ["a", "b"]);
+    let coder = ModelChoice::Pinned("coder:7b".parse().unwrap());
+    assert_eq!(ranked(&selector, &registry, &coder, TaskCategory::Coding), ["a"]);
+    let listed = ModelChoice::AllowList(vec!["chat:3b".to_owned(), "nomic-embed-text".to_owned()]);
+    assert_eq!(ranked(&selector, &registry, &listed, TaskCategory::Coding), ["b"]);
 
     let snapshot = registry.snapshot();
-    let missing: ModelName = "nope".parse().unwrap();
+    let missing = ModelChoice::AllowList(vec!["nope".to_owned()]);
     let err = selector
         .route(
             &snapshot,
-            &SelectRequest { models: &[missing], category: TaskCategory::Coding },
+            &SelectRequest { models: &missing, category: TaskCategory::Coding },
             Instant::now(),
         )
         .unwrap_err();
@@ -177,7 +183,7 @@ async fn eligibility_filters_models_health_and_embeddings() {
     let err = selector
         .route(
             &registry.snapshot(),
-            &SelectRequest { models: &[coder], category: TaskCategory::Coding },
+            &SelectRequest { models: &coder, category: TaskCategory::Coding },
             Instant::now(),
         )
         .unwrap_err();
@@ -193,7 +199,7 @@ async fn a_closure_is_a_route() {
         Ok(all)
     };
     let snapshot = registry.snapshot();
-    let request = SelectRequest { models: &[], category: TaskCategory::General };
+    let request = SelectRequest { models: &ModelChoice::Any, category: TaskCategory::General };
     let order = last_first.route(&snapshot, &request, Instant::now()).unwrap();
     assert_eq!(endpoint_of(&snapshot, order[0]), "b");
 }

@@ -141,6 +141,20 @@ async fn a_hanging_aider_is_stopped_at_the_timeout() {
     assert!(!report.status.is_success());
     assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
     assert!(!report.changed());
+
+    // A task's own timeout wins over the settings'.
+    let settings = Settings {
+        timeout: Duration::from_secs(3600),
+        env: vec![("FAKE_AIDER".into(), "sleep".into())],
+        ..Settings::default()
+    };
+    let sessions = open(&fixture, settings).await;
+    let mut spec = SessionSpec::new("slow2", "edit").with_file("a.py");
+    spec.timeout = Some(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let report = sessions.run(&spec, &target()).await.unwrap();
+    assert_eq!(report.status, SessionStatus::TimedOut);
+    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
 }
 
 #[tokio::test]

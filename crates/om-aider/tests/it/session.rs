@@ -144,7 +144,7 @@ async fn a_hanging_aider_is_stopped_at_the_timeout() {
 
     // A task's own timeout wins over the settings'.
     let settings = Settings {
-        timeout: Duration::from_secs(3600),
+        timeout: Duration::from_hours(1),
         env: vec![("FAKE_AIDER".into(), "sleep".into())],
         ..Settings::default()
     };

@@ -253,6 +253,8 @@ impl Batch {
         tasks: Vec<Task>,
         mut journal: Journal<Record>,
     ) -> anyhow::Result<Vec<Record>> {
+        // Listen first, so that no press is lost while the batch is queued.
+        let mut interrupts = interrupt::Interrupts::new().context("listening for Ctrl-C")?;
         let running = Running::default();
         let draining = CancellationToken::new();
         let executor = LlmExecutor {
@@ -282,7 +284,6 @@ impl Batch {
             .map(|(handle, meta)| async move { (meta, handle.await) })
             .collect();
 
-        let mut interrupts = interrupt::Interrupts::new().context("listening for Ctrl-C")?;
         let mut presses = 0_u32;
         let mut records = Vec::new();
         let mut failure = None;

@@ -1,0 +1,215 @@
+//! One request from arrival to answer: its id and span, authentication,
+//! the route table, the body limit, and the handler.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_LENGTH, HeaderValue, WWW_AUTHENTICATE};
+use http::request::Parts;
+use http::{HeaderMap, Request, Response, StatusCode};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use om_core::RequestId;
+use om_core::wire::openai::OpenAiError;
+use om_orchestrator::Fleet;
+use serde_json::json;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::auth::Auth;
+use crate::body::Body;
+use crate::request_id::{RequestIds, X_REQUEST_ID};
+use crate::route::Route;
+use crate::settings::Settings;
+use crate::{manage, native, observe, openai, reply};
+
+/// The version `/api/version` reports: the gateway's own.
+pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The request handler; cheap to clone (one `Arc`).
+#[derive(Debug, Clone)]
+pub(crate) struct App {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) fleet: Fleet,
+    pub(crate) settings: Settings,
+    pub(crate) auth: Auth,
+    ids: RequestIds,
+    /// Numbers the `/v1` completion ids.
+    completions: AtomicU64,
+    pub(crate) started: Instant,
+}
+
+impl App {
+    pub(crate) fn new(fleet: Fleet, settings: Settings) -> Self {
+        let auth = Auth::new(settings.auth_token.as_deref());
+        Self {
+            shared: Arc::new(Shared {
+                fleet,
+                settings,
+                auth,
+                ids: RequestIds::new(),
+                completions: AtomicU64::new(0),
+                started: Instant::now(),
+            }),
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
+    }
+
+    pub(crate) fn fleet(&self) -> &Fleet {
+        &self.shared.fleet
+    }
+
+    /// The next `/v1` completion number.
+    pub(crate) fn next_completion(&self) -> u64 {
+        self.shared.completions.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The `Authorization` to send upstream: the client's own, only when
+    /// the settings say so.
+    pub(crate) fn upstream_authorization(&self, headers: &HeaderMap) -> Option<HeaderValue> {
+        self.shared
+            .settings
+            .forward_authorization
+            .then(|| headers.get(AUTHORIZATION).cloned())
+            .flatten()
+    }
+
+    /// Answers one request. Every answer carries the request's id in
+    /// `X-Request-Id`, and everything logged for it is in one span.
+    ///
+    /// # Cancel safety
+    ///
+    /// hyper drops the future when the client goes away; whatever the
+    /// request holds upstream (a connection, a permit) is released then.
+    pub(crate) async fn handle(self, request: Request<Incoming>) -> Response<Body> {
+        let id = self.shared.ids.assign(request.headers());
+        let span = tracing::debug_span!(
+            "request",
+            request_id = %id,
+            method = %request.method(),
+            path = request.uri().path(),
+            model = tracing::field::Empty,
+            backend = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let mut response = self.route(request, &id).instrument(span.clone()).await;
+        if let Ok(value) = HeaderValue::from_str(id.as_str()) {
+            response.headers_mut().insert(X_REQUEST_ID, value);
+        }
+        tracing::debug!(
+            parent: &span,
+            status = response.status().as_u16(),
+            head_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "answering"
+        );
+        response
+    }
+
+    async fn route(&self, request: Request<Incoming>, id: &RequestId) -> Response<Body> {
+        let (parts, body) = request.into_parts();
+        let Some((route, methods)) = Route::resolve(parts.uri.path()) else {
+            return reply::text(StatusCode::NOT_FOUND, "404 page not found");
+        };
+        if !methods.contains(&parts.method) {
+            return reply::text(StatusCode::METHOD_NOT_ALLOWED, "405 method not allowed");
+        }
+        if !route.is_public() && !self.shared.auth.admits(&parts.headers) {
+            return unauthorized(route.is_openai());
+        }
+        let body = if route.has_body() {
+            match self.read_body(&parts, body).await {
+                Ok(body) => body,
+                Err(failure) => return too_large(&failure, route.is_openai()),
+            }
+        } else {
+            drop(body);
+            Bytes::new()
+        };
+        let fleet = self.fleet();
+        match route {
+            Route::Root => reply::text(StatusCode::OK, "Ollama is running"),
+            Route::Version => reply::json(StatusCode::OK, &json!({ "version": VERSION })),
+            Route::Tags => reply::json(StatusCode::OK, &fleet.list_models()),
+            Route::Ps => {
+                let ps = fleet.running_models(self.shared.settings.listing_timeout).await;
+                reply::json(StatusCode::OK, &ps)
+            }
+            Route::Model(operation) => native::model(self, operation, &parts, body, id).await,
+            Route::Manage(operation) => manage::handle(self, operation, &parts, body, id).await,
+            Route::OpenAiChat => openai::chat(self, &parts, &body, id).await,
+            Route::OpenAiCompletions => openai::completions(self, &parts, &body, id).await,
+            Route::OpenAiEmbeddings => openai::embeddings(self, &parts, &body, id).await,
+            Route::OpenAiModels => openai::models(self),
+            Route::OpenAiModel(model) => openai::model(self, &model),
+            Route::Metrics => observe::metrics(self),
+            Route::Status => observe::status(self),
+        }
+    }
+
+    /// Reads the request body, refusing more than the limit: at once from
+    /// `Content-Length`, else as soon as the bytes read pass it.
+    async fn read_body(&self, parts: &Parts, body: Incoming) -> Result<Bytes, BodyFailure> {
+        let limit = self.shared.settings.max_body_bytes;
+        let declared = parts
+            .headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > limit as u64) {
+            return Err(BodyFailure::TooLarge(limit));
+        }
+        match Limited::new(body, limit).collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
+                Err(BodyFailure::TooLarge(limit))
+            }
+            Err(err) => {
+                tracing::debug!(error = %err, "request body not read");
+                Err(BodyFailure::Broken)
+            }
+        }
+    }
+}
+
+/// Why a request body could not be read.
+enum BodyFailure {
+    TooLarge(usize),
+    /// The client stopped sending mid-body.
+    Broken,
+}
+
+fn too_large(failure: &BodyFailure, openai: bool) -> Response<Body> {
+    let (status, message) = match failure {
+        &BodyFailure::TooLarge(limit) => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body too large (the limit is {limit} bytes)"),
+        ),
+        BodyFailure::Broken => {
+            (StatusCode::BAD_REQUEST, "the request body could not be read".to_owned())
+        }
+    };
+    if openai {
+        reply::openai_error(&OpenAiError::new(status.as_u16(), message))
+    } else {
+        reply::native_error(status, &message)
+    }
+}
+
+fn unauthorized(openai: bool) -> Response<Body> {
+    const MESSAGE: &str = "unauthorized: send Authorization: Bearer <token>";
+    let mut response = if openai {
+        reply::openai_error(&OpenAiError::new(401, MESSAGE))
+    } else {
+        reply::native_error(StatusCode::UNAUTHORIZED, MESSAGE)
+    };
+    response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}

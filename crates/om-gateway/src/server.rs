@@ -1,0 +1,139 @@
+//! The accept loop: one HTTP/1.1 connection per accepted socket, tracked so
+//! that shutdown can let answers under way finish, then close what is left.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use om_orchestrator::Fleet;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::app::App;
+use crate::error::Error;
+use crate::settings::Settings;
+
+/// The gateway, bound and ready to [`run`](Self::run).
+///
+/// ```no_run
+/// use om_gateway::{Gateway, Settings};
+/// use tokio_util::sync::CancellationToken;
+///
+/// # async fn demo(fleet: om_orchestrator::Fleet) -> Result<(), om_gateway::Error> {
+/// let gateway = Gateway::bind(fleet, Settings::default()).await?;
+/// println!("listening on http://{}", gateway.local_addr());
+/// let shutdown = CancellationToken::new();
+/// gateway.run(shutdown.child_token()).await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Gateway {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    app: App,
+}
+
+impl Gateway {
+    /// Binds `settings.listen` (port 0 picks a free port) and prepares to
+    /// serve `fleet`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Bind`] when the address cannot be bound.
+    pub async fn bind(fleet: Fleet, settings: Settings) -> Result<Self, Error> {
+        let addr = settings.listen;
+        let listener =
+            TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr, source })?;
+        let local_addr = listener.local_addr().map_err(|source| Error::Bind { addr, source })?;
+        let settings = Settings { listen: local_addr, ..settings };
+        Ok(Self { listener, local_addr, app: App::new(fleet, settings) })
+    }
+
+    /// The bound address (with the real port when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` is cancelled. Then it stops accepting, lets
+    /// the answers under way finish for up to
+    /// [`Settings::shutdown_grace`] (idle keep-alive connections close at
+    /// once), closes the connections still open, and returns once every
+    /// connection task has ended.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future drops the listener at once; connections being
+    /// served end when their tasks notice (at their next await), without
+    /// the grace period. Cancel `shutdown` and await the future instead.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let Self { listener, local_addr, app } = self;
+        let grace = app.shared().settings.shutdown_grace;
+        let header_read_timeout = app.shared().settings.header_read_timeout;
+        tracing::info!(addr = %local_addr, "gateway listening");
+        let graceful = GracefulShutdown::new();
+        let tracker = TaskTracker::new();
+        // Cancelled when the grace period is over: closes what is left.
+        let close = CancellationToken::new();
+        loop {
+            let accepted = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                accepted = listener.accept() => accepted,
+            };
+            let (stream, peer) = match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors and the like: back off instead
+                    // of spinning on the error.
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            if let Err(err) = stream.set_nodelay(true) {
+                tracing::debug!(error = %err, "set_nodelay failed");
+            }
+            let app = app.clone();
+            let service = service_fn(move |request| {
+                let app = app.clone();
+                async move { Ok::<_, Infallible>(app.handle(request).await) }
+            });
+            // HTTP/1.1 with keep-alive; a limit on how long a request head
+            // may take (an idle or slow client cannot hold a task forever),
+            // none on how long an answer may stream.
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_read_timeout)
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service);
+            let watched = graceful.watch(connection);
+            let close = close.clone();
+            tracker.spawn(async move {
+                tokio::select! {
+                    result = watched => {
+                        if let Err(err) = result {
+                            tracing::debug!(%peer, error = %err, "connection ended with an error");
+                        }
+                    }
+                    () = close.cancelled() => {
+                        tracing::debug!(%peer, "connection closed after the shutdown grace period");
+                    }
+                }
+            });
+        }
+        drop(listener);
+        tracing::info!(connections = graceful.count(), "gateway stopping");
+        tracker.close();
+        if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+            tracing::warn!(grace_ms = grace.as_millis() as u64, "closing connections still busy");
+            close.cancel();
+        }
+        tracker.wait().await;
+        tracing::info!("gateway stopped");
+    }
+}

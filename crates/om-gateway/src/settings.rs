@@ -1,0 +1,71 @@
+//! The gateway's settings, as plain data (the binary builds them from
+//! om-config's `[gateway]` section).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+/// How the gateway listens and what it lets through.
+///
+/// Defaults: `127.0.0.1:11435`, no authentication, 32 MiB request bodies,
+/// 30 s to send a request head, 30 s for streams to finish after shutdown
+/// is asked, the client's `Authorization` not forwarded, 10 s for each
+/// endpoint's share of an `/api/ps` listing.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// When set, every route but `/` needs `Authorization: Bearer <token>`.
+    pub auth_token: Option<String>,
+    /// The largest request body accepted, in bytes; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// How long a client may take to send a request head.
+    pub header_read_timeout: Duration,
+    /// After shutdown is asked for, how long requests under way may go on
+    /// before their connections are closed.
+    pub shutdown_grace: Duration,
+    /// Pass the client's `Authorization` header on to the endpoints.
+    pub forward_authorization: bool,
+    /// How long one endpoint may take to answer its part of `/api/ps`.
+    pub listing_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 11435)),
+            auth_token: None,
+            max_body_bytes: 32 * 1024 * 1024,
+            header_read_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(30),
+            forward_authorization: false,
+            listing_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("auth_token", &self.auth_token.as_ref().map(|_| "<redacted>"))
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("forward_authorization", &self.forward_authorization)
+            .field("listing_timeout", &self.listing_timeout)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_is_not_printed() {
+        let settings = Settings { auth_token: Some("hunter2".to_owned()), ..Settings::default() };
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("hunter2") && shown.contains("<redacted>"));
+        assert!(Settings::default().listen.ip().is_loopback());
+    }
+}

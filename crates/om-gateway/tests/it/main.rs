@@ -1,0 +1,11 @@
+//! Integration tests of om-gateway: real clients (ollama-rs, a plain HTTP
+//! client) through the gateway in front of simulated endpoints.
+
+mod auth;
+mod observe;
+mod ollama_rs;
+mod openai;
+mod routes;
+mod shutdown;
+mod streaming;
+mod support;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use om_config::ModelSettings;
 use om_core::wire::{ChatRequest, Options};
-use om_core::{ModelChoice, ModelName, Task, TaskCategory};
+use om_core::{Capability, ModelChoice, ModelName, Task, TaskCategory};
 use om_router::{ModelMatch, RouteRequest, detect_category, estimate_tokens};
 
 /// The task's category: as given, or detected from the prompt.
@@ -29,7 +29,9 @@ pub(crate) fn route_request(task: &Task, category: TaskCategory) -> RouteRequest
     let num_predict =
         task.options.as_ref().and_then(Options::num_predict).and_then(|n| u64::try_from(n).ok());
     request = request
-        .with_capabilities(task.requires)
+        // A task is a chat: only models that generate text can take it, or an
+        // embedding-only model in the fleet would be routed chat it refuses.
+        .with_capabilities(task.requires.with(Capability::Completion))
         .with_tokens(tokens, num_predict)
         .with_category(category);
     request
@@ -79,7 +81,7 @@ pub(crate) fn chat_request(
 #[cfg(test)]
 mod tests {
     use om_core::wire::KeepAlive;
-    use om_core::{Capabilities, Capability};
+    use om_core::Capabilities;
     use om_router::ModelSelector;
 
     use super::*;
@@ -94,7 +96,7 @@ mod tests {
         let r = route_request(&task, TaskCategory::Testing);
         assert_eq!(r.models, ModelSelector::Model("llama3.2:latest".parse().unwrap()));
         assert_eq!((r.prompt_tokens, r.num_predict), (12, Some(100)));
-        assert_eq!(r.capabilities, task.requires);
+        assert_eq!(r.capabilities, task.requires.with(Capability::Completion));
         assert_eq!(r.category, Some(TaskCategory::Testing));
 
         task.options = Some(Options::default().with("num_predict", -1));

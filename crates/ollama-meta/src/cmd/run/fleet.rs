@@ -91,9 +91,9 @@ async fn probe(url: &EndpointUrl) -> Result<(), String> {
 
 /// The embedded fleet: three heterogeneous machines.
 ///
-/// - `gpu-box`: every chat model of om-sim's default set, fast (300
-///   tokens/s), 4 parallel slots per model, quick loads (the embedding model
-///   is left out: a batch of chat tasks has no use for it);
+/// - `gpu-box`: all of om-sim's default models (the embedding model too, as
+///   on a real install: routing must keep chat tasks off it), fast (300
+///   tokens/s), 4 parallel slots per model, quick loads;
 /// - `workstation`: two coding models, 120 tokens/s, 2 slots;
 /// - `laptop`: two models but room for only one in memory, so switching
 ///   models means a cold load (1.5 s), 40 tokens/s, one slot.
@@ -103,7 +103,12 @@ fn simulated_specs() -> Vec<(EndpointSpec, usize)> {
         (
             EndpointSpec::default()
                 .with_name("gpu-box")
-                .with_models(vec![model("qwen2.5-coder:7b"), model("llama3.2"), model("qwen3:8b")])
+                .with_models(vec![
+                    model("qwen2.5-coder:7b"),
+                    model("llama3.2"),
+                    model("qwen3:8b"),
+                    model("nomic-embed-text"),
+                ])
                 .with_tokens_per_sec(300.0)
                 .with_ttft(Duration::from_millis(25))
                 .with_load_time(Duration::from_millis(300))

@@ -52,6 +52,10 @@ pub(crate) enum Command {
     /// and each model's details and loaded state.
     #[command(long_about = MODELS_ABOUT)]
     Models(ModelsArgs),
+    /// Run Aider coding sessions in parallel, each in its own git worktree
+    /// on its own branch, with progress, a results journal and a summary.
+    #[command(long_about = AIDER_ABOUT)]
+    Aider(AiderArgs),
 }
 
 /// The long help of `ollama-meta models`, with its output and exit codes.
@@ -189,4 +193,90 @@ pub(crate) struct SimArgs {
 pub(crate) enum ConfigCommand {
     /// Print the effective configuration and where each value came from.
     Show,
+}
+
+/// The long help of `ollama-meta aider`.
+const AIDER_ABOUT: &str = "\
+Run Aider coding sessions in parallel across the fleet. Each task gets its own
+git worktree (REPO/.om-worktrees/<task id>) on its own branch (om/<task id>)
+made from --base, and a headless `aider` process there talking to the model
+chosen for it; what it changed stays on the branch.
+
+TASKS is the task file format of `run` (YAML, JSON or JSONL) where a task has a
+`prompt`, and optionally `id`, `files` (to edit) and `read` (to read), both
+relative to --repo, `model` or `models`, `category`, `priority` and `timeout`.
+Task ids name branches: letters, digits, '-', '_' and '.'.
+
+Models are chosen per task by --select through the router (health, breakers and
+allow-lists apply): fastest (measured time to first token and tokens/s),
+capable (parameters, context length, learned affinity for the category) or
+round-robin. Endpoints come from --endpoint or the configuration (a gateway
+works too). Aider must be installed (`pipx install aider-chat`), or pass
+--aider-bin.
+
+The results file (--out) is the journal, as for `run`: --resume skips tasks
+recorded ok. Worktrees are removed after their session unless --keep (or
+uncommitted changes remain); logs stay in REPO/.om-worktrees/.logs.
+
+Exit status: 0 when every task succeeded, 1 when some did not, 2 for invalid
+input (task file, flags, repository, Aider missing).";
+
+/// `ollama-meta aider`.
+#[derive(Debug, Args)]
+pub(crate) struct AiderArgs {
+    /// The task file: YAML (.yaml, .yml), JSON (.json) or JSONL (.jsonl).
+    #[arg(value_name = "TASKS")]
+    pub(crate) tasks: PathBuf,
+    /// The git repository the sessions work on.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) repo: PathBuf,
+    /// Sessions running at once.
+    #[arg(long, default_value = "10", value_name = "N")]
+    pub(crate) concurrency: std::num::NonZeroUsize,
+    /// The ref every session's branch starts from.
+    #[arg(long, default_value = "HEAD", value_name = "REF")]
+    pub(crate) base: String,
+    /// What Aider does: code (edit), ask (answer only) or architect (plan,
+    /// then an editor model edits).
+    #[arg(long, default_value = "code", value_name = "MODE")]
+    pub(crate) mode: om_aider::Mode,
+    /// How each session's model is chosen: fastest, capable or round-robin.
+    #[arg(long, default_value = "fastest", value_name = "S")]
+    pub(crate) select: om_aider::Select,
+    /// Aider's edit format (whole, diff, udiff, …; the editor's in
+    /// architect mode). Default: Aider's choice for the model.
+    #[arg(long, value_name = "F")]
+    pub(crate) edit_format: Option<om_aider::EditFormat>,
+    /// The editor model in architect mode (default: the session's model).
+    #[arg(long, value_name = "MODEL")]
+    pub(crate) editor_model: Option<om_core::ModelName>,
+    /// Who commits: aider (each edit), session (one commit at the end) or
+    /// off (changes stay uncommitted in the kept worktree).
+    #[arg(long, default_value = "aider", value_name = "WHO")]
+    pub(crate) commits: om_aider::Commits,
+    /// The most time one session may take (`30m`, `90s`, or seconds); a
+    /// task's `timeout` wins.
+    #[arg(long, default_value = "30m", value_name = "DURATION", value_parser = crate::cmd::models::parse_interval)]
+    pub(crate) timeout: Duration,
+    /// The results file (one JSON line per finished task); replaced unless
+    /// --resume.
+    #[arg(long, default_value = "aider-results.jsonl", value_name = "FILE")]
+    pub(crate) out: PathBuf,
+    /// Continue an earlier run: skip the tasks --out records as ok.
+    #[arg(long)]
+    pub(crate) resume: bool,
+    /// Keep every worktree after its session.
+    #[arg(long)]
+    pub(crate) keep: bool,
+    /// The aider executable (a path, or a name looked up on PATH).
+    #[arg(long, default_value = "aider", value_name = "PATH", env = "OLLAMA_META_AIDER_BIN")]
+    pub(crate) aider_bin: PathBuf,
+    /// An extra argument for every aider process (repeat it; values that
+    /// start with '-' need the `--aider-arg=--flag` form).
+    #[arg(long = "aider-arg", value_name = "ARG")]
+    pub(crate) extra_args: Vec<String>,
+    /// An API key Aider sends to the endpoint (`OLLAMA_API_KEY`), for a
+    /// gateway that wants one. Read from the environment only.
+    #[arg(long, env = "OLLAMA_META_API_KEY", hide_env_values = true, hide = true)]
+    pub(crate) api_key: Option<String>,
 }

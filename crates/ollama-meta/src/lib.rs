@@ -17,6 +17,8 @@
 //! | `metrics` | [`metrics`] | latency, token-rate and error metrics (`om-metrics`) | via `cli` |
 //! | `dispatch` | [`dispatch`] | the task dispatcher: priority queue, N workers, events (`om-dispatch`) | via `cli` |
 //! | `orchestrator` | [`orchestrator`] | executes tasks on a fleet built from configuration (`om-orchestrator`); implies `client`, `config`, `discovery`, `router`, `metrics` | via `cli` |
+//! | `pool` | [`pool`] | the agent pool: min/max, autoscaling, quotas, recycling, saved state (`om-pool`) | via `cli` |
+//! | `aider` | [`aider`] | headless Aider sessions in git worktrees, model selection, pool agents and a dispatcher executor (`om-aider`); implies `pool`, `registry`, `dispatch` | via `cli` |
 //! | `full` | all of the above | every library crate | via `cli` |
 //! | `cli` | — | the `ollama-meta` binary | yes |
 //!
@@ -34,6 +36,8 @@ pub use om_core::{
     Priority, TaskCategory, TaskId,
 };
 
+#[cfg(feature = "aider")]
+pub use om_aider as aider;
 #[cfg(feature = "client")]
 pub use om_client as client;
 #[cfg(feature = "config")]
@@ -46,6 +50,8 @@ pub use om_dispatch as dispatch;
 pub use om_metrics as metrics;
 #[cfg(feature = "orchestrator")]
 pub use om_orchestrator as orchestrator;
+#[cfg(feature = "pool")]
+pub use om_pool as pool;
 #[cfg(feature = "registry")]
 pub use om_registry as registry;
 #[cfg(feature = "router")]

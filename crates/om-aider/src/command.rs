@@ -107,6 +107,42 @@ impl Commits {
     pub fn by_aider(self) -> bool {
         self == Self::Aider
     }
+
+    /// `aider`, `session` or `off`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Aider => "aider",
+            Self::Session => "session",
+            Self::Off => "off",
+        }
+    }
+}
+
+impl fmt::Display for Commits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Commits {
+    type Err = UnknownCommits;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "aider" => Ok(Self::Aider),
+            "session" => Ok(Self::Session),
+            "off" => Ok(Self::Off),
+            _ => Err(UnknownCommits { name: s.to_owned() }),
+        }
+    }
+}
+
+/// The name is not a [`Commits`] choice.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown commit control `{name}` (expected aider, session or off)")]
+pub struct UnknownCommits {
+    /// The name given.
+    pub name: String,
 }
 
 /// The message a session sends.
@@ -428,6 +464,15 @@ mod tests {
         }
         assert_eq!("Code".parse::<Mode>().unwrap_err().name, "Code");
         assert!(!Mode::Ask.edits() && Mode::Code.edits() && Mode::Architect.edits());
+    }
+
+    #[test]
+    fn commit_controls_parse_and_print() {
+        for commits in [Commits::Aider, Commits::Session, Commits::Off] {
+            assert_eq!(commits.as_str().parse::<Commits>(), Ok(commits));
+            assert_eq!(commits.to_string(), commits.as_str());
+        }
+        assert!("none".parse::<Commits>().unwrap_err().to_string().contains("session"));
     }
 
     #[test]

@@ -108,8 +108,8 @@ mod worktree;
 
 pub use agent::{AgentTask, AiderAgent, AiderFactory};
 pub use command::{
-    AiderCommand, ApiKey, Commits, HEADLESS_FLAGS, MODEL_PREFIX, Message, Mode, UnknownMode,
-    aider_model,
+    AiderCommand, ApiKey, Commits, HEADLESS_FLAGS, MODEL_PREFIX, Message, Mode, UnknownCommits,
+    UnknownMode, aider_model,
 };
 pub use diffstat::{BadNumstat, DiffStat, FileChange};
 pub use edit_format::{EditFormat, UnknownEditFormat};

@@ -1,9 +1,10 @@
 //! One line of the results file: how one task ended.
 //!
-//! The schema is the same for every kind of batch (LLM tasks now, Aider
-//! sessions later): what ran where, when, how fast, what it produced and
-//! why it failed. Fields that do not apply (a task cancelled before it
-//! started has no model) are `null`.
+//! The schema is the same for every kind of batch (LLM tasks and Aider
+//! sessions): what ran where, when, how fast, what it produced and why it
+//! failed. Fields that do not apply (a task cancelled before it started has
+//! no model) are `null`; an Aider session adds `session` (branch, files,
+//! lines, commits, log).
 
 use om_core::{Priority, TaskCategory, TaskId};
 use serde::{Deserialize, Serialize};
@@ -81,6 +82,55 @@ pub(crate) struct Record {
     pub(crate) output: Option<String>,
     /// Why it failed or was cancelled.
     pub(crate) error: Option<ErrorInfo>,
+    /// What an Aider session did (`ollama-meta aider` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) session: Option<Session>,
+}
+
+/// What an Aider session did, in its results line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Session {
+    /// The session's branch, `om/<task id>`.
+    pub(crate) branch: String,
+    /// The commit it started from.
+    pub(crate) base_commit: String,
+    /// The worktree, when it was kept (`--keep`, or uncommitted changes).
+    pub(crate) worktree: Option<String>,
+    /// How the session ended: `ok`, `aider_failed`, `timeout` or
+    /// `model_unreachable`.
+    pub(crate) outcome: String,
+    /// Aider's exit code (`null` when a signal ended it).
+    pub(crate) exit_code: Option<i32>,
+    /// The files changed since the base commit.
+    pub(crate) files: Vec<FileStat>,
+    /// Lines added over all files.
+    pub(crate) added: u64,
+    /// Lines deleted over all files.
+    pub(crate) deleted: u64,
+    /// The commits on the branch, oldest first.
+    pub(crate) commits: Vec<CommitLine>,
+    /// Aider's output.
+    pub(crate) log: String,
+}
+
+/// One changed file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct FileStat {
+    /// Relative to the repository root.
+    pub(crate) path: String,
+    /// Lines added (`null` for a binary file).
+    pub(crate) added: Option<u64>,
+    /// Lines deleted (`null` for a binary file).
+    pub(crate) deleted: Option<u64>,
+}
+
+/// One commit of a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct CommitLine {
+    /// The full hash.
+    pub(crate) id: String,
+    /// The first line of its message.
+    pub(crate) summary: String,
 }
 
 impl Record {
@@ -134,6 +184,7 @@ pub(crate) mod tests {
             output: (status == Status::Ok).then(|| "fn main() {}".to_owned()),
             error: (status != Status::Ok)
                 .then(|| ErrorInfo { kind: "timeout".to_owned(), message: "too slow".to_owned() }),
+            session: None,
         }
     }
 
@@ -163,5 +214,6 @@ pub(crate) mod tests {
         }
         assert_eq!(line["status"], "error");
         assert_eq!(line["error"]["kind"], "timeout");
+        assert!(!keys.contains(&"session"), "only Aider sessions have one");
     }
 }

@@ -1,5 +1,6 @@
 //! The subcommands of the `ollama-meta` binary, one module each.
 
+pub(crate) mod aider;
 pub(crate) mod config;
 pub(crate) mod models;
 pub(crate) mod run;

@@ -15,7 +15,7 @@
 
 mod executor;
 mod fleet;
-mod interrupt;
+pub(crate) mod interrupt;
 mod outcome;
 
 use std::collections::HashMap;

@@ -5,7 +5,8 @@
 //! or `messages` (exactly one) and optionally `id`, `system`, `category`,
 //! `priority` (high, normal, low), `model` (a pin) or `models` (an
 //! allow-list), `requires` (capabilities), `options` (Ollama options),
-//! `timeout` (Go syntax, `90s`) and `format`. A task without an `id` gets
+//! `timeout` (Go syntax, `90s`) and `format`; tasks for `ollama-meta aider`
+//! also take `files` and `read` (see [`aider`]). A task without an `id` gets
 //! `task-<n>`, its 1-based position, so ids stay stable between runs of the
 //! same file (which `--resume` relies on).
 //!
@@ -13,6 +14,7 @@
 //! collected, each with its line and column (or at least its task), and
 //! the batch does not start while there is one.
 
+mod aider;
 mod error;
 mod json;
 mod spec;
@@ -24,6 +26,7 @@ use std::path::Path;
 
 use om_core::Task;
 
+pub(crate) use aider::AiderEntry;
 pub(crate) use error::{Location, Problem, TaskFileError, TaskRef};
 
 /// The key that holds the list in the wrapped form.
@@ -80,19 +83,53 @@ impl Entry {
     }
 }
 
+/// What a task file is read for: the keys and checks differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// LLM tasks (`ollama-meta run`): `files` and `read` are refused.
+    Run,
+    /// Aider sessions (`ollama-meta aider`): see [`aider`].
+    Aider,
+}
+
 /// Reads and checks a task file, choosing the format by extension.
 pub(crate) fn load(path: &Path) -> Result<Vec<Task>, TaskFileError> {
+    load_for(path, Purpose::Run).map(|entries| entries.into_iter().map(|e| e.task).collect())
+}
+
+/// Reads and checks a task file of Aider sessions (`ollama-meta aider`).
+pub(crate) fn load_aider(path: &Path) -> Result<Vec<AiderEntry>, TaskFileError> {
+    load_for(path, Purpose::Aider)
+}
+
+fn load_for(path: &Path, purpose: Purpose) -> Result<Vec<AiderEntry>, TaskFileError> {
     let format = FileFormat::from_path(path)
         .ok_or_else(|| TaskFileError::UnknownFormat { path: path.to_owned() })?;
     let text = std::fs::read_to_string(path)
         .map_err(|source| TaskFileError::Read { path: path.to_owned(), source })?;
-    parse(&text, format)
+    parse_for(&text, format, purpose)
         .map_err(|problems| TaskFileError::Invalid { path: path.to_owned(), problems })
 }
 
 /// Parses and checks a task file's text: every task, in file order, or
 /// every problem.
+#[cfg(test)]
 pub(crate) fn parse(text: &str, format: FileFormat) -> Result<Vec<Task>, Vec<Problem>> {
+    parse_for(text, format, Purpose::Run)
+        .map(|entries| entries.into_iter().map(|e| e.task).collect())
+}
+
+/// [`parse`] for a file of Aider sessions.
+#[cfg(test)]
+pub(crate) fn parse_aider(text: &str, format: FileFormat) -> Result<Vec<AiderEntry>, Vec<Problem>> {
+    parse_for(text, format, Purpose::Aider)
+}
+
+fn parse_for(
+    text: &str,
+    format: FileFormat,
+    purpose: Purpose,
+) -> Result<Vec<AiderEntry>, Vec<Problem>> {
     let entries = match format {
         FileFormat::Yaml => yaml::entries(text)?,
         FileFormat::Json => json::entries(text)?,
@@ -131,14 +168,22 @@ pub(crate) fn parse(text: &str, format: FileFormat) -> Result<Vec<Task>, Vec<Pro
             Err((at, message)) => {
                 problems.push(Problem::task(*at, entry.task_ref(), message.clone()));
             }
-            Ok(spec) => match spec.clone().into_task(generated) {
-                Ok(task) => tasks.push(task),
-                Err(found) => problems.extend(
+            Ok(spec) => {
+                let mut found = match purpose {
+                    Purpose::Run => aider::refuse_session_keys(spec),
+                    Purpose::Aider => aider::check(spec, &id),
+                };
+                match spec.clone().into_task(generated) {
+                    Ok(task) if found.is_empty() => tasks.push(AiderEntry::new(task, spec)),
+                    Ok(_) => {}
+                    Err(more) => found.extend(more),
+                }
+                problems.extend(
                     found
                         .into_iter()
                         .map(|p| Problem::task(entry.field(p.field), entry.task_ref(), p.message)),
-                ),
-            },
+                );
+            }
         }
     }
     if problems.is_empty() { Ok(tasks) } else { Err(problems) }

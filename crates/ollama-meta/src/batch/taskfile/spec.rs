@@ -48,12 +48,18 @@ pub(crate) struct TaskSpec {
     pub(crate) timeout: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) format: Option<Format>,
+    /// Files an Aider session edits (`ollama-meta aider` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) files: Option<Vec<String>>,
+    /// Files an Aider session reads (`ollama-meta aider` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) read: Option<Vec<String>>,
 }
 
 /// The keys a task may have, as written in files.
-pub(crate) const FIELDS: [&str; 12] = [
+pub(crate) const FIELDS: [&str; 14] = [
     "id", "prompt", "messages", "system", "category", "priority", "model", "models", "requires",
-    "options", "timeout", "format",
+    "options", "timeout", "format", "files", "read",
 ];
 
 /// A problem with one field of an otherwise readable task: the key it is

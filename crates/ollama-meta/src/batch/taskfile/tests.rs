@@ -232,6 +232,8 @@ fn spec_of(task: &Task) -> TaskSpec {
         options: task.options.clone(),
         timeout: task.timeout,
         format: task.format.clone(),
+        files: None,
+        read: None,
     }
 }
 

@@ -63,6 +63,7 @@ pub(crate) fn record(
                     kind: failure.error.kind_name().to_owned(),
                     message: failure.error.message().to_owned(),
                 }),
+                session: None,
             }
         }
         Err(DispatchError::Failed(Failed::NotStarted)) => {
@@ -101,6 +102,7 @@ fn succeeded(meta: &Meta, result: TaskResult) -> Record {
         tokens_per_sec: result.tokens_per_sec,
         output: Some(result.output),
         error: None,
+        session: None,
     }
 }
 
@@ -133,5 +135,6 @@ fn stopped(
         tokens_per_sec: None,
         output: None,
         error: Some(ErrorInfo { kind: kind.to_owned(), message: message.to_owned() }),
+        session: None,
     }
 }

@@ -1,0 +1,124 @@
+//! The dispatcher's executor for `ollama-meta aider`: om-aider's executor,
+//! plus the progress display, the bookkeeping that lets a cancelled session
+//! still be journaled with where it ran, and the drain on the first Ctrl-C.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use om_aider::{
+    AiderExecutor, AiderTask, Progress as SessionProgress, Route, SessionReport, TaskFailure,
+};
+use om_core::TaskId;
+use om_dispatch::{Context, Executor, TaskError};
+use parking_lot::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use crate::batch::progress::Progress;
+
+/// Runs Aider tasks.
+#[derive(Debug)]
+pub(crate) struct SessionExecutor<R> {
+    /// Routes, checks out an agent and runs the session.
+    pub(crate) inner: AiderExecutor<R>,
+    /// The display.
+    pub(crate) progress: Progress,
+    /// What is running now.
+    pub(crate) running: Running,
+    /// Cancelled on the first Ctrl-C: sessions that have not started yet end
+    /// as cancelled instead of starting.
+    pub(crate) draining: CancellationToken,
+}
+
+/// Why a task produced no report.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Failed {
+    /// The session failed, or could not run.
+    #[error(transparent)]
+    Session(TaskFailure),
+    /// The run was interrupted before the session started.
+    #[error("not started: the run was interrupted")]
+    NotStarted,
+}
+
+impl TaskError for Failed {
+    fn kind_name(&self) -> &'static str {
+        match self {
+            Self::Session(failure) => failure.kind_name(),
+            Self::NotStarted => "canceled",
+        }
+    }
+}
+
+/// A session that is running: when it started, on which worker, and where.
+#[derive(Debug, Clone)]
+pub(crate) struct RunningTask {
+    /// Wall-clock start.
+    pub(crate) started_at: SystemTime,
+    /// The dispatcher worker.
+    pub(crate) worker: usize,
+    /// Model and endpoint, once assigned.
+    pub(crate) placement: Option<(String, String)>,
+}
+
+/// The running sessions, shared by the executor (which adds), the event
+/// callback (which places) and the collector (which takes each one out).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Running {
+    tasks: Arc<Mutex<HashMap<TaskId, RunningTask>>>,
+}
+
+impl Running {
+    fn start(&self, id: &TaskId, worker: usize) {
+        let task = RunningTask { started_at: SystemTime::now(), worker, placement: None };
+        self.tasks.lock().insert(id.clone(), task);
+    }
+
+    /// Records where `id` runs and returns its worker.
+    fn place(&self, id: &TaskId, model: String, endpoint: String) -> Option<usize> {
+        let mut tasks = self.tasks.lock();
+        let task = tasks.get_mut(id)?;
+        task.placement = Some((model, endpoint));
+        Some(task.worker)
+    }
+
+    /// Removes and returns what is known of `id`, once its task has ended.
+    pub(crate) fn take(&self, id: &TaskId) -> Option<RunningTask> {
+        self.tasks.lock().remove(id)
+    }
+}
+
+/// The dispatcher event callback for om-aider's progress: shows the
+/// session's `model@endpoint` on its worker line.
+pub(crate) fn placement_callback(
+    running: Running,
+    progress: Progress,
+) -> impl Fn(&TaskId, &SessionProgress) + Send + Sync + 'static {
+    move |id, event| {
+        if let SessionProgress::Assigned { model, endpoint, .. } = event
+            && let Some(worker) = running.place(id, model.to_string(), endpoint.to_string())
+        {
+            progress.placed(worker, format!("{model}@{endpoint}"));
+        }
+    }
+}
+
+impl<R: Route> Executor for SessionExecutor<R> {
+    type Payload = AiderTask;
+    type Output = SessionReport;
+    type Error = Failed;
+    type Progress = SessionProgress;
+
+    async fn execute(
+        &self,
+        task: AiderTask,
+        cx: &Context<'_, SessionProgress>,
+    ) -> Result<SessionReport, Failed> {
+        if self.draining.is_cancelled() {
+            return Err(Failed::NotStarted);
+        }
+        self.running.start(cx.id(), cx.worker());
+        self.progress.started(cx.worker(), cx.id());
+        self.inner.execute(task, cx).await.map_err(Failed::Session)
+    }
+}

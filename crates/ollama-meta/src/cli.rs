@@ -52,6 +52,10 @@ pub(crate) enum Command {
     /// and each model's details and loaded state.
     #[command(long_about = MODELS_ABOUT)]
     Models(ModelsArgs),
+    /// Serve the Ollama API (and the OpenAI-compatible one) in front of the
+    /// whole fleet: every client gets routing, failover, queueing and metrics.
+    #[command(long_about = SERVE_ABOUT)]
+    Serve(ServeArgs),
     /// Run Aider coding sessions in parallel, each in its own git worktree
     /// on its own branch, with progress, a results journal and a summary.
     #[command(long_about = AIDER_ABOUT)]
@@ -279,4 +283,47 @@ pub(crate) struct AiderArgs {
     /// gateway that wants one. Read from the environment only.
     #[arg(long, env = "OLLAMA_META_API_KEY", hide_env_values = true, hide = true)]
     pub(crate) api_key: Option<String>,
+}
+
+/// The long help of `ollama-meta serve`.
+const SERVE_ABOUT: &str = "\
+Serve the Ollama API (and the OpenAI /v1 API) in front of the whole fleet, so
+that any client — the ollama Python and JS libraries, ollama-rs, Aider/LiteLLM,
+Open WebUI, OpenAI SDKs — gets routing, failover, queueing and metrics without
+changing anything but its base URL.
+
+Requests are routed by the model they name; bodies are forwarded unchanged and
+answers streamed back line by line as they come. Failover happens before the
+first byte; a stream that breaks later ends with an {\"error\": ...} line.
+pull/push/create/copy/delete go to the endpoint named by ?endpoint=NAME or the
+X-Ollama-Meta-Endpoint header. /metrics serves Prometheus text and
+/api/meta/status the fleet as JSON.
+
+Endpoints come from --endpoint flags, else the configuration (--config,
+OLLAMA_META_*, OLLAMA_HOST); the [gateway] section sets the listen address
+(127.0.0.1:11435), the bearer token (OLLAMA_META_GATEWAY__AUTH_TOKEN is safer
+than --auth-token, which other users can see in the process list), the body
+limit and the shutdown grace. Prints `listening on http://ADDR` once ready.
+Ctrl-C or SIGTERM stops accepting, lets streams finish within the grace, then
+exits.
+
+Point clients at it:
+  OLLAMA_HOST=http://127.0.0.1:11435 ollama list
+  OLLAMA_API_BASE=http://127.0.0.1:11435 aider --model ollama_chat/qwen2.5-coder:7b
+  OLLAMA_BASE_URL=http://127.0.0.1:11435 (Open WebUI)
+  OpenAI SDKs: base_url=http://127.0.0.1:11435/v1
+
+Exit status: 0 after a clean shutdown, 1 when the address cannot be bound, 2
+for invalid configuration.";
+
+/// `ollama-meta serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on (default: [gateway].listen, 127.0.0.1:11435).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) listen: Option<SocketAddr>,
+    /// Require `Authorization: Bearer TOKEN` on every route but `/`
+    /// (default: the token of the [gateway] configuration, if any).
+    #[arg(long, value_name = "TOKEN")]
+    pub(crate) auth_token: Option<String>,
 }

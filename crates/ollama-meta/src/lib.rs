@@ -17,6 +17,7 @@
 //! | `metrics` | [`metrics`] | latency, token-rate and error metrics (`om-metrics`) | via `cli` |
 //! | `dispatch` | [`dispatch`] | the task dispatcher: priority queue, N workers, events (`om-dispatch`) | via `cli` |
 //! | `orchestrator` | [`orchestrator`] | executes tasks on a fleet built from configuration (`om-orchestrator`); implies `client`, `config`, `discovery`, `router`, `metrics` | via `cli` |
+//! | `gateway` | [`gateway`] | the Ollama- and OpenAI-compatible HTTP front for the fleet (`om-gateway`); implies `orchestrator` | via `cli` |
 //! | `pool` | [`pool`] | the agent pool: min/max, autoscaling, quotas, recycling, saved state (`om-pool`) | via `cli` |
 //! | `aider` | [`aider`] | headless Aider sessions in git worktrees, model selection, pool agents and a dispatcher executor (`om-aider`); implies `pool`, `registry`, `dispatch` | via `cli` |
 //! | `full` | all of the above | every library crate | via `cli` |
@@ -46,6 +47,8 @@ pub use om_config as config;
 pub use om_discovery as discovery;
 #[cfg(feature = "dispatch")]
 pub use om_dispatch as dispatch;
+#[cfg(feature = "gateway")]
+pub use om_gateway as gateway;
 #[cfg(feature = "metrics")]
 pub use om_metrics as metrics;
 #[cfg(feature = "orchestrator")]

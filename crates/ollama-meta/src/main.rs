@@ -47,6 +47,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sim(args) => cmd::sim::run(args, shutdown.clone()).await,
         Command::Config(ConfigCommand::Show) => cmd::config::show(&cli.global),
         Command::Models(args) => cmd::models::run(&cli.global, args, shutdown.clone()).await,
+        Command::Serve(args) => cmd::serve::run(&cli.global, args, shutdown.clone()).await,
         Command::Aider(args) => cmd::aider::run(&cli.global, args).await,
     };
     signals.abort();

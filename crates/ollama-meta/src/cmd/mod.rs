@@ -4,4 +4,5 @@ pub(crate) mod aider;
 pub(crate) mod config;
 pub(crate) mod models;
 pub(crate) mod run;
+pub(crate) mod serve;
 pub(crate) mod sim;

@@ -5,3 +5,4 @@ mod cli;
 mod models;
 mod ollama_rs_compat;
 mod run;
+mod serve;

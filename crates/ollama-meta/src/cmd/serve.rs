@@ -1,0 +1,93 @@
+//! `ollama-meta serve`: the gateway — the Ollama API and the
+//! OpenAI-compatible one in front of the whole fleet — until Ctrl-C/SIGTERM.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use om_gateway::{Gateway, Settings};
+use om_orchestrator::Fleet;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{GlobalArgs, ServeArgs};
+use crate::cmd::config::EXIT_BAD_INPUT;
+
+/// Loads the configuration (the flags over `[gateway]`), probes the fleet
+/// once, binds, prints `listening on http://ADDR` on stdout, and serves
+/// until `shutdown` is cancelled; then lets streams finish within the
+/// grace period and waits for the fleet's background workers.
+pub(crate) async fn run(
+    global: &GlobalArgs,
+    args: &ServeArgs,
+    shutdown: CancellationToken,
+) -> anyhow::Result<ExitCode> {
+    let config = match load(global, args) {
+        Ok(loaded) => loaded.config,
+        Err(err) => {
+            writeln!(std::io::stderr().lock(), "{err}")?;
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    let (fleet, workers) = match Fleet::from_config(&config) {
+        Ok(built) => built,
+        Err(err) => {
+            writeln!(std::io::stderr().lock(), "error: {err}")?;
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    // Start with a known fleet: the first requests should not wait for
+    // discovery. An endpoint that is down now is probed again later.
+    if let Some(report) = workers.probe_all().await {
+        for endpoint in &report.endpoints {
+            let (id, url) = (&endpoint.endpoint, &endpoint.url);
+            match endpoint.status.reason() {
+                None => tracing::info!(endpoint = %id, %url, "endpoint up"),
+                Some(reason) => tracing::warn!(endpoint = %id, %url, reason, "endpoint down"),
+            }
+        }
+    }
+    let settings = settings(&config.gateway);
+    let gateway = Gateway::bind(fleet, settings).await?;
+    {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "ollama-meta gateway listening on http://{}", gateway.local_addr())?;
+        stdout.flush()?;
+    }
+    let background = tokio::spawn(workers.run(shutdown.clone()));
+    gateway.run(shutdown.clone()).await;
+    // The gateway only returns once shutdown is asked for; the workers
+    // watch the same token.
+    shutdown.cancel();
+    background.await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The configuration the way every command loads it, with `serve`'s flags
+/// as command-line settings of `[gateway]`.
+fn load(global: &GlobalArgs, args: &ServeArgs) -> Result<om_config::Loaded, om_config::Error> {
+    let mut flags = om_config::Overrides::default();
+    flags.endpoints.clone_from(&global.endpoints);
+    if let Some(listen) = args.listen {
+        flags.settings.push(("gateway.listen".to_owned(), listen.to_string()));
+    }
+    if let Some(token) = &args.auth_token {
+        flags.settings.push(("gateway.auth_token".to_owned(), token.clone()));
+    }
+    let mut loader = om_config::Loader::new().overrides(flags);
+    if let Some(path) = &global.config {
+        loader = loader.file(path);
+    }
+    loader.load()
+}
+
+/// The gateway's settings from the `[gateway]` section.
+fn settings(section: &om_config::Gateway) -> Settings {
+    Settings {
+        listen: section.listen,
+        auth_token: section.auth_token.as_ref().map(|t| t.expose().to_owned()),
+        max_body_bytes: usize::try_from(section.max_body_bytes).unwrap_or(usize::MAX),
+        header_read_timeout: section.header_read_timeout,
+        shutdown_grace: section.shutdown_grace,
+        forward_authorization: section.forward_authorization,
+        ..Settings::default()
+    }
+}

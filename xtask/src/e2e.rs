@@ -3,8 +3,9 @@
 //! The tests use the real client libraries (the official `ollama` and `openai` Python
 //! packages), pinned in `xtask/python-requirements.txt` and installed into a venv at
 //! `target/py-venv` (created with `$PYTHON -m venv`, `python3` by default; reinstalled
-//! only when the requirements file changes). Each [`Scenario`] starts a server, waits for it to print the
-//! addresses it listens on, runs one script against them and stops the server again,
+//! only when the requirements file changes). Each [`Scenario`] starts its backends (simulators), then
+//! its server — given `--endpoint URL` for each backend — waits for each process to print the
+//! addresses it listens on, runs one script against the server and stops every process again,
 //! whatever happened. Add a scenario to [`SCENARIOS`] to add a script.
 
 use std::{
@@ -47,6 +48,9 @@ struct Scenario {
     name: &'static str,
     /// The script, relative to the project root.
     script: &'static str,
+    /// Servers started first, in order (the simulators behind a gateway); the server below
+    /// gets `--endpoint URL` for every URL they print.
+    backends: &'static [ServerSetup],
     /// The server the script talks to.
     server: ServerSetup,
     /// Builds the script's arguments from the server's base URLs, in the order printed.
@@ -60,29 +64,43 @@ fn base_url_arg(urls: &[String]) -> Vec<String> {
     urls.first().map(|url| vec!["--base-url".to_owned(), url.clone()]).unwrap_or_default()
 }
 
+/// A fast simulator on a free port: the arguments of `ollama-meta sim`.
+const SIM_ARGS: &[&str] = &[
+    "sim",
+    "--listen",
+    "127.0.0.1:0",
+    "--tokens-per-sec",
+    "2000",
+    "--ttft-ms",
+    "5",
+    "--load-ms",
+    "30",
+    "--seed",
+    "7",
+];
+
 /// Every end-to-end scenario, run in order.
-const SCENARIOS: &[Scenario] = &[Scenario {
-    name: "compat-sim",
-    script: "tests/python/compat_sim.py",
-    server: ServerSetup {
-        args: &[
-            "sim",
-            "--listen",
-            "127.0.0.1:0",
-            "--tokens-per-sec",
-            "2000",
-            "--ttft-ms",
-            "5",
-            "--load-ms",
-            "30",
-            "--seed",
-            "7",
-        ],
-        endpoints: 1,
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "compat-sim",
+        script: "tests/python/compat_sim.py",
+        backends: &[],
+        server: ServerSetup { args: SIM_ARGS, endpoints: 1 },
+        script_args: base_url_arg,
+        timeout: Duration::from_mins(5),
     },
-    script_args: base_url_arg,
-    timeout: Duration::from_mins(5),
-}];
+    Scenario {
+        name: "compat-gateway",
+        script: "tests/python/compat_gateway.py",
+        backends: &[
+            ServerSetup { args: SIM_ARGS, endpoints: 1 },
+            ServerSetup { args: SIM_ARGS, endpoints: 1 },
+        ],
+        server: ServerSetup { args: &["serve", "--listen", "127.0.0.1:0"], endpoints: 1 },
+        script_args: base_url_arg,
+        timeout: Duration::from_mins(5),
+    },
+];
 
 /// Runs every scenario, stopping at the first failure.
 pub(crate) fn run() -> Result<()> {
@@ -178,11 +196,20 @@ enum ServerLine {
     Closed,
 }
 
-/// Starts the server and returns it with the base URLs it printed. The server's stdout
-/// keeps being echoed (prefixed) after that, so the server never blocks on a full pipe.
-fn start_server(binary: &Path, setup: &ServerSetup) -> Result<(KillOnDrop, Vec<String>)> {
+/// Starts the server (with `extra` arguments after its own) and returns it with the base
+/// URLs it printed. The server's stdout keeps being echoed (prefixed) after that, so the
+/// server never blocks on a full pipe.
+fn start_server(
+    binary: &Path,
+    setup: &ServerSetup,
+    extra: &[String],
+) -> Result<(KillOnDrop, Vec<String>)> {
     let mut cmd = Command::new(binary);
-    cmd.args(setup.args).current_dir(project_root()).stdin(Stdio::null()).stdout(Stdio::piped());
+    cmd.args(setup.args)
+        .args(extra)
+        .current_dir(project_root())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped());
     let shown = display_command(&cmd);
     println!("$ {shown} &");
     let mut child = cmd.spawn().map_err(|err| format!("could not start `{shown}`: {err}"))?;
@@ -252,9 +279,18 @@ fn parse_listening_line(line: &str) -> Option<&str> {
 
 // === script ===
 
-/// Runs one scenario: start the server, run the script, stop the server.
+/// Runs one scenario: start the backends and the server, run the script, stop them all.
 fn run_scenario(root: &Path, python: &Path, binary: &Path, scenario: &Scenario) -> Result<()> {
-    let (server, urls) = start_server(binary, &scenario.server)?;
+    let mut backends = Vec::with_capacity(scenario.backends.len());
+    let mut endpoints = Vec::new();
+    for setup in scenario.backends {
+        let (backend, urls) = start_server(binary, setup, &[])?;
+        backends.push(backend);
+        for url in urls {
+            endpoints.extend(["--endpoint".to_owned(), url]);
+        }
+    }
+    let (server, urls) = start_server(binary, &scenario.server, &endpoints)?;
     let mut cmd = Command::new(python);
     cmd.env("PYTHONUNBUFFERED", "1")
         .arg(root.join(scenario.script))
@@ -262,8 +298,10 @@ fn run_scenario(root: &Path, python: &Path, binary: &Path, scenario: &Scenario) 
         .current_dir(root)
         .stdin(Stdio::null());
     let result = run_with_timeout(&mut cmd, scenario.timeout);
-    // Stop the server before reporting, so its last words come before ours.
+    // Stop the server before reporting, so its last words come before ours; then the
+    // backends behind it.
     drop(server);
+    drop(backends);
     result
 }
 
@@ -326,6 +364,7 @@ mod tests {
         for scenario in SCENARIOS {
             assert!(root.join(scenario.script).is_file(), "{} is missing", scenario.script);
             assert!(scenario.server.endpoints >= 1);
+            assert!(scenario.backends.iter().all(|b| b.endpoints >= 1));
             let args =
                 (scenario.script_args)(&vec!["http://x".to_owned(); scenario.server.endpoints]);
             assert!(!args.is_empty());

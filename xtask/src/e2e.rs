@@ -112,7 +112,8 @@ pub(crate) fn run() -> Result<()> {
         run_scenario(&root, &python, &binary, scenario)
             .map_err(|err| format!("e2e scenario `{}`: {err}", scenario.name))?;
     }
-    Ok(())
+    // The real Aider, in its own venv (see `aider.rs`).
+    crate::aider::e2e(&binary)
 }
 
 // === venv ===
@@ -130,14 +131,20 @@ fn venv_python(venv: &Path) -> PathBuf {
 /// the stamp file says the same requirements are already installed. Returns the venv's
 /// Python.
 fn prepare_venv(root: &Path) -> Result<PathBuf> {
-    let venv = target_dir().join("py-venv");
+    prepare_venv_at(root, "py-venv", REQUIREMENTS)
+}
+
+/// [`prepare_venv`] for the venv `target/<name>` and the requirements file `requirements`
+/// (relative to the project root).
+pub(crate) fn prepare_venv_at(root: &Path, name: &str, requirements: &str) -> Result<PathBuf> {
+    let venv = target_dir().join(name);
     let python = venv_python(&venv);
     if !python.exists() {
         let host_python = env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
         run_command(Command::new(host_python).arg("-m").arg("venv").arg(&venv))?;
     }
 
-    let requirements_path = root.join(REQUIREMENTS);
+    let requirements_path = root.join(requirements);
     let requirements = fs::read_to_string(&requirements_path)
         .map_err(|err| format!("reading {}: {err}", requirements_path.display()))?;
     let stamp = venv.join(REQUIREMENTS_STAMP);
@@ -160,7 +167,7 @@ fn prepare_venv(root: &Path) -> Result<PathBuf> {
 /// builds the binary for the crate's integration tests with the same feature
 /// resolution, so after the test step this is a no-op. A plain `cargo build`
 /// would resolve features without dev-dependencies and rebuild half the tree.
-fn build_binary() -> Result<PathBuf> {
+pub(crate) fn build_binary() -> Result<PathBuf> {
     run_command(&mut cargo(["test", "--workspace", "--all-features", "--locked", "--no-run"]))?;
     let binary = target_dir().join("debug").join(format!("ollama-meta{}", env::consts::EXE_SUFFIX));
     if binary.exists() {
@@ -172,7 +179,7 @@ fn build_binary() -> Result<PathBuf> {
 
 /// A child process that is killed and reaped when dropped, whatever happened.
 #[derive(Debug)]
-struct KillOnDrop {
+pub(crate) struct KillOnDrop {
     child: Child,
     name: String,
 }
@@ -277,6 +284,16 @@ fn parse_listening_line(line: &str) -> Option<&str> {
     (is_http && url.len() > "http://".len()).then_some(url)
 }
 
+/// Starts `ollama-meta <args>` and waits for its `endpoints` `listening on` lines, for
+/// other xtask commands that need a simulator. Dropping the handle stops it.
+pub(crate) fn start_ollama_meta(
+    binary: &Path,
+    args: &'static [&'static str],
+    endpoints: usize,
+) -> Result<(KillOnDrop, Vec<String>)> {
+    start_server(binary, &ServerSetup { args, endpoints }, &[])
+}
+
 // === script ===
 
 /// Runs one scenario: start the backends and the server, run the script, stop them all.
@@ -306,7 +323,7 @@ fn run_scenario(root: &Path, python: &Path, binary: &Path, scenario: &Scenario) 
 }
 
 /// Runs a command with inherited stdout and stderr; kills it after `timeout`.
-fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Result<()> {
+pub(crate) fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Result<()> {
     let shown = display_command(cmd);
     println!("$ {shown}");
     let child = cmd.spawn().map_err(|err| format!("could not start `{shown}`: {err}"))?;

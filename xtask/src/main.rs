@@ -7,8 +7,9 @@
 //! | subcommand | what it does |
 //! |---|---|
 //! | `ci [--full]` | fmt, clippy, doc, test and the Python end-to-end tests, stopping at the first failure |
-//! | `e2e` | the Python compatibility tests against `ollama-meta sim` |
+//! | `e2e` | the Python compatibility tests against `ollama-meta sim`, and the real Aider through `ollama-meta aider` |
 //! | `bench [crate] [--save NAME \| --compare NAME] [-- args]` | criterion benches |
+//! | `bench aider [LEVELS]` | ten real Aider sessions against the simulator, timed per concurrency |
 //! | `tidy` | the repository conventions, checked by the `#[test]`s in `tidy.rs` |
 
 #![allow(
@@ -17,6 +18,7 @@
     reason = "xtask is a command-line tool that reports progress on the terminal"
 )]
 
+mod aider;
 mod bench;
 mod ci;
 mod e2e;
@@ -42,9 +44,13 @@ usage: cargo xtask <command> [args]
 commands:
   ci [--full]       run every CI step in order, stopping at the first failure;
                     --full also runs the benches once in test mode
-  e2e               run the Python compatibility tests against `ollama-meta sim`
+  e2e               run the Python compatibility tests against `ollama-meta sim`, and
+                    ten real Aider sessions through `ollama-meta aider`
   bench [CRATE] [--save NAME | --compare NAME] [-- ARGS...]
                     run criterion benches (the whole workspace, or one crate)
+  bench aider [LEVELS]
+                    wall time of ten real Aider sessions against the simulator at
+                    each concurrency (default 1,5,10)
   tidy              check repository conventions (cargo test -p xtask)
   help              print this message
 ";
@@ -71,6 +77,7 @@ fn run(args: &[String]) -> Result<()> {
             no_extra_args("e2e", rest)?;
             e2e::run()
         }
+        "bench" if rest.first().is_some_and(|arg| arg == "aider") => aider::bench(&rest[1..]),
         "bench" => bench::run(&bench::Flags::parse(rest)?),
         "tidy" => {
             no_extra_args("tidy", rest)?;

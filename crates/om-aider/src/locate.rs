@@ -25,7 +25,8 @@ pub struct AiderNotFound {
 
 /// Finds `program`: a path (anything with a directory part) must be an
 /// executable file; a bare name is looked up in the directories of `PATH`.
-/// Returns the path to run.
+/// Returns the path to run, absolute (sessions run in their worktrees, so a
+/// path relative to the current directory would not resolve there).
 ///
 /// A few `stat` calls; cheap enough to make before starting a batch.
 ///
@@ -34,15 +35,14 @@ pub struct AiderNotFound {
 /// [`AiderNotFound`], which says how to install Aider.
 pub fn find_program(program: &Path) -> Result<PathBuf, AiderNotFound> {
     let bare = program.components().count() == 1 && program.parent() == Some(Path::new(""));
-    if !bare {
-        return if is_executable(program) {
-            Ok(program.to_path_buf())
-        } else {
-            Err(AiderNotFound { program: program.to_path_buf(), searched_path: false })
-        };
-    }
-    find_on_path(program.as_os_str(), env::var_os("PATH").as_deref())
-        .ok_or_else(|| AiderNotFound { program: program.to_path_buf(), searched_path: true })
+    let found = if bare {
+        find_on_path(program.as_os_str(), env::var_os("PATH").as_deref())
+    } else {
+        is_executable(program).then(|| program.to_path_buf())
+    };
+    found
+        .and_then(|path| std::path::absolute(path).ok())
+        .ok_or_else(|| AiderNotFound { program: program.to_path_buf(), searched_path: bare })
 }
 
 /// Looks `name` up in `path` (a `PATH`-style list).
@@ -104,7 +104,16 @@ mod tests {
         std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
         assert_eq!(find_program(&program).unwrap(), program);
         let path = env::join_paths(["/nonexistent".as_ref(), dir.path()]).unwrap();
-        assert_eq!(find_on_path(OsStr::new("aider"), Some(&path)), Some(program));
+        assert_eq!(find_on_path(OsStr::new("aider"), Some(&path)), Some(program.clone()));
         assert_eq!(find_on_path(OsStr::new("aider"), None), None);
+
+        // A path relative to the current directory comes back absolute.
+        let cwd = env::current_dir().unwrap();
+        let up: PathBuf = cwd.components().skip(1).map(|_| "..").collect();
+        let relative = up.join(program.strip_prefix("/").unwrap());
+        assert!(relative.is_relative());
+        let found = find_program(&relative).unwrap();
+        assert!(found.is_absolute(), "{}", found.display());
+        assert!(is_executable(&found));
     }
 }

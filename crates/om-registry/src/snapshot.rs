@@ -25,6 +25,12 @@ pub struct FleetModel {
     pub live: Arc<ModelLive>,
     /// The instances of the model, in snapshot order.
     pub instances: Vec<InstanceIdx>,
+    /// The instances where `/api/ps` lists the model as loaded, in snapshot
+    /// order: a router sampling a large fleet looks at these first.
+    pub loaded: Vec<InstanceIdx>,
+    /// The highest endpoint weight among the instances: the bound a
+    /// weighted draw or rotation over them scales to.
+    pub max_weight: f64,
 }
 
 /// The fleet at one moment: endpoints, instances and indexes.
@@ -52,6 +58,8 @@ pub struct Snapshot {
     facts: Vec<RouteFacts>,
     models: Vec<FleetModel>,
     all: Vec<InstanceIdx>,
+    loaded: Vec<InstanceIdx>,
+    max_weight: f64,
     by_endpoint: HashMap<EndpointId, EndpointIdx>,
     by_model: HashMap<ModelName, ModelIdx>,
     by_family: HashMap<String, Vec<InstanceIdx>>,
@@ -67,6 +75,7 @@ impl Snapshot {
         let mut by_endpoint = HashMap::with_capacity(catalog.endpoints.len());
         let mut by_model: HashMap<ModelName, ModelIdx> = HashMap::new();
         let mut by_family: HashMap<String, Vec<InstanceIdx>> = HashMap::new();
+        let mut loaded = Vec::new();
         for (e, (id, state)) in catalog.endpoints.iter().enumerate() {
             let endpoint = EndpointIdx(e as u32);
             by_endpoint.insert(id.clone(), endpoint);
@@ -86,10 +95,22 @@ impl Snapshot {
                 let index = InstanceIdx(instances.len() as u32);
                 let model = *by_model.entry(name.clone()).or_insert_with(|| {
                     let live = catalog.models_live.get(name).cloned().unwrap_or_default();
-                    models.push(FleetModel { name: name.clone(), live, instances: Vec::new() });
+                    models.push(FleetModel {
+                        name: name.clone(),
+                        live,
+                        instances: Vec::new(),
+                        loaded: Vec::new(),
+                        max_weight: 0.0,
+                    });
                     ModelIdx(models.len() as u32 - 1)
                 });
-                models[model.index()].instances.push(index);
+                let fleet_model = &mut models[model.index()];
+                fleet_model.instances.push(index);
+                fleet_model.max_weight = fleet_model.max_weight.max(spec.weight);
+                if state.loaded.contains_key(name) {
+                    fleet_model.loaded.push(index);
+                    loaded.push(index);
+                }
                 for family in families(&slot.info.family, &slot.info.families) {
                     let list = by_family.entry(family.to_ascii_lowercase()).or_default();
                     if list.last() != Some(&index) {
@@ -106,6 +127,7 @@ impl Snapshot {
             }
         }
         let all = (0..instances.len() as u32).map(InstanceIdx).collect();
+        let max_weight = models.iter().map(|m| m.max_weight).fold(0.0, f64::max);
         let facts = instances
             .iter()
             .map(|i: &Instance| {
@@ -132,6 +154,8 @@ impl Snapshot {
             facts,
             models,
             all,
+            loaded,
+            max_weight,
             by_endpoint,
             by_model,
             by_family,
@@ -194,6 +218,19 @@ impl Snapshot {
     /// Every instance index, in order (a ready-made candidate list).
     pub fn all_instances(&self) -> &[InstanceIdx] {
         &self.all
+    }
+
+    /// Every instance whose model `/api/ps` lists as loaded, in order
+    /// (per model: [`FleetModel::loaded`]).
+    pub fn loaded_instances(&self) -> &[InstanceIdx] {
+        &self.loaded
+    }
+
+    /// The highest weight of an endpoint with at least one model (0 for an
+    /// empty fleet; per model: [`FleetModel::max_weight`]).
+    #[inline]
+    pub fn max_weight(&self) -> f64 {
+        self.max_weight
     }
 
     /// The instance at `index`.

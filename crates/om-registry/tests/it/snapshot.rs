@@ -3,7 +3,7 @@
 use om_core::Capability;
 use om_registry::{Config, Health, Registry};
 
-use crate::support::{id, model, name, spec, two_endpoints};
+use crate::support::{id, instance, loaded, model, name, spec, two_endpoints};
 
 #[test]
 fn indexes_by_model_family_endpoint_and_tag() {
@@ -38,6 +38,37 @@ fn indexes_by_model_family_endpoint_and_tag() {
     assert!(!snapshot.endpoint(a).has_tags(&gpu));
     assert!(snapshot.tag_set(["tpu"]).is_none());
     assert_eq!(snapshot.endpoint(a).capacity(), 1);
+}
+
+#[test]
+fn loaded_lists_and_weight_bounds_per_model_and_fleet() {
+    let registry = two_endpoints(Config::default());
+    let snapshot = registry.snapshot();
+    assert!(snapshot.loaded_instances().is_empty());
+    assert!((snapshot.max_weight() - 1.0).abs() < f64::EPSILON);
+
+    let mut heavy = spec("b");
+    heavy.weight = 3.0;
+    registry.upsert_endpoint(heavy).unwrap();
+    registry.set_loaded(&id("a"), vec![loaded("llama3.2")]).unwrap();
+    registry.set_loaded(&id("b"), vec![loaded("qwen2.5-coder:7b"), loaded("llama3.2")]).unwrap();
+    let snapshot = registry.snapshot();
+    let all = [
+        instance(&snapshot, "a", "llama3.2"),
+        instance(&snapshot, "b", "llama3.2"),
+        instance(&snapshot, "b", "qwen2.5-coder:7b"),
+    ];
+    assert_eq!(snapshot.loaded_instances(), all);
+    let llama = snapshot.model(snapshot.find_model(&name("llama3.2")).unwrap());
+    assert_eq!(llama.loaded, all[..2]);
+    assert!((llama.max_weight - 3.0).abs() < f64::EPSILON);
+    assert!((snapshot.max_weight() - 3.0).abs() < f64::EPSILON);
+
+    registry.set_loaded(&id("b"), vec![]).unwrap();
+    let snapshot = registry.snapshot();
+    let llama = snapshot.model(snapshot.find_model(&name("llama3.2")).unwrap());
+    assert_eq!(llama.loaded, [instance(&snapshot, "a", "llama3.2")]);
+    assert_eq!(snapshot.loaded_instances(), llama.loaded);
 }
 
 #[tokio::test]

@@ -81,7 +81,8 @@ impl FromStr for StrategyKind {
 
 /// Router settings. Defaults: hybrid everywhere, a cold instance's weight
 /// divided by 1.5, three fallbacks, UCB exploration 1, 10 samples before
-/// affinity counts as data, 256 output tokens when a request does not say.
+/// affinity counts as data, 256 output tokens when a request does not say,
+/// exact decisions up to 64 candidates.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RouterConfig {
     /// The strategy for every category without its own.
@@ -105,9 +106,14 @@ pub struct RouterConfig {
     /// Output tokens assumed when a request sets no `num_predict`, for the
     /// performance estimate.
     pub default_output_tokens: u64,
-    /// Seed of the random strategy, tie-breaks and exploration; the same
-    /// seed and the same calls give the same decisions.
+    /// Seed of the random strategy, tie-breaks, exploration and samples;
+    /// the same seed and the same calls give the same decisions.
     pub seed: u64,
+    /// Up to this many candidates (instances of the selected models, before
+    /// filtering) a decision filters and ranks every one; above it, a
+    /// sample, as the strategy's [`Sampling`](crate::Sampling) says, so
+    /// that a decision costs about the same at 100 instances as at 10,000.
+    pub exact_limit: usize,
 }
 
 impl Default for RouterConfig {
@@ -121,6 +127,7 @@ impl Default for RouterConfig {
             min_samples: 10,
             default_output_tokens: 256,
             seed: 0x6f6c_6c61_6d61,
+            exact_limit: 64,
         }
     }
 }

@@ -17,7 +17,8 @@ pub struct Choice {
 }
 
 /// How many candidates each eligibility filter removed. A candidate counts
-/// under the first filter it fails, in this order.
+/// under the first filter it fails, in this order. In a sampled decision
+/// ([`Why::sampled`]) only the candidates of the sample are counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Removed {
     /// Excluded by the request (endpoint allow-list, excluded endpoints or
@@ -68,14 +69,27 @@ pub struct Why {
     pub removed: Removed,
     /// Instances left for the strategy.
     pub eligible: u32,
+    /// The decision filtered a sample of the `considered` instances, not
+    /// every one (more than [`RouterConfig::exact_limit`](crate::RouterConfig::exact_limit)
+    /// of them; see [`Sampling`](crate::Sampling)): `removed` and `eligible`
+    /// then count within the sample, `removed.total() + eligible` of them,
+    /// and more instances may be eligible. When `false` the counts are
+    /// exact, as they always are in a [`NoRoute`].
+    pub sampled: bool,
     /// The snapshot the indexes refer to.
     pub generation: u64,
 }
 
 impl fmt::Display for Why {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} of {} instances eligible", self.eligible, self.considered)?;
         let r = &self.removed;
+        if self.sampled {
+            let filtered = r.total() + self.eligible;
+            write!(f, "{} of {filtered} instances eligible", self.eligible)?;
+            write!(f, ", sampled from {}", self.considered)?;
+        } else {
+            write!(f, "{} of {} instances eligible", self.eligible, self.considered)?;
+        }
         let parts = [
             ("excluded", r.excluded),
             ("missing capability", r.capabilities),

@@ -1,18 +1,22 @@
-//! The router: eligibility filters, then the strategy, then the ranking.
+//! The router: eligibility filters (over every candidate, or a sample of
+//! many), then the strategy, then the ranking.
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
+use om_core::rng::SplitMix64;
 use om_core::{ModelName, TaskCategory};
-use om_registry::{EndpointIdx, InstanceIdx, Snapshot, TagSet};
+use om_registry::{InstanceIdx, Snapshot};
 use tokio::time::Instant;
 
 use crate::config::RouterConfig;
-use crate::decision::{Choice, Decision, NoRoute, Removed, Why};
+use crate::decision::{Choice, Decision, NoRoute, Why};
+use crate::eligibility::{Eligibility, Filtered};
 use crate::request::{ModelMatch, ModelSelector, RouteRequest};
+use crate::sampling;
 use crate::state::State;
-use crate::strategy::{Candidate, Context, Strategy, builtin};
+use crate::strategy::{Candidate, Context, Sampling, Strategy, builtin};
 
 /// Picks an instance for each request from a registry snapshot. Pure: no
 /// I/O, no runtime; share one behind an `Arc` (its only mutable state, the
@@ -101,6 +105,13 @@ impl Router {
     /// up to `max_fallbacks` next ones, with the counts of what each filter
     /// removed. Indexes refer to `snapshot`.
     ///
+    /// With more than [`exact_limit`](RouterConfig::exact_limit)
+    /// candidates the decision filters and ranks only a sample, as the
+    /// strategy's [`Sampling`](crate::Sampling) says, and
+    /// [`Why::sampled`] is set; it never chooses or ranks an ineligible
+    /// instance, and it filters every candidate rather than miss an eligible
+    /// one the sample did not find.
+    ///
     /// Routing does not start anything: start the request with
     /// [`Instance::begin`](om_registry::Instance::begin), which may still
     /// refuse a half-open breaker whose probe slots filled meanwhile; then
@@ -108,7 +119,7 @@ impl Router {
     ///
     /// # Errors
     ///
-    /// [`NoRoute`] when no instance is eligible, with the same counts.
+    /// [`NoRoute`] when no instance is eligible, with the exact counts.
     pub fn route(
         &self,
         request: &RouteRequest,
@@ -118,81 +129,44 @@ impl Router {
         let category = request.category.unwrap_or(TaskCategory::General);
         let strategy = self.strategy_for(request.category);
         let candidates = candidates(request, snapshot);
-        let mut why = Why {
+        let ticks = snapshot.ticks(now);
+        let eligibility = Eligibility::new(request, snapshot, ticks, self.config.cold_penalty);
+        let seed = self.state.random();
+        let keep = self.config.max_fallbacks.saturating_add(1).min(MAX_RANKED);
+
+        let sampled = if candidates.len() > self.config.exact_limit {
+            self.sample(strategy.sampling(), &eligibility, request, &candidates, keep, seed)
+        } else {
+            None
+        };
+        let Filtered { candidates: mut eligible, removed, ordered } =
+            sampled.unwrap_or_else(|| eligibility.every(&candidates));
+        let considered = candidates.len() as u32;
+        let filtered = removed.total() + eligible.len() as u32;
+        let why = Why {
             strategy: strategy.name(),
             category,
-            considered: candidates.len() as u32,
-            removed: Removed::default(),
-            eligible: 0,
+            considered,
+            removed,
+            eligible: eligible.len() as u32,
+            sampled: filtered < considered,
             generation: snapshot.generation(),
         };
-        let filter = Filter::new(request, snapshot);
-        let ticks = snapshot.ticks(now);
-        let seed = self.state.random();
-        let cold_divisor = 1.0 + self.config.cold_penalty.max(0.0);
-        let needed = request.context_needed();
-
-        let mut eligible: Vec<Candidate> = Vec::with_capacity(candidates.len());
-        for &index in candidates.iter() {
-            let facts = snapshot.facts(index);
-            let removed = &mut why.removed;
-            if filter.excludes(index, facts.endpoint) {
-                removed.excluded += 1;
-                continue;
-            }
-            if !facts.capabilities.contains(request.capabilities) {
-                removed.capabilities += 1;
-                continue;
-            }
-            if facts.context_length < needed {
-                removed.context += 1;
-                continue;
-            }
-            if !filter.tags.admits(snapshot, facts.endpoint) {
-                removed.tags += 1;
-                continue;
-            }
-            if !facts.routable {
-                removed.unhealthy += 1;
-                continue;
-            }
-            let live = facts.live.view(ticks);
-            if !live.admits {
-                removed.breaker += 1;
-                continue;
-            }
-            if live.cooling_down {
-                removed.cooldown += 1;
-                continue;
-            }
-            let warm = facts.loaded || live.recently_used;
-            let capacity = facts.capacity.max(1);
-            eligible.push(Candidate {
-                instance: index,
-                model: facts.model,
-                weight: if warm { facts.weight } else { facts.weight / cold_divisor },
-                warm,
-                load: f64::from(facts.endpoint_live.in_flight()) / f64::from(capacity),
-                capacity,
-                live,
-                cost: 0.0,
-                secondary: 0.0,
-            });
-        }
-        why.eligible = eligible.len() as u32;
         if eligible.is_empty() {
             return Err(NoRoute { why });
         }
 
-        let ctx = Context {
-            snapshot,
-            request,
-            category,
-            config: &self.config,
-            now: ticks,
-            state: &self.state,
-        };
-        strategy.rank(&ctx, &mut eligible);
+        if !ordered {
+            let ctx = Context {
+                snapshot,
+                request,
+                category,
+                config: &self.config,
+                now: ticks,
+                state: &self.state,
+            };
+            strategy.rank(&ctx, &mut eligible);
+        }
 
         // NaN would break the order; it ranks last.
         for c in &mut eligible {
@@ -203,7 +177,6 @@ impl Router {
                 c.secondary = f64::INFINITY;
             }
         }
-        let keep = self.config.max_fallbacks.saturating_add(1).min(MAX_RANKED);
         let (best, len) = top(&eligible, keep, seed);
         let choice = |i: usize| {
             let c = &eligible[i];
@@ -215,10 +188,46 @@ impl Router {
             why,
         })
     }
+
+    /// A decision over a sample of `candidates`, or `None` to filter every
+    /// one.
+    fn sample(
+        &self,
+        sampling: Sampling,
+        eligibility: &Eligibility<'_>,
+        request: &RouteRequest,
+        candidates: &[InstanceIdx],
+        keep: usize,
+        seed: u64,
+    ) -> Option<Filtered> {
+        let snapshot = eligibility.snapshot();
+        let mut rng = SplitMix64::new(seed);
+        let model = sampling::selected_model(&request.models, snapshot);
+        // Every weight of the selection is at most this.
+        let bound = model.map_or(snapshot.max_weight(), |m| m.max_weight);
+        match sampling {
+            Sampling::Sample => {
+                let any = request.models == ModelSelector::Any;
+                sampling::power_of_k(eligibility, any, model, candidates, keep, &mut rng)
+            }
+            Sampling::WeightedDraw => {
+                sampling::weighted_draw(eligibility, candidates, bound, keep, &mut rng)
+            }
+            Sampling::Rotation => Some(sampling::rotation(
+                eligibility,
+                &self.state,
+                &request.models,
+                candidates,
+                bound,
+                keep,
+            )),
+            Sampling::Exhaustive => None,
+        }
+    }
 }
 
 /// The most instances a decision ranks (the chosen one and its fallbacks).
-const MAX_RANKED: usize = 16;
+pub(crate) const MAX_RANKED: usize = 16;
 
 /// The positions of the `keep` best candidates, best first: one pass with
 /// an insertion into a short sorted list on the stack, which moves indexes
@@ -282,64 +291,5 @@ fn candidates<'s>(request: &RouteRequest, snapshot: &'s Snapshot) -> Cow<'s, [In
             all.dedup();
             Cow::Owned(all)
         }
-    }
-}
-
-/// The request's placement constraints, resolved against the snapshot.
-struct Filter {
-    /// `Some` when the request restricts endpoints.
-    only: Option<Vec<EndpointIdx>>,
-    excluded_endpoints: Vec<EndpointIdx>,
-    excluded_instances: Vec<InstanceIdx>,
-    tags: Tags,
-}
-
-/// The request's tag requirement.
-enum Tags {
-    /// None.
-    Any,
-    /// Every tag of the set.
-    All(TagSet),
-    /// A tag no endpoint has.
-    Impossible,
-}
-
-impl Tags {
-    fn admits(&self, snapshot: &Snapshot, endpoint: EndpointIdx) -> bool {
-        match self {
-            Self::Any => true,
-            Self::All(tags) => snapshot.endpoint(endpoint).has_tags(tags),
-            Self::Impossible => false,
-        }
-    }
-}
-
-impl Filter {
-    fn new(request: &RouteRequest, snapshot: &Snapshot) -> Self {
-        let endpoints = |ids: &[om_core::EndpointId]| -> Vec<EndpointIdx> {
-            ids.iter().filter_map(|id| snapshot.find_endpoint(id)).collect()
-        };
-        Self {
-            only: (!request.endpoints.is_empty()).then(|| endpoints(&request.endpoints)),
-            excluded_endpoints: endpoints(&request.exclude_endpoints),
-            excluded_instances: request
-                .exclude_instances
-                .iter()
-                .filter_map(|i| snapshot.find_instance(&i.endpoint, &i.model))
-                .collect(),
-            tags: if request.tags.is_empty() {
-                Tags::Any
-            } else {
-                snapshot
-                    .tag_set(request.tags.iter().map(String::as_str))
-                    .map_or(Tags::Impossible, Tags::All)
-            },
-        }
-    }
-
-    fn excludes(&self, instance: InstanceIdx, endpoint: EndpointIdx) -> bool {
-        self.only.as_ref().is_some_and(|only| !only.contains(&endpoint))
-            || self.excluded_endpoints.contains(&endpoint)
-            || self.excluded_instances.contains(&instance)
     }
 }

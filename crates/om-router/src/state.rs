@@ -33,15 +33,49 @@ impl State {
     }
 
     pub(crate) fn next_turn(&self, selection: &ModelSelector) -> u64 {
-        let key = selection_key(selection);
+        self.with_cursor(selection_key(selection), |turn| {
+            let current = *turn;
+            *turn += 1;
+            current
+        })
+    }
+
+    /// Moves the selection's cursor to the first position from it that
+    /// `due` accepts, looking at `limit` positions at most, and returns it;
+    /// the cursor ends just past it, or past every position looked at when
+    /// none was due. The positions are looked at under the lock, so that
+    /// concurrent callers never share one: `due` must be cheap.
+    pub(crate) fn rotate(
+        &self,
+        selection: &ModelSelector,
+        limit: u64,
+        mut due: impl FnMut(u64) -> bool,
+    ) -> Option<u64> {
+        self.with_cursor(selection_key(selection), |cursor| {
+            let start = *cursor;
+            let end = start.saturating_add(limit);
+            let found = (start..end).find(|&position| due(position));
+            *cursor = found.map_or(end, |position| position + 1);
+            found
+        })
+    }
+
+    /// Where the selection's cursor is.
+    pub(crate) fn cursor(&self, selection: &ModelSelector) -> u64 {
+        self.with_cursor(selection_key(selection), |cursor| *cursor)
+    }
+
+    /// Moves the selection's cursor to `position`, unless it is past it.
+    pub(crate) fn advance(&self, selection: &ModelSelector, position: u64) {
+        self.with_cursor(selection_key(selection), |cursor| *cursor = position.max(*cursor));
+    }
+
+    fn with_cursor<T>(&self, key: u64, f: impl FnOnce(&mut u64) -> T) -> T {
         let mut turns = self.turns.lock();
         if turns.len() >= MAX_SELECTIONS && !turns.contains_key(&key) {
             turns.clear();
         }
-        let turn = turns.entry(key).or_insert(0);
-        let current = *turn;
-        *turn += 1;
-        current
+        f(turns.entry(key).or_insert(0))
     }
 }
 
@@ -78,5 +112,19 @@ mod tests {
         assert_eq!(a.next_turn(&llama), 1);
         let same = ModelSelector::Model("Llama3.2:latest".parse().unwrap());
         assert_eq!(a.next_turn(&same), 2);
+    }
+
+    #[test]
+    fn rotation_stops_at_the_first_due_position_and_moves_past_it() {
+        let state = State::new(1);
+        let any = ModelSelector::Any;
+        assert_eq!(state.rotate(&any, 10, |p| p % 3 == 2), Some(2));
+        assert_eq!(state.rotate(&any, 10, |p| p % 3 == 2), Some(5));
+        // Nothing due within the limit: the cursor moves past what was seen.
+        assert_eq!(state.rotate(&any, 4, |_| false), None);
+        assert_eq!(state.next_turn(&any), 10);
+        state.advance(&any, 20);
+        state.advance(&any, 15);
+        assert_eq!(state.cursor(&any), 20);
     }
 }

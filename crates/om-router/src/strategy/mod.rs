@@ -15,6 +15,10 @@
 //! wins unless a cold one is that much cheaper); share-based ones
 //! (round-robin, random) give each candidate traffic in proportion to it.
 //! A custom strategy should do one or the other.
+//!
+//! Above [`RouterConfig::exact_limit`] candidates a decision does not look
+//! at every one: each strategy says how it copes ([`Strategy::sampling`],
+//! [`Sampling`]).
 
 mod affinity;
 mod hybrid;
@@ -22,7 +26,7 @@ mod least_loaded;
 mod performance;
 mod random;
 mod round_robin;
-mod share;
+pub(crate) mod share;
 
 use std::fmt;
 use std::sync::Arc;
@@ -43,10 +47,12 @@ use crate::state::State;
 
 /// Ranks eligible candidates by setting their costs.
 ///
-/// `rank` runs once per routing decision with every eligible candidate, so
-/// it may look at all of them (to normalise, to draw one position for all);
-/// it should not allocate per candidate. Costs must not be NaN (a NaN ranks
-/// last).
+/// `rank` runs once per routing decision with every eligible candidate —
+/// or, when the request has more than [`RouterConfig::exact_limit`]
+/// candidates, with the eligible ones of a random sample, as
+/// [`sampling`](Self::sampling) asks —, so it may look at all it is given
+/// (to normalise, to draw one position for all); it should not allocate
+/// per candidate. Costs must not be NaN (a NaN ranks last).
 ///
 /// ```
 /// use om_router::{Candidate, Context, Strategy};
@@ -75,6 +81,61 @@ pub trait Strategy: fmt::Debug + Send + Sync {
     /// Sets [`Candidate::cost`] (and optionally [`Candidate::secondary`]) of
     /// every candidate.
     fn rank(&self, ctx: &Context<'_>, candidates: &mut [Candidate]);
+
+    /// How a decision over more than [`RouterConfig::exact_limit`]
+    /// candidates works with this strategy. The default,
+    /// [`Sampling::Sample`], suits a strategy whose costs compare
+    /// candidates one against another.
+    fn sampling(&self) -> Sampling {
+        Sampling::Sample
+    }
+}
+
+/// How the router decides among more candidates than
+/// [`RouterConfig::exact_limit`] (the instances of the selected models,
+/// before filtering), where looking at every one would cost too much per
+/// decision.
+///
+/// Whatever the mode, a decision never chooses or ranks an ineligible
+/// instance, and when the sample finds fewer eligible instances than the
+/// decision ranks (the chosen one and its fallbacks), the router falls back
+/// to filtering every candidate: an eligible instance is never missed, and a
+/// refusal ([`NoRoute`](crate::NoRoute)) always counts exactly.
+/// [`Why::sampled`](crate::Why::sampled) says which way a decision went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Sampling {
+    /// Rank a random sample of the eligible candidates — the power of k
+    /// choices (Mitzenmacher, *The Power of Two Choices in Randomized Load
+    /// Balancing*, 2001): the best of a few random candidates is almost as
+    /// good as the best of all, and spreads load better than always the
+    /// single best. The sample holds the loaded instances of the requested
+    /// model when there are at most 4 of them; for a request any model may
+    /// serve, in a fleet of at most 16 models, one random instance of each
+    /// model, so that a model-level cost (learned quality, speed) sees every
+    /// model; then uniform draws until at least 8 of its candidates (or as
+    /// many as the decision ranks, if more) are eligible. For cost-based
+    /// strategies.
+    #[default]
+    Sample,
+    /// Rank every eligible candidate, however many: exact, and linear in
+    /// the candidates.
+    Exhaustive,
+    /// Draw candidates in proportion to weight (rejection sampling over
+    /// uniform draws: exact proportions over the eligible instances); the
+    /// fallbacks are further draws. [`Strategy::rank`] runs only when too
+    /// few draws were eligible and every candidate is filtered. What
+    /// [`Random`] does.
+    WeightedDraw,
+    /// Walk a weighted rotation over the selection's candidates, counted
+    /// per model selection: over a whole rotation each instance gets turns
+    /// in proportion to its weight (endpoint weight, divided by
+    /// `1 + cold_penalty` while `/api/ps` does not list it loaded); a turn
+    /// that lands on an ineligible instance passes to the next one due (when
+    /// the next few turns are all ineligible, every candidate is filtered to
+    /// find it). The fallbacks are the next eligible candidates in snapshot
+    /// order. [`Strategy::rank`] is not called. What [`RoundRobin`] does.
+    Rotation,
 }
 
 /// One eligible instance, as a strategy sees it.

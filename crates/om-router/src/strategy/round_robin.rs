@@ -1,6 +1,6 @@
 //! Round-robin in proportion to weight.
 
-use super::{Candidate, Context, Strategy, share};
+use super::{Candidate, Context, Sampling, Strategy, share};
 
 /// Each eligible instance in turn, in proportion to its weight.
 ///
@@ -11,6 +11,12 @@ use super::{Candidate, Context, Strategy, share};
 /// candidate and the step is 1: plain A, B, C, A, B, C. Turns are counted per
 /// model selection ([`Context::next_turn`]). The fallbacks are the next
 /// candidates around the ring.
+///
+/// Above [`exact_limit`](crate::RouterConfig::exact_limit) candidates the
+/// router instead walks a weighted rotation over all candidates, computed
+/// as it goes ([`Sampling::Rotation`]): a cursor per model selection moves to
+/// the next instance due and skips ineligible ones, in constant time per
+/// decision on average.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RoundRobin;
 
@@ -25,5 +31,9 @@ impl Strategy for RoundRobin {
         let turn = ctx.next_turn();
         let position = ((u128::from(turn) * u128::from(step)) % u128::from(ring.total)) as u64;
         share::rank_from(candidates, ring, position);
+    }
+
+    fn sampling(&self) -> Sampling {
+        Sampling::Rotation
     }
 }

@@ -9,7 +9,8 @@ const QUANTA: f64 = 64.0;
 
 /// A weight in quanta, at least one. (`+ 0.5` and a truncating cast round
 /// without a libm call.)
-fn quanta(weight: f64) -> u64 {
+#[inline]
+pub(crate) fn quanta(weight: f64) -> u64 {
     ((weight * QUANTA + 0.5) as u64).max(1)
 }
 
@@ -79,8 +80,14 @@ pub(super) fn rank_from(candidates: &mut [Candidate], ring: Ring, position: u64)
 /// spread: near `total / φ` and coprime with it. A unit ring (equal
 /// weights) steps by 1, which is plain round-robin order.
 pub(super) fn stride(ring: Ring) -> u64 {
-    let total = ring.total;
-    if ring.unit || total <= 2 {
+    if ring.unit { 1 } else { coprime_step(ring.total) }
+}
+
+/// A step near `total / φ` and coprime with `total` (1 for `total ≤ 2`):
+/// stepping by it visits every residue of `0..total` once per `total`
+/// steps, consecutive ones far apart.
+pub(crate) fn coprime_step(total: u64) -> u64 {
+    if total <= 2 {
         return 1;
     }
     let mut step = ((total as f64) * 0.618_033_988_749_895) as u64;

@@ -8,13 +8,18 @@ use tokio::time::Instant;
 
 use crate::support::{EndpointSpecT, ModelSpec, registry};
 
-/// Model `a` succeeds 95% of the time on coding, `b` 60%. After a warm-up,
-/// `a` gets at least 80% of coding tasks while `b` still gets some.
-fn converges(kind: StrategyKind) -> (usize, usize) {
-    let fleet = vec![
-        EndpointSpecT::new("one", vec![ModelSpec::new("a", "fam"), ModelSpec::new("b", "fam")]),
-        EndpointSpecT::new("two", vec![ModelSpec::new("a", "fam"), ModelSpec::new("b", "fam")]),
-    ];
+/// Model `a` succeeds 95% of the time on coding, the others (`b`, …) 60%,
+/// each on every one of `endpoints`. After a warm-up, `a` should get at
+/// least 80% of coding tasks while the others still get some. Returns the
+/// tasks after the warm-up that went to `a` and to the others.
+fn converges(kind: StrategyKind, endpoints: usize, models: usize) -> (usize, usize) {
+    let names: Vec<String> = (0..models).map(|m| char::from(b'a' + m as u8).to_string()).collect();
+    let fleet: Vec<EndpointSpecT> = (0..endpoints)
+        .map(|e| {
+            let models = names.iter().map(|n| ModelSpec::new(n, "fam")).collect();
+            EndpointSpecT::new(&format!("ep{e:03}"), models)
+        })
+        .collect();
     let now = Instant::now();
     let registry = registry(&fleet, Config::default(), now);
     let snapshot = registry.snapshot();
@@ -41,7 +46,7 @@ fn converges(kind: StrategyKind) -> (usize, usize) {
 
 #[test]
 fn affinity_learning_converges_and_keeps_exploring() {
-    let (a, b) = converges(StrategyKind::Affinity);
+    let (a, b) = converges(StrategyKind::Affinity, 2, 2);
     let share = a as f64 / (a + b) as f64;
     assert!(share >= 0.8, "a got {share:.3} of coding tasks");
     // UCB1 explores logarithmically: a few dozen tries over the run.
@@ -50,9 +55,24 @@ fn affinity_learning_converges_and_keeps_exploring() {
 
 #[test]
 fn hybrid_learning_converges_and_keeps_exploring() {
-    let (a, b) = converges(StrategyKind::Hybrid);
+    let (a, b) = converges(StrategyKind::Hybrid, 2, 2);
     let share = a as f64 / (a + b) as f64;
     assert!(share >= 0.8, "a got {share:.3} of coding tasks");
     // UCB1 explores logarithmically: a few dozen tries over the run.
     assert!(b >= 5, "b must still be explored, got {b}");
+}
+
+/// The same over 80 instances — sampled decisions — and over 240 with six
+/// models: each sample holds an instance of every model, so the learned
+/// quality still finds `a`.
+#[test]
+fn learning_converges_and_keeps_exploring_in_a_large_fleet() {
+    for kind in [StrategyKind::Affinity, StrategyKind::Hybrid] {
+        for (endpoints, models) in [(40, 2), (40, 6)] {
+            let (a, others) = converges(kind, endpoints, models);
+            let share = a as f64 / (a + others) as f64;
+            assert!(share >= 0.8, "{kind}, {models} models: a got {share:.3} of coding tasks");
+            assert!(others >= 5, "{kind}, {models} models: the others got {others}");
+        }
+    }
 }

@@ -5,6 +5,7 @@ use om_core::{Capabilities, Capability, EndpointId, TaskCategory};
 use om_registry::{Config, InstanceId};
 use om_router::{ModelMatch, ModelSelector, RouteRequest, Router, RouterConfig, StrategyKind};
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 use tokio::time::Instant;
 
 use crate::support::{EndpointSpecT, ModelSpec, name, registry, spec_of};
@@ -72,11 +73,13 @@ fn endpoint_spec(i: usize) -> impl Strategy<Value = EndpointSpecT> {
         })
 }
 
-fn fleet() -> impl Strategy<Value = Vec<EndpointSpecT>> {
-    (1_usize..6).prop_flat_map(|n| (0..n).map(endpoint_spec).collect::<Vec<_>>())
+fn fleet(endpoints: std::ops::Range<usize>) -> impl Strategy<Value = Vec<EndpointSpecT>> {
+    endpoints.prop_flat_map(|n| (0..n).map(endpoint_spec).collect::<Vec<_>>())
 }
 
-fn request() -> impl Strategy<Value = RouteRequest> {
+/// Requests with prompts up to `max_prompt` tokens: the larger, the more
+/// instances the context filter removes.
+fn request(max_prompt: u64) -> impl Strategy<Value = RouteRequest> {
     let selector = prop_oneof![
         Just(ModelSelector::Any),
         (0..MODELS.len()).prop_map(|m| ModelSelector::Model(name(MODELS[m].0))),
@@ -91,7 +94,7 @@ fn request() -> impl Strategy<Value = RouteRequest> {
     (
         selector,
         any::<u8>(),
-        0_u64..40_000,
+        0..max_prompt,
         prop::option::of(0_u64..4_000),
         prop::sample::subsequence(TAGS.to_vec(), 0..=1),
         prop::option::of(0_usize..6),
@@ -134,43 +137,106 @@ fn eligible(endpoint: &EndpointSpecT, model: &ModelSpec, request: &RouteRequest)
         && !model.cooling
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
-
-    #[test]
-    fn never_chooses_an_ineligible_instance(
-        fleet in fleet(),
-        request in request(),
-        strategy in 0..StrategyKind::ALL.len(),
-    ) {
-        let now = Instant::now();
-        let registry = registry(&fleet, Config::default(), now);
-        let snapshot = registry.snapshot();
-        let config = RouterConfig { strategy: StrategyKind::ALL[strategy], ..RouterConfig::default() };
-        let router = Router::new(config);
-        let expected = fleet
-            .iter()
-            .flat_map(|e| e.models.iter().map(move |m| (e, m)))
-            .filter(|(e, m)| eligible(e, m, &request))
-            .count();
-        match router.route(&request, &snapshot, now) {
+/// Routes `request` over `fleet` and checks the decision against the
+/// oracle. A sampled decision (more candidates than `exact_limit`) counts
+/// within its sample, but ranks as many instances as an exact one would.
+fn check_decision(
+    fleet: &[EndpointSpecT],
+    request: &RouteRequest,
+    strategy: StrategyKind,
+    exact_limit: usize,
+) -> Result<(), TestCaseError> {
+    let now = Instant::now();
+    let registry = registry(fleet, Config::default(), now);
+    let snapshot = registry.snapshot();
+    let config = RouterConfig { strategy, exact_limit, ..RouterConfig::default() };
+    let router = Router::new(config);
+    let expected = fleet
+        .iter()
+        .flat_map(|e| e.models.iter().map(move |m| (e, m)))
+        .filter(|(e, m)| eligible(e, m, request))
+        .count();
+    // Twice: a rotation or a draw may land elsewhere the second time.
+    for _ in 0..2 {
+        match router.route(request, &snapshot, now) {
             Ok(decision) => {
-                prop_assert_eq!(decision.why.eligible as usize, expected);
+                let why = decision.why;
+                let filtered = why.removed.total() + why.eligible;
+                if why.sampled {
+                    prop_assert!(why.considered as usize > exact_limit, "sampled a small set");
+                    prop_assert!(filtered < why.considered);
+                    prop_assert!(why.eligible as usize <= expected);
+                } else {
+                    prop_assert_eq!(filtered, why.considered);
+                    prop_assert_eq!(why.eligible as usize, expected);
+                }
                 let mut seen = Vec::new();
                 for choice in decision.ranked() {
-                    let (e, m) = spec_of(&fleet, &snapshot, choice.instance);
-                    prop_assert!(eligible(e, m, &request), "chose {} on {}", m.name, e.name);
+                    let (e, m) = spec_of(fleet, &snapshot, choice.instance);
+                    prop_assert!(eligible(e, m, request), "chose {} on {}", m.name, e.name);
                     prop_assert!(!seen.contains(&choice.instance), "ranked twice");
                     seen.push(choice.instance);
                 }
                 prop_assert_eq!(seen.len(), expected.min(4));
             }
             Err(no_route) => {
-                prop_assert_eq!(expected, 0, "refused although {} were eligible: {}", expected, no_route);
+                prop_assert_eq!(
+                    expected,
+                    0,
+                    "refused although {} were eligible: {}",
+                    expected,
+                    no_route
+                );
+                prop_assert!(!no_route.why.sampled, "a refusal counts exactly");
                 prop_assert_eq!(no_route.why.eligible, 0);
                 prop_assert_eq!(no_route.why.removed.total(), no_route.why.considered);
             }
         }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn never_chooses_an_ineligible_instance(
+        fleet in fleet(1..6),
+        request in request(40_000),
+        strategy in 0..StrategyKind::ALL.len(),
+    ) {
+        check_decision(&fleet, &request, StrategyKind::ALL[strategy], 64)?;
+    }
+
+    /// The same fleets with a limit below their size: every decision is
+    /// sampled, or exact when the sample finds too few.
+    #[test]
+    fn never_chooses_an_ineligible_instance_when_sampling(
+        fleet in fleet(1..8),
+        request in request(6_000),
+        strategy in 0..StrategyKind::ALL.len(),
+        exact_limit in 0_usize..6,
+    ) {
+        check_decision(&fleet, &request, StrategyKind::ALL[strategy], exact_limit)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+
+    /// Fleets above the default limit, half the requests for any model
+    /// (so that they have more candidates than the limit).
+    #[test]
+    fn never_chooses_an_ineligible_instance_in_a_large_fleet(
+        fleet in fleet(60..120),
+        mut request in request(6_000),
+        any_model in any::<bool>(),
+        strategy in 0..StrategyKind::ALL.len(),
+    ) {
+        if any_model {
+            request.models = ModelSelector::Any;
+        }
+        check_decision(&fleet, &request, StrategyKind::ALL[strategy], 64)?;
     }
 }
 

@@ -735,11 +735,26 @@ enum Peek {
     Error(String),
 }
 
-/// Reads a line only when it may end the answer. The byte search cannot
-/// miss: inside a JSON string every `"` is escaped, so `"done":true` and
-/// `"error"` only occur as keys; the parse then looks at the top level only.
+/// Reads a line only when it may end the answer: one with `"done":true`,
+/// or one without a `done` key that has an `"error"` key. The byte search
+/// cannot miss: inside a JSON string every `"` is escaped, so these only
+/// occur as keys; the parse then looks at the top level only. A chunk pays
+/// one scan for `"done":`.
 fn peek(line: &[u8]) -> Option<Peek> {
-    if !(contains(line, b"\"done\":true") || contains(line, b"\"error\"")) {
+    const DONE: &[u8] = b"\"done\":";
+    let mut saw_done = false;
+    let mut rest = line;
+    let mut may_end = false;
+    while let Some(at) = find(rest, DONE) {
+        saw_done = true;
+        rest = &rest[at + DONE.len()..];
+        if rest.trim_ascii_start().starts_with(b"true") {
+            may_end = true;
+            break;
+        }
+    }
+    let may_end = may_end || (!saw_done && find(line, b"\"error\"").is_some());
+    if !may_end {
         return None;
     }
     #[derive(Deserialize)]
@@ -783,8 +798,9 @@ fn peek(line: &[u8]) -> Option<Peek> {
     }))
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|window| window == needle)
+/// Where `needle` first occurs in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|window| window == needle)
 }
 
 #[cfg(test)]
@@ -808,6 +824,10 @@ mod tests {
         let nested = br#"{"message":{"tool_calls":[{"function":{"arguments":{"error":"x","done":true}}}]},"done":false}"#;
         assert_eq!(peek(nested), None);
         assert_eq!(peek(b"not json \"error\""), None);
+        let nested_first = br#"{"message":{"tool_calls":[{"function":{"arguments":{"done":false}}}]},"done":true}"#;
+        assert!(matches!(peek(nested_first), Some(Peek::Done(_))));
+        let spaced = br#"{"model":"m","done": true,"eval_count":2}"#;
+        assert!(matches!(peek(spaced), Some(Peek::Done(m)) if m.eval_count == Some(2)));
     }
 
     #[test]

@@ -3,6 +3,11 @@
 //! `cargo xtask bench [CRATE] [--save NAME | --compare NAME] [-- ARGS...]` runs
 //! `cargo bench --workspace` (or `-p CRATE`). `--save` and `--compare` become criterion's
 //! `--save-baseline` and `--baseline`; anything after `--` goes to the bench harness as is.
+//!
+//! `cargo xtask bench gateway [-- ARGS...]` runs the gateway's own benchmark program
+//! (`cargo bench -p om-gateway --bench gateway`): added latency and throughput against the
+//! simulator at 1, 64 and 256 clients, memory per open stream, and a 60-second hold of 5,000
+//! streams (`-- --hold N --hold-secs S` for other figures).
 
 use crate::{Result, cargo, run_command};
 
@@ -53,6 +58,9 @@ impl Flags {
     fn cargo_args(&self) -> Vec<String> {
         let mut args = vec!["bench".to_owned()];
         match &self.package {
+            Some(package) if package == "gateway" => {
+                args.extend(["-p", "om-gateway", "--bench", "gateway"].map(str::to_owned));
+            }
             Some(package) => args.extend(["-p".to_owned(), package.clone()]),
             None => args.push("--workspace".to_owned()),
         }
@@ -91,6 +99,14 @@ mod tests {
         assert_eq!(
             cargo_args(&["om-core", "--", "p2c", "--quick"]),
             ["bench", "-p", "om-core", "--", "p2c", "--quick"]
+        );
+    }
+
+    #[test]
+    fn gateway_is_its_own_program() {
+        assert_eq!(
+            cargo_args(&["gateway", "--", "--hold", "100"]),
+            ["bench", "-p", "om-gateway", "--bench", "gateway", "--", "--hold", "100"]
         );
     }
 

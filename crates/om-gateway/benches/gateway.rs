@@ -1,0 +1,651 @@
+//! What the gateway costs: added latency and throughput against going
+//! straight to the same `om-sim` backend, memory per open stream, and a
+//! hold of many concurrent streams.
+//!
+//! `cargo bench -p om-gateway --bench gateway [-- OPTIONS]` (or `cargo xtask
+//! bench gateway`). The simulators run in child processes (this binary
+//! started again with `--sim-child`), so this process holds only the
+//! gateway and the load generator; both share one runtime of `--threads`
+//! workers (2 by default: the machine's cores). Without cargo's `--bench`
+//! flag (as under `cargo test --benches`) everything runs in a tiny smoke
+//! mode.
+//!
+//! Options: `--clients 1,64,256` `--secs 3` (per measured case)
+//! `--mem-streams 1000` `--hold 5000` `--hold-secs 60` `--threads 2`
+//! `--smoke`.
+//!
+//! Every case is measured twice in the same run, directly against the
+//! simulator and through the gateway, and printed with the ratio: small
+//! non-streaming requests (one token) and streaming ones (eight tokens,
+//! time to first byte and total). The simulator answering the latency
+//! cases does no pacing (no time to first token, unlimited token rate) and
+//! echoes the prompt; the one holding streams open sends a token every two
+//! seconds.
+
+#![allow(missing_docs, reason = "a bench binary")]
+#![allow(clippy::print_stdout, clippy::print_stderr, reason = "a bench reports on its terminal")]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::num::NonZeroUsize;
+use std::process::{Child, ChildStdin, Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use http::{Method, Request};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use om_gateway::{Gateway, Settings};
+use om_orchestrator::FleetBuilder;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// The model of the latency simulator, and of the slow one.
+const FAST_MODEL: &str = "llama3.2";
+const SLOW_MODEL: &str = "qwen2.5-coder:7b";
+/// File descriptors one held stream takes in this process: the client's
+/// socket, the gateway's accepted one, the gateway's upstream one.
+const FDS_PER_STREAM: u64 = 3;
+/// Streams being opened at once (the listen backlogs are 1024).
+const OPENING: usize = 800;
+/// The prompt of the latency cases: the echoing simulator answers with its
+/// eight words, one token each (cheap to make, so the simulator is not the
+/// bottleneck).
+const PROMPT: &str = "one two three four five six seven eight";
+
+type Http = Client<HttpConnector, Full<Bytes>>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--sim-child") {
+        return sim_child(&args[1..]);
+    }
+    let options = match Options::parse(&args) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("gateway bench: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(options.threads)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    match runtime.block_on(run(&options)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("gateway bench: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+// === options ===
+
+#[derive(Debug, Clone)]
+struct Options {
+    clients: Vec<usize>,
+    secs: f64,
+    mem_streams: usize,
+    hold: usize,
+    hold_secs: f64,
+    threads: usize,
+    smoke: bool,
+}
+
+impl Options {
+    fn parse(args: &[String]) -> Result<Self, String> {
+        // cargo passes --bench to `cargo bench` runs only: without it this
+        // is a test run, kept tiny.
+        let smoke = !args.iter().any(|a| a == "--bench") || args.iter().any(|a| a == "--smoke");
+        let mut options = if smoke {
+            Self {
+                clients: vec![1, 8],
+                secs: 0.2,
+                mem_streams: 20,
+                hold: 40,
+                hold_secs: 1.0,
+                threads: 2,
+                smoke,
+            }
+        } else {
+            Self {
+                clients: vec![1, 64, 256],
+                secs: 3.0,
+                mem_streams: 1000,
+                hold: 5000,
+                hold_secs: 60.0,
+                threads: 2,
+                smoke,
+            }
+        };
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
+            match arg.as_str() {
+                "--clients" => {
+                    options.clients = value()?
+                        .split(',')
+                        .map(|n| n.trim().parse().map_err(|e| format!("--clients: {e}")))
+                        .collect::<Result<_, _>>()?;
+                }
+                "--secs" => options.secs = number(value()?, "--secs")?,
+                "--mem-streams" => options.mem_streams = number(value()?, "--mem-streams")?,
+                "--hold" => options.hold = number(value()?, "--hold")?,
+                "--hold-secs" => options.hold_secs = number(value()?, "--hold-secs")?,
+                "--threads" => options.threads = number(value()?, "--threads")?,
+                // cargo's own flags, and ours handled above.
+                "--bench" | "--smoke" => {}
+                other if other.starts_with("--") => {}
+                other => return Err(format!("unexpected argument {other:?}")),
+            }
+        }
+        options.threads = options.threads.max(1);
+        Ok(options)
+    }
+}
+
+fn number<T: std::str::FromStr>(text: &str, flag: &str) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse().map_err(|e| format!("{flag}: {e}"))
+}
+
+// === the simulators, in child processes ===
+
+/// `--sim-child TOKENS_PER_SEC MODEL`: serves one simulator on a free port,
+/// prints `listening on http://ADDR`, and stops when stdin closes (when the
+/// bench that started it ends, whatever way).
+fn sim_child(args: &[String]) -> ExitCode {
+    let tokens_per_sec: f64 = args.first().and_then(|t| t.parse().ok()).unwrap_or(f64::INFINITY);
+    let model = args.get(1).map_or(FAST_MODEL, String::as_str);
+    let Some(spec_model) = om_sim::default_model(model) else {
+        eprintln!("sim child: unknown model {model}");
+        return ExitCode::FAILURE;
+    };
+    // The fast one echoes the prompt: a reply costs next to nothing to make.
+    let reply = if model == FAST_MODEL {
+        om_sim::reply::ReplyMode::Echo
+    } else {
+        om_sim::reply::ReplyMode::Lorem
+    };
+    let spec = om_sim::EndpointSpec::default()
+        .with_models(vec![spec_model])
+        .with_reply(reply)
+        .with_tokens_per_sec(tokens_per_sec)
+        .with_ttft(Duration::ZERO)
+        .with_load_time(Duration::ZERO)
+        .with_num_parallel(1_000_000)
+        .with_max_queue(1_000_000)
+        .with_keep_alive(Duration::from_hours(1));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(async {
+        let addr = "127.0.0.1:0".parse().expect("an address");
+        let server = om_sim::SimServer::bind(addr, spec).await.expect("a free port");
+        println!("listening on http://{}", server.local_addr());
+        std::io::stdout().flush().expect("stdout");
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        std::thread::spawn(move || {
+            let mut sink = Vec::new();
+            let _ = std::io::stdin().read_to_end(&mut sink);
+            stop.cancel();
+        });
+        server.run(shutdown).await;
+    });
+    ExitCode::SUCCESS
+}
+
+/// A simulator child process; closing its stdin stops it.
+struct SimChild {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    url: String,
+}
+
+impl SimChild {
+    fn start(tokens_per_sec: f64, model: &str) -> Result<Self, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("own path: {e}"))?;
+        let mut child = Command::new(exe)
+            .args(["--sim-child", &tokens_per_sec.to_string(), model])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("starting a simulator: {e}"))?;
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().ok_or("simulator stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).map_err(|e| format!("simulator: {e}"))?;
+        let url = line
+            .split("listening on ")
+            .nth(1)
+            .map(|u| u.trim().to_owned())
+            .ok_or_else(|| format!("simulator said {line:?}"))?;
+        Ok(Self { child, stdin, url })
+    }
+}
+
+impl Drop for SimChild {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        if self.child.wait().is_err() {
+            let _ = self.child.kill();
+        }
+    }
+}
+
+// === the run ===
+
+async fn run(options: &Options) -> Result<(), String> {
+    let fast = SimChild::start(f64::INFINITY, FAST_MODEL)?;
+    let slow = SimChild::start(0.5, SLOW_MODEL)?;
+    let endpoints = [&fast.url, &slow.url]
+        .iter()
+        .map(|url| url.parse().map(om_config::Endpoint::new).map_err(|e| format!("{url}: {e}")))
+        .collect::<Result<_, _>>()?;
+    let mut config = om_config::Config { endpoints, ..om_config::Config::default() };
+    config.orchestrator.endpoint_concurrency = NonZeroUsize::new(1_000_000).expect("non-zero");
+    let http = om_client::HttpConfig { pool_max_idle_per_host: 100_000, ..Default::default() };
+    let (fleet, workers) = FleetBuilder::from_config(&config)
+        .and_then(|builder| builder.http(http.build()).build())
+        .map_err(|e| format!("fleet: {e}"))?;
+    workers.probe_all().await;
+    let shutdown = CancellationToken::new();
+    let background = tokio::spawn(workers.run(shutdown.clone()));
+    let settings =
+        Settings { listen: "127.0.0.1:0".parse().expect("an address"), ..Settings::default() };
+    let gateway = Gateway::bind(fleet, settings).await.map_err(|e| format!("gateway: {e}"))?;
+    let gateway_url = format!("http://{}", gateway.local_addr());
+    let server = tokio::spawn(gateway.run(shutdown.clone()));
+
+    println!(
+        "gateway bench{}: simulators in child processes; gateway and clients here on {} worker \
+         threads ({} cores); {:.1} s per case",
+        if options.smoke { " (smoke)" } else { "" },
+        options.threads,
+        std::thread::available_parallelism().map_or(0, NonZeroUsize::get),
+        options.secs
+    );
+    let client = http_client();
+    // Memory first, in a fresh process: later phases free memory that the
+    // allocator would hand out again, hiding what new streams cost.
+    memory(options, &client, &slow.url, &gateway_url).await?;
+    latency(options, &client, &fast.url, &gateway_url).await;
+    hold(options, &client, &gateway_url).await?;
+
+    shutdown.cancel();
+    server.await.map_err(|e| format!("gateway task: {e}"))?;
+    background.await.map_err(|e| format!("workers: {e}"))?;
+    drop((fast, slow));
+    Ok(())
+}
+
+fn http_client() -> Http {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    Client::builder(TokioExecutor::new()).pool_max_idle_per_host(100_000).build(connector)
+}
+
+fn chat(base: &str, model: &str, stream: bool, tokens: u32) -> Request<Full<Bytes>> {
+    let body = serde_json::json!({
+        "model": model,
+        "messages": [{"role": "user", "content": PROMPT}],
+        "stream": stream,
+        "options": {"num_predict": tokens},
+    });
+    Request::builder()
+        .method(Method::POST)
+        .uri(format!("{base}/api/chat"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .expect("a request")
+}
+
+// === latency and throughput ===
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// One token, not streamed.
+    Small,
+    /// Eight tokens, streamed.
+    Stream,
+}
+
+/// Which histogram of a case a row shows.
+type Pick = fn(&Stats) -> &Histogram<u64>;
+
+/// What one case measured.
+struct Stats {
+    total: Histogram<u64>,
+    first: Histogram<u64>,
+    done: u64,
+    errors: u64,
+    elapsed: Duration,
+}
+
+impl Stats {
+    fn new() -> Self {
+        let histogram = || Histogram::new_with_bounds(1, 600_000_000, 3).expect("bounds");
+        Self { total: histogram(), first: histogram(), done: 0, errors: 0, elapsed: Duration::ZERO }
+    }
+
+    fn add(&mut self, other: &Self) {
+        self.total.add(&other.total).expect("same bounds");
+        self.first.add(&other.first).expect("same bounds");
+        self.done += other.done;
+        self.errors += other.errors;
+    }
+
+    fn rate(&self) -> f64 {
+        self.done as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+async fn latency(options: &Options, client: &Http, direct: &str, gateway: &str) {
+    println!();
+    println!(
+        "latency (µs) and throughput (requests/s), direct to the simulator vs through the gateway"
+    );
+    println!(
+        "{:<24} {:>7} {:>16} {:>16} {:>16} {:>10} {:>10} {:>7}",
+        "case",
+        "clients",
+        "direct p50/p99",
+        "gateway p50/p99",
+        "added p50/p99",
+        "direct/s",
+        "gateway/s",
+        "ratio"
+    );
+    let duration = Duration::from_secs_f64(options.secs);
+    for kind in [Kind::Small, Kind::Stream] {
+        for &clients in &options.clients {
+            // Warm both paths (connections, the model) before measuring.
+            load(client, direct, kind, clients.min(8), Duration::from_millis(100)).await;
+            load(client, gateway, kind, clients.min(8), Duration::from_millis(100)).await;
+            let d = load(client, direct, kind, clients, duration).await;
+            let g = load(client, gateway, kind, clients, duration).await;
+            let rows: &[(&str, Pick)] = match kind {
+                Kind::Small => &[("small, not streamed", |s| &s.total)],
+                Kind::Stream => {
+                    &[("stream: first byte", |s| &s.first), ("stream: whole answer", |s| &s.total)]
+                }
+            };
+            for (name, pick) in rows {
+                let (dh, gh) = (pick(&d), pick(&g));
+                let q = |h: &Histogram<u64>, p: f64| h.value_at_quantile(p);
+                println!(
+                    "{:<24} {:>7} {:>16} {:>16} {:>16} {:>10.0} {:>10.0} {:>7.2}",
+                    name,
+                    clients,
+                    format!("{}/{}", q(dh, 0.5), q(dh, 0.99)),
+                    format!("{}/{}", q(gh, 0.5), q(gh, 0.99)),
+                    format!(
+                        "{}/{}",
+                        q(gh, 0.5).saturating_sub(q(dh, 0.5)),
+                        q(gh, 0.99).saturating_sub(q(dh, 0.99))
+                    ),
+                    d.rate(),
+                    g.rate(),
+                    g.rate() / d.rate().max(1e-9),
+                );
+            }
+            if d.errors + g.errors > 0 {
+                println!("  errors: direct {}, gateway {}", d.errors, g.errors);
+            }
+        }
+    }
+}
+
+/// `clients` loops, each sending requests back to back for `duration`.
+async fn load(client: &Http, base: &str, kind: Kind, clients: usize, duration: Duration) -> Stats {
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = JoinSet::new();
+    for _ in 0..clients {
+        let (client, base) = (client.clone(), base.to_owned());
+        tasks.spawn(async move {
+            let mut stats = Stats::new();
+            while Instant::now() < deadline {
+                match one(&client, &base, kind).await {
+                    Some((first, total)) => {
+                        stats.first.saturating_record(micros(first));
+                        stats.total.saturating_record(micros(total));
+                        stats.done += 1;
+                    }
+                    None => stats.errors += 1,
+                }
+            }
+            stats
+        });
+    }
+    let mut all = Stats::new();
+    while let Some(stats) = tasks.join_next().await {
+        if let Ok(stats) = stats {
+            all.add(&stats);
+        }
+    }
+    all.elapsed = started.elapsed();
+    all
+}
+
+/// One request: time to the first body bytes and to the end.
+async fn one(client: &Http, base: &str, kind: Kind) -> Option<(Duration, Duration)> {
+    let request = match kind {
+        Kind::Small => chat(base, FAST_MODEL, false, 1),
+        Kind::Stream => chat(base, FAST_MODEL, true, 8),
+    };
+    let started = Instant::now();
+    let response = client.request(request).await.ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    let mut body = response.into_body();
+    let mut first = None;
+    let mut last = Bytes::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame.ok()?.into_data() {
+            first.get_or_insert_with(|| started.elapsed());
+            last = data;
+        }
+    }
+    let total = started.elapsed();
+    // A complete answer ends with its final object.
+    if !contains(&last, b"\"done\":true") {
+        return None;
+    }
+    Some((first.unwrap_or(total), total))
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn micros(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
+}
+
+// === memory and the hold ===
+
+/// Opens `n` streams of the slow model at `base` (at most [`OPENING`] at a
+/// time), each returned once its first line has arrived.
+async fn open_streams(client: &Http, base: &str, n: usize) -> (Vec<Incoming>, usize) {
+    let gate = Arc::new(Semaphore::new(OPENING));
+    let mut opening = JoinSet::new();
+    for _ in 0..n {
+        let (client, base, gate) = (client.clone(), base.to_owned(), Arc::clone(&gate));
+        opening.spawn(async move {
+            let _permit = gate.acquire_owned().await.ok()?;
+            let response = client.request(chat(&base, SLOW_MODEL, true, 100_000)).await.ok()?;
+            if !response.status().is_success() {
+                return None;
+            }
+            let mut body = response.into_body();
+            loop {
+                let frame = body.frame().await?.ok()?;
+                if frame.is_data() {
+                    return Some(body);
+                }
+            }
+        });
+    }
+    let mut bodies = Vec::with_capacity(n);
+    let mut failed = 0;
+    while let Some(opened) = opening.join_next().await {
+        match opened {
+            Ok(Some(body)) => bodies.push(body),
+            _ => failed += 1,
+        }
+    }
+    (bodies, failed)
+}
+
+/// Memory per open stream: `n` streams straight to the simulator (what
+/// the client side costs), then, with those still open, `n` through the
+/// gateway (client and gateway); the difference is the gateway's share.
+async fn memory(
+    options: &Options,
+    client: &Http,
+    direct: &str,
+    gateway: &str,
+) -> Result<(), String> {
+    let n = cap_streams(options.mem_streams, 4)?;
+    if n == 0 {
+        return Ok(());
+    }
+    let before = rss_kib()?;
+    let (direct_streams, direct_failed) = open_streams(client, direct, n).await;
+    let after_direct = rss_kib()?;
+    let (gateway_streams, gateway_failed) = open_streams(client, gateway, n).await;
+    let after_gateway = rss_kib()?;
+    let per = |delta: u64| delta as f64 / n as f64;
+    let client_only = per(after_direct.saturating_sub(before));
+    let with_gateway = per(after_gateway.saturating_sub(after_direct));
+    println!();
+    println!(
+        "memory per open stream ({n} streams, VmRSS): client only {client_only:.1} KiB; client and \
+         gateway {with_gateway:.1} KiB; the gateway's share {:.1} KiB (failed to open: direct \
+         {direct_failed}, gateway {gateway_failed})",
+        with_gateway - client_only
+    );
+    drop(direct_streams);
+    drop(gateway_streams);
+    Ok(())
+}
+
+/// Holds `options.hold` streams through the gateway for `options.hold_secs`,
+/// reading every line, and counts what went wrong.
+async fn hold(options: &Options, client: &Http, gateway: &str) -> Result<(), String> {
+    let n = cap_streams(options.hold, FDS_PER_STREAM)?;
+    if n == 0 {
+        return Ok(());
+    }
+    let before = rss_kib()?;
+    let opening = Instant::now();
+    let (streams, failed) = open_streams(client, gateway, n).await;
+    let opened_in = opening.elapsed();
+    let open_rss = rss_kib()?;
+    let deadline = Instant::now() + Duration::from_secs_f64(options.hold_secs);
+    let mut readers = JoinSet::new();
+    for mut body in streams {
+        readers.spawn(async move {
+            let mut lines = 0_u64;
+            loop {
+                match tokio::time::timeout_at(deadline, body.frame()).await {
+                    // Held to the end: a success.
+                    Err(_) => return Ok(lines),
+                    Ok(Some(Ok(frame))) => {
+                        if let Ok(data) = frame.into_data() {
+                            if contains(&data, b"\"error\"") {
+                                return Err(lines);
+                            }
+                            lines += data.split(|&b| b == b'\n').skip(1).count() as u64;
+                        }
+                    }
+                    // Ended or broke before the deadline.
+                    Ok(_) => return Err(lines),
+                }
+            }
+        });
+    }
+    let (mut held, mut broken, mut lines) = (0_u64, 0_u64, 0_u64);
+    while let Some(result) = readers.join_next().await {
+        match result {
+            Ok(Ok(n)) => {
+                held += 1;
+                lines += n;
+            }
+            Ok(Err(n)) => {
+                broken += 1;
+                lines += n;
+            }
+            Err(_) => broken += 1,
+        }
+    }
+    let end_rss = rss_kib()?;
+    println!();
+    println!(
+        "hold: {n} concurrent streams through the gateway for {:.0} s: opened in {:.1} s, held {held}, \
+         errors {} (failed to open {failed}, broke {broken}), {lines} lines read; VmRSS {} MiB before, \
+         {} MiB open, {} MiB at the end ({:.1} KiB per stream, client side included)",
+        options.hold_secs,
+        opened_in.as_secs_f64(),
+        failed as u64 + broken,
+        before / 1024,
+        open_rss / 1024,
+        end_rss / 1024,
+        open_rss.saturating_sub(before) as f64 / n as f64,
+    );
+    Ok(())
+}
+
+/// `wanted` streams, or as many as the open-file limit allows with
+/// `fds_each` descriptors per stream, saying so.
+fn cap_streams(wanted: usize, fds_each: u64) -> Result<usize, String> {
+    let limit = open_file_limit()?;
+    let room = limit.saturating_sub(256) / fds_each;
+    let allowed = usize::try_from(room).unwrap_or(usize::MAX);
+    if wanted > allowed {
+        println!(
+            "note: the open-file limit ({limit}) allows {allowed} streams of {wanted} here \
+             ({fds_each} descriptors each); raise it with `ulimit -n {}` for the full run",
+            (wanted as u64 * fds_each + 256).next_power_of_two()
+        );
+        return Ok(allowed);
+    }
+    Ok(wanted)
+}
+
+/// This process's resident memory, in KiB.
+fn rss_kib() -> Result<u64, String> {
+    let status = std::fs::read_to_string("/proc/self/status").map_err(|e| format!("{e}"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| "no VmRSS in /proc/self/status".to_owned())
+}
+
+/// The soft limit on open files.
+fn open_file_limit() -> Result<u64, String> {
+    let limits = std::fs::read_to_string("/proc/self/limits").map_err(|e| format!("{e}"))?;
+    limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|soft| soft.parse().ok())
+        .ok_or_else(|| "no open-file limit in /proc/self/limits".to_owned())
+}

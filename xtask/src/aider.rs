@@ -7,7 +7,8 @@
 //! and about 700 MB, once; the stamp file skips it while the requirements are unchanged.
 //!
 //! Both commands start `ollama-meta sim --reply aider` (each reply appends
-//! `# edited-by: <model>` to the file the request names), then run
+//! `# edited-by: <model>` to the file the request names; the test's simulator is fast, the
+//! bench's as slow as a small local model), then run
 //! `tests/python/aider_e2e.py` with the simulator's URL, the `ollama-meta` binary and the
 //! venv's `aider`.
 
@@ -46,6 +47,29 @@ const SIM_ARGS: &[&str] = &[
     "7",
 ];
 
+/// The benchmark's simulator: the model speed of a small local model (25 tokens/s,
+/// half a second to the first token), so that, as with real models, waiting for the model
+/// is most of a session and the rounds show what running sessions at once buys. (With the
+/// fast simulator above, each session is bound by Aider's own start-up, about 3 s of CPU,
+/// and a 2-core machine caps the speed-up at about 2.)
+const BENCH_SIM_ARGS: &[&str] = &[
+    "sim",
+    "--listen",
+    "127.0.0.1:0",
+    "--reply",
+    "aider",
+    "--tokens-per-sec",
+    "25",
+    "--ttft-ms",
+    "500",
+    "--load-ms",
+    "30",
+    "--parallel",
+    "16",
+    "--seed",
+    "7",
+];
+
 /// How long the end-to-end script may run (two rounds of ten sessions).
 const E2E_TIMEOUT: Duration = Duration::from_mins(15);
 
@@ -58,7 +82,7 @@ const BENCH_LEVELS: &str = "1,5,10";
 /// The end-to-end test, with an already built `binary`.
 pub(crate) fn e2e(binary: &Path) -> Result<()> {
     println!("--> e2e scenario `aider`: {SCRIPT}");
-    run_script(binary, &[], E2E_TIMEOUT)
+    run_script(binary, SIM_ARGS, &[], E2E_TIMEOUT)
         .map_err(|err| format!("e2e scenario `aider`: {err}").into())
 }
 
@@ -73,11 +97,17 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
         _ => return Err("usage: cargo xtask bench aider [LEVELS, e.g. 1,5,10]".into()),
     };
     let binary = build_binary()?;
-    run_script(&binary, &["--bench".to_owned(), levels], BENCH_TIMEOUT)
+    run_script(&binary, BENCH_SIM_ARGS, &["--bench".to_owned(), levels], BENCH_TIMEOUT)
 }
 
-/// Installs Aider if needed, starts the simulator, runs the script, stops the simulator.
-fn run_script(binary: &Path, extra: &[String], timeout: Duration) -> Result<()> {
+/// Installs Aider if needed, starts the simulator (`ollama-meta <sim>`), runs the script,
+/// stops the simulator.
+fn run_script(
+    binary: &Path,
+    sim: &'static [&'static str],
+    extra: &[String],
+    timeout: Duration,
+) -> Result<()> {
     let root = project_root();
     let python = prepare_venv_at(&root, VENV, REQUIREMENTS)?;
     let aider = venv_program(&python, "aider");
@@ -86,7 +116,7 @@ fn run_script(binary: &Path, extra: &[String], timeout: Duration) -> Result<()> 
             format!("{} is missing after installing {REQUIREMENTS}", aider.display()).into()
         );
     }
-    let (sim, urls) = start_ollama_meta(binary, SIM_ARGS, 1)?;
+    let (sim, urls) = start_ollama_meta(binary, sim, 1)?;
     let url = urls.first().ok_or("the simulator printed no URL")?;
     let mut cmd = Command::new(&python);
     cmd.env("PYTHONUNBUFFERED", "1")

@@ -213,3 +213,25 @@ fn unauthorized(openai: bool) -> Response<Body> {
     response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(forward_authorization: bool) -> App {
+        let (fleet, _workers) = Fleet::builder().build().expect("an empty fleet");
+        App::new(fleet, Settings { forward_authorization, ..Settings::default() })
+    }
+
+    #[test]
+    fn the_clients_authorization_goes_upstream_only_when_configured() {
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer client"));
+        assert_eq!(app(false).upstream_authorization(&headers), None);
+        assert_eq!(
+            app(true).upstream_authorization(&headers),
+            Some(HeaderValue::from_static("Bearer client"))
+        );
+        assert_eq!(app(true).upstream_authorization(&HeaderMap::new()), None);
+    }
+}

@@ -127,4 +127,4 @@ pub use session::{
     DEFAULT_TIMEOUT, MAX_MESSAGE_ARG, SessionReport, SessionSpec, SessionStatus, Sessions,
     Settings, TERMINATE_GRACE, Target,
 };
-pub use worktree::{Commit, LOG_FOLDER, Repository, WORKTREE_FOLDER, Worktree};
+pub use worktree::{Commit, EXCLUDES, LOG_FOLDER, Repository, WORKTREE_FOLDER, Worktree};

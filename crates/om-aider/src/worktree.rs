@@ -4,9 +4,11 @@
 //! on its own branch `om/<task id>`, made from the base commit the
 //! repository resolved when it was opened, so sessions never see each
 //! other's files and all start from the same commit even if the base branch
-//! moves meanwhile. The folder is listed in the repository's
-//! `.git/info/exclude` (a local, untracked file), so the main checkout does
-//! not show it as untracked.
+//! moves meanwhile. The repository's `.git/info/exclude` (a local, untracked
+//! file shared by every worktree) lists the worktree folder, so the main
+//! checkout does not show it as untracked, and Aider's own files (`.aider*`:
+//! its repository-map cache, histories), so they never count as a
+//! session's changes, get committed, or keep a worktree from being removed.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -194,22 +196,31 @@ fn os(text: &str) -> std::ffi::OsString {
     text.into()
 }
 
-/// Adds `/.om-worktrees/` to an exclude file unless a line already says so.
+/// The patterns sessions add to `.git/info/exclude`: the worktree folder,
+/// and Aider's own files.
+pub const EXCLUDES: [&str; 2] = ["/.om-worktrees/", ".aider*"];
+
+/// Adds the [`EXCLUDES`] lines an exclude file lacks.
 fn exclude_folder(file: &Path) -> std::io::Result<()> {
-    let line = format!("/{WORKTREE_FOLDER}/");
     let existing = match std::fs::read_to_string(file) {
         Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(err) => return Err(err),
     };
-    if existing.lines().any(|l| l.trim() == line) {
+    let missing: Vec<&str> =
+        EXCLUDES.into_iter().filter(|line| !existing.lines().any(|l| l.trim() == *line)).collect();
+    if missing.is_empty() {
         return Ok(());
     }
     let mut out = std::fs::OpenOptions::new().create(true).append(true).open(file)?;
     if !existing.is_empty() && !existing.ends_with('\n') {
         out.write_all(b"\n")?;
     }
-    writeln!(out, "# ollama-meta aider session worktrees\n{line}")
+    writeln!(out, "# ollama-meta aider: session worktrees and Aider's own files")?;
+    for line in missing {
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
 }
 
 /// One session's worktree.
@@ -299,6 +310,13 @@ mod tests {
         exclude_folder(&file).unwrap();
         let text = std::fs::read_to_string(&file).unwrap();
         assert_eq!(text.matches("/.om-worktrees/").count(), 1, "{text}");
+        assert_eq!(text.matches(".aider*").count(), 1, "{text}");
         assert!(text.starts_with("*.tmp\n"), "{text}");
+        // A file that has one line already gets only the other.
+        std::fs::write(&file, ".aider*\n").unwrap();
+        exclude_folder(&file).unwrap();
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(text.matches(".aider*").count(), 1, "{text}");
+        assert_eq!(text.matches("/.om-worktrees/").count(), 1, "{text}");
     }
 }

@@ -6,7 +6,8 @@ use std::process::Command;
 /// The fake Aider: a POSIX shell script run as a program with arguments. It
 /// prints every argument on its own line (`arg: <value>`), the endpoint it
 /// was given, and a usage line; appends `# edited-by: <model>` to every file
-/// after `--`; and commits them when asked to (`--auto-commits`). The
+/// after `--`; leaves a repository-map cache behind as Aider does; and
+/// commits the files when asked to (`--auto-commits`). The
 /// `FAKE_AIDER` variable makes it misbehave: `sleep` (hang, in a child
 /// process), `fail` (exit 3) or `unreachable` (only API errors, exit 0).
 const FAKE_AIDER: &str = r#"#!/bin/sh
@@ -36,6 +37,8 @@ done
 for f in "$@"; do
   printf '# edited-by: %s\n' "${model#ollama_chat/}" >> "$f"
 done
+# Aider's repository-map cache, which must never count as a change.
+mkdir -p .aider.tags.cache.v4 && echo cache > .aider.tags.cache.v4/cache.db
 echo "Tokens: 1.2k sent, 34 received."
 if [ "$commit" = 1 ] && [ $# -gt 0 ]; then
   git add -- "$@" && git commit -q -m "fake aider: edit" && echo "Commit done"

@@ -272,9 +272,10 @@ fn below(rng: &mut SplitMix64, n: usize) -> usize {
 /// The candidates a sampled decision has filtered, each once.
 struct Pool<'e, 'a> {
     eligibility: &'e Eligibility<'a>,
-    /// Instance index and position in `eligible` (`u8::MAX` when removed)
-    /// of every candidate filtered.
-    seen: [(u32, u8); MAX_EVALUATED],
+    /// The instance index of every candidate filtered…
+    seen: [u32; MAX_EVALUATED],
+    /// …and its position in `eligible` (`u8::MAX` when removed).
+    at: [u8; MAX_EVALUATED],
     len: usize,
     eligible: Vec<Candidate>,
     removed: Removed,
@@ -284,7 +285,8 @@ impl<'e, 'a> Pool<'e, 'a> {
     fn new(eligibility: &'e Eligibility<'a>) -> Self {
         Self {
             eligibility,
-            seen: [(0, 0); MAX_EVALUATED],
+            seen: [0; MAX_EVALUATED],
+            at: [0; MAX_EVALUATED],
             len: 0,
             eligible: Vec::with_capacity(2 * SAMPLE + MODEL_SPREAD),
             removed: Removed::default(),
@@ -296,7 +298,8 @@ impl<'e, 'a> Pool<'e, 'a> {
     /// eligible. Past [`MAX_EVALUATED`] candidates, new ones are passed over.
     fn filter(&mut self, index: InstanceIdx) -> Option<usize> {
         let key = index.index() as u32;
-        if let Some(&(_, at)) = self.seen[..self.len].iter().find(|(seen, _)| *seen == key) {
+        if let Some(i) = self.seen[..self.len].iter().position(|seen| *seen == key) {
+            let at = self.at[i];
             return (at != u8::MAX).then_some(usize::from(at));
         }
         if self.len == MAX_EVALUATED {
@@ -309,7 +312,8 @@ impl<'e, 'a> Pool<'e, 'a> {
             }
             None => None,
         };
-        self.seen[self.len] = (key, at.map_or(u8::MAX, |at| at as u8));
+        self.seen[self.len] = key;
+        self.at[self.len] = at.map_or(u8::MAX, |at| at as u8);
         self.len += 1;
         at
     }

@@ -233,9 +233,9 @@ pub(crate) fn rotation(
     pool.into_ordered(&order)
 }
 
-/// Every eligible candidate (`every`, in index order, not empty) ranked
-/// from `turn` — or the first after it, if it has just become ineligible —
-/// onwards, wrapping around.
+/// Every eligible candidate (`every`, in index order) ranked from `turn` —
+/// or the first after it, if it has just become ineligible — onwards,
+/// wrapping around.
 fn from_turn(mut every: Filtered, turn: InstanceIdx, keep: usize) -> Filtered {
     let eligible = &mut every.candidates;
     let start = eligible.partition_point(|c| c.instance < turn);

@@ -147,6 +147,8 @@ proptest! {
             *counts.entry(endpoint_of(&snapshot, decision.chosen.instance)).or_default() += 1;
         }
         // Shares per weight class (weight, warm), against the exact ones.
+        // Over 4,000 draws a share's standard deviation is below 0.008, so
+        // 0.04 is five of them: a correct draw fails about once in millions.
         let effective = |e: &EndpointSpecT| {
             let cold = !e.models[0].loaded;
             if e.healthy { e.weight / if cold { 1.5 } else { 1.0 } } else { 0.0 }
@@ -164,7 +166,7 @@ proptest! {
         }
         for ((weight, loaded), (want, got)) in classes {
             let share = f64::from(got) / f64::from(draws);
-            prop_assert!((share - want).abs() < 0.03, "weight {weight}, loaded {loaded}: {share} vs {want}");
+            prop_assert!((share - want).abs() < 0.04, "weight {weight}, loaded {loaded}: {share} vs {want}");
         }
     }
 }

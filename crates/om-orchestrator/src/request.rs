@@ -80,8 +80,8 @@ pub(crate) fn chat_request(
 
 #[cfg(test)]
 mod tests {
-    use om_core::wire::KeepAlive;
     use om_core::Capabilities;
+    use om_core::wire::KeepAlive;
     use om_router::ModelSelector;
 
     use super::*;

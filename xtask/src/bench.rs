@@ -8,6 +8,12 @@
 //! (`cargo bench -p om-gateway --bench gateway`): added latency and throughput against the
 //! simulator at 1, 64 and 256 clients, memory per open stream, and a 60-second hold of 5,000
 //! streams (`-- --hold N --hold-secs S` for other figures).
+//!
+//! `cargo xtask bench scheduling [-- ARGS...]` runs the scheduling-quality benchmark
+//! (`cargo bench -p ollama-meta --bench scheduling`, release mode): the makespan of five
+//! seeded 240-task batches on a heterogeneous simulated fleet for each routing strategy, in
+//! virtual time, against the lower bound (total work over total capacity). `-- STRATEGY...`,
+//! `--tasks N`, `--batches N`, `--workers N`, `--seed N` and `--detail` change what it runs.
 
 use crate::{Result, cargo, run_command};
 
@@ -61,6 +67,9 @@ impl Flags {
             Some(package) if package == "gateway" => {
                 args.extend(["-p", "om-gateway", "--bench", "gateway"].map(str::to_owned));
             }
+            Some(package) if package == "scheduling" => {
+                args.extend(["-p", "ollama-meta", "--bench", "scheduling"].map(str::to_owned));
+            }
             Some(package) => args.extend(["-p".to_owned(), package.clone()]),
             None => args.push("--workspace".to_owned()),
         }
@@ -107,6 +116,23 @@ mod tests {
         assert_eq!(
             cargo_args(&["gateway", "--", "--hold", "100"]),
             ["bench", "-p", "om-gateway", "--bench", "gateway", "--", "--hold", "100"]
+        );
+    }
+
+    #[test]
+    fn scheduling_is_its_own_program() {
+        assert_eq!(
+            cargo_args(&["scheduling", "--", "performance", "--detail"]),
+            [
+                "bench",
+                "-p",
+                "ollama-meta",
+                "--bench",
+                "scheduling",
+                "--",
+                "performance",
+                "--detail"
+            ]
         );
     }
 

@@ -1,6 +1,8 @@
 //! `ollama-meta serve`: the gateway binary in front of a simulator, driven
 //! by ollama-rs and raw HTTP, stopped with SIGTERM.
 
+#![allow(clippy::unwrap_used, reason = "the setup helpers panic like the tests they serve")]
+
 use std::process::Stdio;
 use std::time::Duration;
 

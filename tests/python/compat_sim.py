@@ -17,17 +17,15 @@ from __future__ import annotations
 import argparse
 import collections.abc
 import math
-import os
 import re
 import sys
-import time
-import traceback
-from importlib import metadata
 from typing import Callable
 
 import httpx
 import ollama
 import openai
+
+from harness import CheckFailed, bypass_proxy_for_loopback, expect, package_versions, run
 
 # The models the simulator serves by default, as `/api/tags` names them.
 LLAMA = "llama3.2"
@@ -68,16 +66,6 @@ METRICS = (
     "eval_count",
     "eval_duration",
 )
-
-
-class CheckFailed(Exception):
-    """A check's expectation was not met."""
-
-
-def expect(condition: object, message: str) -> None:
-    """Fails the current check with `message` unless `condition` holds."""
-    if not condition:
-        raise CheckFailed(message)
 
 
 class Context:
@@ -406,35 +394,11 @@ def main() -> int:
     parser.add_argument("-k", dest="only", help="run only checks whose name contains this")
     args = parser.parse_args()
 
-    # Loopback traffic must never go through a proxy from the environment.
-    for var in ("NO_PROXY", "no_proxy"):
-        extra = "127.0.0.1,localhost,::1"
-        os.environ[var] = f"{os.environ[var]},{extra}" if os.environ.get(var) else extra
-
+    bypass_proxy_for_loopback()
     ctx = Context(args.base_url)
-    versions = ", ".join(f"{pkg} {metadata.version(pkg)}" for pkg in ("ollama", "openai", "httpx"))
+    versions = package_versions("ollama", "openai", "httpx")
     print(f"compat_sim: {versions}; server {ctx.base_url}")
-    passed = failed = 0
-    for fn in CHECKS:
-        name = fn.__name__
-        if args.only and args.only not in name:
-            continue
-        started = time.monotonic()
-        try:
-            fn(ctx)
-        except CheckFailed as err:
-            failed += 1
-            print(f"FAIL {name}: {err}")
-        except Exception as err:  # noqa: BLE001 - a harness reports every failure
-            failed += 1
-            frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename == __file__]
-            where = f" (line {frames[-1].lineno})" if frames else ""
-            print(f"FAIL {name}: {type(err).__name__}: {err}{where}")
-        else:
-            passed += 1
-            print(f"PASS {name} ({(time.monotonic() - started) * 1000:.0f} ms)")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed or not passed else 0
+    return run(CHECKS, ctx, args.only, __file__)
 
 
 if __name__ == "__main__":

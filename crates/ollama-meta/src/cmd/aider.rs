@@ -28,7 +28,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
 use om_aider::{AiderExecutor, AiderFactory, AiderTask, SessionSpec, Sessions, Settings};
 use om_core::TaskId;
@@ -48,6 +47,7 @@ use crate::cli::{AiderArgs, GlobalArgs};
 use crate::cmd::aider::executor::{Running, SessionExecutor};
 use crate::cmd::aider::outcome::Meta;
 use crate::cmd::config::EXIT_BAD_INPUT;
+use crate::cmd::run::drive;
 use crate::cmd::run::interrupt::Interrupts;
 
 /// Runs the sessions; see the module docs. Exit code 0 when every task of
@@ -296,58 +296,33 @@ impl Batch<'_> {
                     .with_priority(entry.task.priority)
             }))
             .map_err(|_| anyhow::anyhow!("the dispatcher closed before the batch was queued"))?;
-        let mut pending: FuturesUnordered<_> = submitted
+        let pending: FuturesUnordered<_> = submitted
             .into_iter()
             .zip(metas)
             .map(|(handle, meta)| async move { (meta, handle.await) })
             .collect();
 
         let mut interrupts = Interrupts::new().context("listening for Ctrl-C")?;
-        let mut presses = 0_u32;
-        let mut records = Vec::new();
-        let mut failure = None;
-        loop {
-            tokio::select! {
-                // Outcomes first: a finished session is journaled before an
-                // interrupt that arrived at the same time is acted on.
-                biased;
-                next = pending.next() => {
-                    let Some((meta, result)) = next else { break };
-                    let ran = running.take(&meta.id);
-                    let worker = ran.as_ref().map(|r| r.worker);
-                    let record = outcome::record(&meta, result, ran.as_ref());
-                    if let Err(err) = journal.append(&record).await {
-                        dispatcher.cancel_all();
-                        failure.get_or_insert(anyhow::Error::new(err).context(format!(
-                            "appending to the results file {}", journal.path().display()
-                        )));
-                        continue;
-                    }
-                    self.progress.finished(worker, &record);
-                    records.push(record);
-                }
-                () = interrupts.next(), if presses < 2 => {
-                    presses += 1;
-                    if presses == 1 {
-                        draining.cancel();
-                        dispatcher.close();
-                        self.progress.println(
-                            "interrupted: no new sessions start; running sessions finish \
-                             (Ctrl-C again to stop them)",
-                        );
-                    } else {
-                        dispatcher.cancel_all();
-                        self.progress.println("interrupted again: stopping running sessions");
-                    }
-                }
-            }
-        }
+        let records = drive::journal_outcomes(
+            drive::Queued { dispatcher: &dispatcher, draining: &draining },
+            pending,
+            |(meta, result)| {
+                let ran = running.take(&meta.id);
+                (ran.as_ref().map(|r| r.worker), outcome::record(&meta, result, ran.as_ref()))
+            },
+            &mut journal,
+            &mut interrupts,
+            &self.progress,
+            &drive::Words {
+                draining: "interrupted: no new sessions start; running sessions finish \
+                           (Ctrl-C again to stop them)",
+                cancelling: "interrupted again: stopping running sessions",
+            },
+        )
+        .await;
         drop(dispatcher);
         runner.await.context("the dispatcher's runner failed")?;
-        match failure {
-            Some(err) => Err(err),
-            None => Ok(records),
-        }
+        records
     }
 }
 

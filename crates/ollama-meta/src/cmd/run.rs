@@ -13,6 +13,7 @@
 //! line in the journal (`cancelled` if it did not finish), so `--resume`
 //! picks up exactly what is left.
 
+pub(crate) mod drive;
 mod executor;
 mod fleet;
 pub(crate) mod interrupt;
@@ -25,7 +26,6 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
-use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
 use om_core::Task;
 use om_dispatch::Dispatcher;
@@ -278,58 +278,31 @@ impl Batch {
                 }),
             )
             .map_err(|_| anyhow::anyhow!("the dispatcher closed before the batch was queued"))?;
-        let mut pending: FuturesUnordered<_> = submitted
+        let pending: FuturesUnordered<_> = submitted
             .into_iter()
             .zip(metas)
             .map(|(handle, meta)| async move { (meta, handle.await) })
             .collect();
 
-        let mut presses = 0_u32;
-        let mut records = Vec::new();
-        let mut failure = None;
-        loop {
-            tokio::select! {
-                // Outcomes first: a finished task is journaled before an
-                // interrupt that arrived at the same time is acted on.
-                biased;
-                next = pending.next() => {
-                    let Some((meta, outcome)) = next else { break };
-                    let ran = running.take(&meta.id);
-                    let worker = ran.as_ref().map(|r| r.worker);
-                    let record = outcome::record(&meta, outcome, ran.as_ref());
-                    if let Err(err) = journal.append(&record).await {
-                        // Without a journal nothing that finishes would
-                        // count: stop everything.
-                        dispatcher.cancel_all();
-                        failure.get_or_insert(anyhow::Error::new(err).context(format!(
-                            "appending to the results file {}", journal.path().display()
-                        )));
-                        continue;
-                    }
-                    self.progress.finished(worker, &record);
-                    records.push(record);
-                }
-                () = interrupts.next(), if presses < 2 => {
-                    presses += 1;
-                    if presses == 1 {
-                        draining.cancel();
-                        dispatcher.close();
-                        self.progress.println(
-                            "interrupted: no new tasks start; running tasks finish \
-                             (Ctrl-C again to cancel them)",
-                        );
-                    } else {
-                        dispatcher.cancel_all();
-                        self.progress.println("interrupted again: cancelling running tasks");
-                    }
-                }
-            }
-        }
+        let records = drive::journal_outcomes(
+            drive::Queued { dispatcher: &dispatcher, draining: &draining },
+            pending,
+            |(meta, outcome)| {
+                let ran = running.take(&meta.id);
+                (ran.as_ref().map(|r| r.worker), outcome::record(&meta, outcome, ran.as_ref()))
+            },
+            &mut journal,
+            &mut interrupts,
+            &self.progress,
+            &drive::Words {
+                draining: "interrupted: no new tasks start; running tasks finish \
+                           (Ctrl-C again to cancel them)",
+                cancelling: "interrupted again: cancelling running tasks",
+            },
+        )
+        .await;
         drop(dispatcher);
         runner.await.context("the dispatcher's runner failed")?;
-        match failure {
-            Some(err) => Err(err),
-            None => Ok(records),
-        }
+        records
     }
 }

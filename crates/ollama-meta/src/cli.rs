@@ -165,15 +165,19 @@ pub(crate) struct SimArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:11434", value_name = "ADDR")]
     pub(crate) listen: SocketAddr,
-    /// Models to serve, comma separated, from the built-in set.
+    /// Models to serve, comma separated: any Ollama model names (details of
+    /// names outside the built-in set are derived from the name).
     #[arg(long, value_delimiter = ',', value_name = "A,B,C")]
     pub(crate) models: Vec<String>,
-    /// Generation speed in tokens per second.
+    /// Generation speed of a request running alone, in tokens per second
+    /// (concurrent requests share it: see --batch-exponent).
     #[arg(long, value_name = "N")]
     pub(crate) tokens_per_sec: Option<f64>,
     /// Time to first token once the model is loaded, in milliseconds.
     #[arg(long, value_name = "MS")]
     pub(crate) ttft_ms: Option<u64>,
+    #[command(flatten)]
+    pub(crate) compute: crate::cmd::sim::ComputeArgs,
     /// Model load time, in milliseconds.
     #[arg(long, value_name = "MS")]
     pub(crate) load_ms: Option<u64>,

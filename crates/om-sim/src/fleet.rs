@@ -5,9 +5,11 @@
 //! [[endpoint]]
 //! name = "gpu-box"
 //! listen = "127.0.0.1:11500"
-//! models = ["llama3.2", "qwen3:8b", { name = "tiny:1b", base = "llama3.2", context_length = 8192 }]
-//! tokens_per_sec = 80.0
-//! ttft = "50ms"
+//! models = ["llama3.2", "codellama:13b", { name = "tiny:1b", base = "llama3.2", context_length = 8192 }]
+//! tokens_per_sec = 80.0   # a lone request's speed
+//! ttft = "50ms"           # a lone request's prompt evaluation
+//! batch_exponent = 0.5    # n concurrent requests get min(n^0.5, max_speedup)× in all
+//! max_speedup = 2.0
 //! load_time = "2s"
 //! num_parallel = 2
 //! keep_alive = "10m"      # negative means forever
@@ -26,9 +28,20 @@
 //! Every key is optional except that the file needs at least one
 //! `[[endpoint]]`; omitted keys take [`EndpointSpec::default`]'s values and
 //! `listen` defaults to `127.0.0.1:0`. Unknown keys are errors. Durations use
-//! Go syntax (`"300ms"`, `"1h30m"`). `models` entries are names of the
-//! default set ([`crate::default_models`]) or inline tables whose omitted
-//! fields come from `base` (default `llama3.2`).
+//! Go syntax (`"300ms"`, `"1h30m"`).
+//!
+//! `models` entries are any valid Ollama model names — the default set
+//! ([`crate::default_models`]) as documented, any other name derived from
+//! the name by [`ModelSpec::from_name`] — or inline tables whose omitted
+//! fields come from `base` (any name; the entry's own `name` when left
+//! out).
+//!
+//! `batch_exponent` (in `[0, 1]`, default 0.5) and `max_speedup` (at least
+//! 1, default 2.0; `inf` for no cap) set how the endpoint's requests share
+//! its compute ([`EndpointSpec::batch_exponent`]): every request evaluating
+//! a prompt or generating, on any model and in any slot, slows the others
+//! down. `batch_exponent = 1.0` with `max_speedup = inf` makes them
+//! independent.
 
 use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -40,7 +53,7 @@ use serde::Deserialize;
 
 use crate::fault::Faults;
 use crate::reply::ReplyMode;
-use crate::spec::{EndpointSpec, ModelSpec, default_model, derived_digest};
+use crate::spec::{EndpointSpec, ModelSpec, derived_digest};
 
 /// A parsed fleet file.
 #[derive(Debug, Clone)]
@@ -132,6 +145,8 @@ struct RawEndpoint {
     models: Option<Vec<RawModel>>,
     tokens_per_sec: Option<f64>,
     ttft: Option<String>,
+    batch_exponent: Option<f64>,
+    max_speedup: Option<f64>,
     load_time: Option<String>,
     num_parallel: Option<usize>,
     max_queue: Option<usize>,
@@ -303,6 +318,18 @@ fn endpoint(raw: RawEndpoint, i: usize, ctx: &Ctx<'_>) -> Result<FleetEndpoint, 
             ctx.invalid(key("tokens_per_sec"), format!("{tokens_per_sec} is not a positive speed"))
         );
     }
+    let batch_exponent = raw.batch_exponent.unwrap_or(defaults.batch_exponent);
+    if !(0.0..=1.0).contains(&batch_exponent) {
+        return Err(ctx.invalid(
+            key("batch_exponent"),
+            format!("{batch_exponent} is not an exponent between 0 and 1"),
+        ));
+    }
+    let max_speedup = raw.max_speedup.unwrap_or(defaults.max_speedup);
+    if max_speedup.is_nan() || max_speedup < 1.0 {
+        return Err(ctx
+            .invalid(key("max_speedup"), format!("{max_speedup} is not a speedup of at least 1")));
+    }
     let keep_alive = match raw.keep_alive {
         Some(text) => {
             let parsed = GoDuration::parse(&text)
@@ -329,6 +356,8 @@ fn endpoint(raw: RawEndpoint, i: usize, ctx: &Ctx<'_>) -> Result<FleetEndpoint, 
             models,
             tokens_per_sec,
             ttft: raw.ttft.map_or(Ok(defaults.ttft), |t| ctx.duration(&key("ttft"), &t))?,
+            batch_exponent,
+            max_speedup,
             load_time: raw
                 .load_time
                 .map_or(Ok(defaults.load_time), |t| ctx.duration(&key("load_time"), &t))?,
@@ -359,21 +388,21 @@ fn reply_mode(text: &str, ctx: &Ctx<'_>) -> Result<ReplyMode, String> {
 fn model_spec(raw: RawModel, key: &str, ctx: &Ctx<'_>) -> Result<ModelSpec, FleetError> {
     let table = match raw {
         RawModel::Name(name) => {
-            return default_model(&name).ok_or_else(|| {
-                ctx.invalid(
-                    key,
-                    format!("{name:?} is not a default model; give a table with its details"),
-                )
-            });
+            let name: ModelName = name.parse().map_err(|err| ctx.invalid(key, format!("{err}")))?;
+            return Ok(ModelSpec::from_name(name));
         }
         RawModel::Table(table) => table,
     };
     let name: ModelName =
         table.name.parse().map_err(|err| ctx.invalid(format!("{key}.name"), format!("{err}")))?;
-    let base_name = table.base.as_deref().unwrap_or("llama3.2");
-    let base = default_model(base_name).ok_or_else(|| {
-        ctx.invalid(format!("{key}.base"), format!("{base_name:?} is not a default model"))
-    })?;
+    let base = match table.base.as_deref() {
+        Some(base) => {
+            let base: ModelName =
+                base.parse().map_err(|err| ctx.invalid(format!("{key}.base"), format!("{err}")))?;
+            ModelSpec::from_name(base)
+        }
+        None => ModelSpec::from_name(name.clone()),
+    };
     let capabilities = match table.capabilities {
         Some(names) => names
             .iter()
@@ -451,9 +480,11 @@ mod tests {
             [[endpoint]]
             name = "gpu-box"
             listen = "127.0.0.1:11500"
-            models = ["llama3.2", "qwen3:8b", { name = "tiny:1b", context_length = 8192, capabilities = ["completion"] }]
+            models = ["llama3.2", "qwen3:8b", { name = "tiny:1b", context_length = 8192, capabilities = ["completion"] }, "codellama:13b", { name = "mine", base = "phi3:mini" }]
             tokens_per_sec = 80.0
             ttft = "50ms"
+            batch_exponent = 0.8
+            max_speedup = inf
             load_time = "2s"
             num_parallel = 2
             keep_alive = "-1m"
@@ -471,9 +502,21 @@ mod tests {
         assert_eq!(fleet.endpoints.len(), 2);
         let first = &fleet.endpoints[0];
         assert_eq!(first.listen.port(), 11500);
-        assert_eq!(first.spec.models.len(), 3);
-        assert_eq!(first.spec.models[2].context_length, 8192);
-        assert_eq!(first.spec.models[2].family, "llama");
+        assert_eq!(first.spec.models.len(), 5);
+        let tiny = &first.spec.models[2];
+        assert_eq!(tiny.context_length, 8192);
+        // Without a base the rest is derived from the entry's own name.
+        assert_eq!((tiny.family.as_str(), tiny.parameter_size.as_str()), ("tiny", "1B"));
+        let codellama = &first.spec.models[3];
+        assert_eq!(
+            (codellama.family.as_str(), codellama.parameter_size.as_str()),
+            ("llama", "13B")
+        );
+        let mine = &first.spec.models[4];
+        assert_eq!((mine.family.as_str(), mine.parameter_size.as_str()), ("phi3", "3.8B"));
+        assert_eq!(mine.name.to_string(), "mine:latest");
+        assert!((first.spec.batch_exponent - 0.8).abs() < 1e-12);
+        assert!(first.spec.max_speedup.is_infinite());
         assert_eq!(first.spec.keep_alive, Duration::MAX);
         assert_eq!(first.spec.ttft, Duration::from_millis(50));
         assert!(matches!(first.spec.reply, ReplyMode::Echo));
@@ -482,12 +525,23 @@ mod tests {
         assert_eq!(second.spec.name, "sim-1");
         assert_eq!(second.listen.port(), 0);
         assert_eq!(second.spec.models.len(), 4);
+        assert!((second.spec.batch_exponent - 0.5).abs() < 1e-12);
+        assert!((second.spec.max_speedup - 2.0).abs() < 1e-12);
     }
 
     #[test]
     fn errors_name_the_key() {
         let cases = [
-            ("[[endpoint]]\nmodels = [\"nope\"]", "endpoint[0].models[0]"),
+            ("[[endpoint]]\nmodels = [\"bad name\"]", "endpoint[0].models[0]"),
+            (
+                "[[endpoint]]\nmodels = [\"ok\", { name = \"x\", base = \"a:\" }]",
+                "endpoint[0].models[1].base",
+            ),
+            ("[[endpoint]]\nbatch_exponent = 1.5", "endpoint[0].batch_exponent"),
+            ("[[endpoint]]\nbatch_exponent = -0.1", "endpoint[0].batch_exponent"),
+            ("[[endpoint]]\nbatch_exponent = nan", "endpoint[0].batch_exponent"),
+            ("[[endpoint]]\nmax_speedup = 0.5", "endpoint[0].max_speedup"),
+            ("[[endpoint]]\nmax_speedup = nan", "endpoint[0].max_speedup"),
             ("[[endpoint]]\nttft = \"300\"", "endpoint[0].ttft"),
             (
                 "[[endpoint]]\n[[endpoint]]\nfaults = { error_rate = 2.0 }",

@@ -2,15 +2,23 @@
 //! `num_predict` and `stop`, injects mid-stream faults and measures the
 //! metrics of the final chunk.
 //!
-//! A [`Generator`] owns the request's [`Lease`], so dropping it — which is
-//! what hyper does with the response body when the client goes away — stops
-//! generation and frees the parallel slot at once.
+//! A [`Generator`] owns the request's [`Lease`] and its hold on the
+//! endpoint's shared compute ([`Active`]), so dropping it — which is what
+//! hyper does with the response body when the client goes away — stops
+//! generation, frees the parallel slot and stops slowing the other requests
+//! at once.
+//!
+//! Tokens are paced on the compute's per-request virtual clock rather than
+//! on wall time: token `k` is due when the clock has advanced `k ×
+//! per_token` past the start of generation, so a request slows down from
+//! the moment another one joins and speeds up when it leaves.
 
 use std::time::Duration;
 
 use om_core::wire::{Metrics, ToolCall};
 use tokio::time::Instant;
 
+use crate::compute::Active;
 use crate::fault::{Faults, SIMULATED_FAILURE};
 use crate::scheduler::Lease;
 
@@ -57,7 +65,8 @@ pub(crate) struct Settings {
     /// `num_predict` when non-negative.
     pub(crate) num_predict: Option<u64>,
     pub(crate) stop: Vec<String>,
-    /// Time per generated token; zero streams as fast as possible.
+    /// Time per generated token for a request running alone (lone-compute
+    /// seconds); zero streams as fast as possible.
     pub(crate) per_token: Duration,
     /// The faults in force when the request started.
     pub(crate) faults: Faults,
@@ -89,8 +98,15 @@ pub(crate) struct Generator {
     prelude: Prelude,
     /// Held so that the slot is freed exactly when generation ends or is dropped.
     lease: Option<Lease>,
+    /// Held for the same reason: the request counts against the endpoint's
+    /// compute until it ends.
+    active: Option<Active>,
     stop: StopFilter,
+    /// Wall time generation began (shifted past a stall), for `eval_duration`.
     gen_start: Instant,
+    /// The compute's virtual clock when generation began (shifted past a
+    /// stall): the origin of token pacing.
+    virtual_start: Duration,
     thinking_at: usize,
     content_at: usize,
     /// Tokens produced (for pacing, `num_predict` and `eval_count`).
@@ -117,15 +133,24 @@ enum Stage {
 }
 
 impl Generator {
-    pub(crate) fn new(script: Script, settings: Settings, prelude: Prelude, lease: Lease) -> Self {
+    pub(crate) fn new(
+        script: Script,
+        settings: Settings,
+        prelude: Prelude,
+        lease: Lease,
+        active: Active,
+    ) -> Self {
         let stop = StopFilter::new(settings.stop.clone());
+        let virtual_start = active.compute().virtual_now();
         Self {
             script,
             settings,
             prelude,
             lease: Some(lease),
+            active: Some(active),
             stop,
             gen_start: Instant::now(),
+            virtual_start,
             thinking_at: 0,
             content_at: 0,
             generated: 0,
@@ -166,9 +191,13 @@ impl Generator {
             && !self.stalled
         {
             self.stalled = true;
+            let before = self.virtual_now();
             tokio::time::sleep(pause).await;
             // Pacing resumes from here instead of catching up in a burst.
+            // The stalled request still holds its share of the compute, as
+            // a stuck runner holds its place in the batch.
             self.gen_start += pause;
+            self.virtual_start += self.virtual_now().saturating_sub(before);
         }
         if self.stage != Stage::Tokens {
             return Some(self.finish("stop"));
@@ -222,20 +251,28 @@ impl Generator {
         more && self.settings.num_predict.is_some_and(|limit| self.generated >= limit)
     }
 
+    /// The compute's virtual clock now (zero once generation ended).
+    fn virtual_now(&self) -> Duration {
+        self.active.as_ref().map_or(Duration::ZERO, |a| a.compute().virtual_now())
+    }
+
     async fn pace(&mut self, tokens: u64) {
         self.generated += tokens;
-        if !self.settings.per_token.is_zero() {
-            let due = self
-                .settings
-                .per_token
-                .saturating_mul(self.generated.min(u64::from(u32::MAX)) as u32);
-            tokio::time::sleep_until(self.gen_start + due).await;
+        if self.settings.per_token.is_zero() {
+            return;
         }
+        let Some(active) = &self.active else { return };
+        // Due times are absolute on the virtual clock, so rounding in one
+        // token's wake-up never accumulates into drift.
+        let work =
+            self.settings.per_token.saturating_mul(self.generated.min(u64::from(u32::MAX)) as u32);
+        active.compute().wait_until(self.virtual_start.saturating_add(work)).await;
     }
 
     fn end(&mut self, step: Step) -> Step {
         self.stage = Stage::Finished;
         self.lease = None;
+        self.active = None;
         step
     }
 

@@ -20,8 +20,11 @@
 //! | `qwen3:8b` | qwen3 | 8.2B | `Q4_K_M` | 40960 | completion, tools, thinking |
 //! | `nomic-embed-text:latest` | nomic-bert | 137M | `F16` | 2048 | embedding (768 wide) |
 //!
-//! Pulling a name it does not have installs a copy of `llama3.2:latest`
-//! under that name.
+//! Any other valid Ollama name works too, in an [`EndpointSpec`], a fleet
+//! file, `ollama-meta sim --models` or a pull: [`ModelSpec::from_name`]
+//! derives the family, parameter count, context length, quantization,
+//! capabilities, size and digest from the name (`codellama:13b` is a 13B
+//! `llama` with a 16384 context; `mxbai-embed-large` only embeds).
 //!
 //! # Behaviour
 //!
@@ -30,6 +33,16 @@
 //!   evaluation takes [`EndpointSpec::ttft`]; tokens then come at
 //!   [`EndpointSpec::tokens_per_sec`]. A changed load-time option (`num_ctx`,
 //!   `num_batch`, …) reloads the model.
+//! - Shared compute: those are the speeds of a request running alone. Every
+//!   request evaluating a prompt or generating — on any model, in any slot —
+//!   shares the endpoint's one box: with `n` active, aggregate throughput is
+//!   [`EndpointSpec::speedup`]`(n) = min(n^batch_exponent, max_speedup)`
+//!   times a lone request's (defaults 0.5 and 2.0), split equally, and
+//!   re-split whenever a request starts or ends (processor sharing on a
+//!   virtual clock). So two at once each run at about 0.71× a lone one, and
+//!   more than four add nothing. Loading is not shared; the final chunk's
+//!   `prompt_eval_duration` and `eval_duration` show the slowed speed.
+//!   [`EndpointSpec::with_unshared_compute`] makes requests independent.
 //! - Scheduling: [`EndpointSpec::num_parallel`] slots per model with
 //!   unbounded waiting; requests that need a load wait in a queue of
 //!   [`EndpointSpec::max_queue`] (503 `server busy…` when full); loads happen
@@ -61,6 +74,8 @@
 
 mod catalog;
 mod clock;
+mod compute;
+mod derived;
 mod error;
 mod fault;
 mod fleet;

@@ -62,6 +62,41 @@ impl ModelSpec {
     pub fn has(&self, cap: Capability) -> bool {
         self.capabilities.has(cap)
     }
+
+    /// The spec of the model called `name`: the default model of that name
+    /// ([`default_model`]) when there is one, otherwise one derived from the
+    /// name alone, so any valid Ollama name can be served.
+    ///
+    /// The derivation reads the family from the name's base (`codellama` is
+    /// a `llama`, `qwen2.5-coder` a `qwen2`, an unknown base is its own
+    /// family), the parameter count from a size in the tag or name (`13b`,
+    /// `1.5b`, `135m`, `8x7b`, `mini`), a context window from the tag
+    /// (`128k`) or else the family's usual one (8192 when unknown), the
+    /// quantization from the tag (else `Q4_K_M`, `F16` for embedding models)
+    /// and a size on disk to match (about 0.6 bytes a parameter at
+    /// `Q4_K_M`). Names with `embed` in them and BERT families can only
+    /// embed; the rest complete, with tools, insert or thinking where the
+    /// model line is known for them. The digest is derived from the name.
+    ///
+    /// ```
+    /// use om_core::{Capability, ModelName};
+    /// use om_sim::ModelSpec;
+    ///
+    /// let spec = ModelSpec::from_name(ModelName::parse("codellama:13b")?);
+    /// assert_eq!((spec.family.as_str(), spec.parameter_size.as_str()), ("llama", "13B"));
+    /// assert_eq!(spec.context_length, 16_384);
+    /// assert!(spec.has(Capability::Completion));
+    /// let embed = ModelSpec::from_name(ModelName::parse("mxbai-embed-large")?);
+    /// assert!(embed.has(Capability::Embedding) && !embed.has(Capability::Completion));
+    /// # Ok::<(), om_core::ParseNameError>(())
+    /// ```
+    #[must_use]
+    pub fn from_name(name: ModelName) -> Self {
+        default_models()
+            .into_iter()
+            .find(|m| m.name == name)
+            .unwrap_or_else(|| crate::derived::derive(name))
+    }
 }
 
 /// A 64-hex-character digest derived from `seed_text`, stable across runs.
@@ -136,7 +171,8 @@ pub fn default_models() -> Vec<ModelSpec> {
     ]
 }
 
-/// The default model called `name` (any spelling Ollama accepts), if any.
+/// The default model called `name` (any spelling Ollama accepts), if any;
+/// [`ModelSpec::from_name`] serves any other name too.
 pub fn default_model(name: &str) -> Option<ModelSpec> {
     let wanted = ModelName::parse(name).ok()?;
     default_models().into_iter().find(|m| m.name == wanted)
@@ -162,11 +198,31 @@ pub struct EndpointSpec {
     pub name: String,
     /// Installed models; [`default_models`] by default.
     pub models: Vec<ModelSpec>,
-    /// Generation speed after the first token (default 200).
+    /// Generation speed of a request running alone, after the first token
+    /// (default 200). Concurrent requests share it: see
+    /// [`batch_exponent`](Self::batch_exponent).
     pub tokens_per_sec: f64,
-    /// Time from a loaded model to the first token: prompt evaluation
-    /// (default 20 ms).
+    /// Time from a loaded model to the first token for a request running
+    /// alone: prompt evaluation (default 20 ms). Concurrent requests share it
+    /// like generation.
     pub ttft: Duration,
+    /// How batching scales the endpoint's compute (default 0.5).
+    ///
+    /// Every request evaluating a prompt or generating — across all loaded
+    /// models and all parallel slots — shares one box. With `n` of them
+    /// active, aggregate throughput is `tokens_per_sec ×`
+    /// [`speedup(n)`](Self::speedup) with `speedup(n) = min(n^batch_exponent,
+    /// max_speedup)`, and each gets `speedup(n) / n` of a lone request's
+    /// speed, re-evaluated whenever `n` changes. At 0.5 two concurrent
+    /// requests each run at about 0.71× a lone one. 1 (with a large
+    /// [`max_speedup`](Self::max_speedup)) makes requests independent, as
+    /// if each had its own box; 0 makes them strictly share one. Values
+    /// outside `[0, 1]` are clamped.
+    pub batch_exponent: f64,
+    /// The most that batching multiplies aggregate throughput by (default
+    /// 2.0; at least 1, [`f64::INFINITY`] for no cap). Values below 1 count
+    /// as 1.
+    pub max_speedup: f64,
     /// Time to load a model that is not loaded (default 300 ms).
     pub load_time: Duration,
     /// Parallel requests per loaded model, `OLLAMA_NUM_PARALLEL` (default 1).
@@ -197,6 +253,8 @@ impl Default for EndpointSpec {
             models: default_models(),
             tokens_per_sec: 200.0,
             ttft: Duration::from_millis(20),
+            batch_exponent: 0.5,
+            max_speedup: 2.0,
             load_time: Duration::from_millis(300),
             num_parallel: 1,
             max_queue: 512,
@@ -211,6 +269,34 @@ impl Default for EndpointSpec {
 }
 
 impl EndpointSpec {
+    /// Aggregate throughput of `active` concurrent requests relative to one
+    /// alone: `min(active^batch_exponent, max_speedup)`, 1 for `active` ≤ 1.
+    ///
+    /// ```
+    /// use om_sim::EndpointSpec;
+    ///
+    /// let spec = EndpointSpec::default();
+    /// assert!((spec.speedup(2) - 2f64.sqrt()).abs() < 1e-12);
+    /// assert!((spec.speedup(4) - 2.0).abs() < 1e-12);
+    /// assert!((spec.speedup(16) - 2.0).abs() < 1e-12);
+    /// ```
+    pub fn speedup(&self, active: usize) -> f64 {
+        crate::compute::speedup(self.batch_exponent, self.max_speedup, active)
+    }
+
+    /// Tokens per second of the whole endpoint with `active` requests
+    /// generating at once: `tokens_per_sec × speedup(active)`.
+    pub fn aggregate_tokens_per_sec(&self, active: usize) -> f64 {
+        self.tokens_per_sec * self.speedup(active)
+    }
+
+    /// Tokens per second each of `active` concurrent requests gets:
+    /// `tokens_per_sec × speedup(active) / active` (a lone request's speed
+    /// for `active` ≤ 1).
+    pub fn tokens_per_sec_each(&self, active: usize) -> f64 {
+        self.aggregate_tokens_per_sec(active) / active.max(1) as f64
+    }
+
     /// With this name.
     #[must_use]
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
@@ -244,6 +330,29 @@ impl EndpointSpec {
     pub fn with_ttft(mut self, ttft: Duration) -> Self {
         self.ttft = ttft;
         self
+    }
+
+    /// With this batching exponent (see [`EndpointSpec::batch_exponent`]).
+    #[must_use]
+    pub fn with_batch_exponent(mut self, batch_exponent: f64) -> Self {
+        self.batch_exponent = batch_exponent;
+        self
+    }
+
+    /// With this cap on the batching speedup (see
+    /// [`EndpointSpec::max_speedup`]).
+    #[must_use]
+    pub fn with_max_speedup(mut self, max_speedup: f64) -> Self {
+        self.max_speedup = max_speedup;
+        self
+    }
+
+    /// With concurrent requests that do not slow each other down (exponent
+    /// 1, no cap): every request paces at [`EndpointSpec::tokens_per_sec`]
+    /// however many run, as if each had a box of its own.
+    #[must_use]
+    pub fn with_unshared_compute(self) -> Self {
+        self.with_batch_exponent(1.0).with_max_speedup(f64::INFINITY)
     }
 
     /// With this model load time.
@@ -337,6 +446,31 @@ mod tests {
         assert_eq!(m.parameter_count(), 3_200_000_000);
         assert_eq!(default_model("nomic-embed-text").unwrap().parameter_count(), 137_000_000);
         assert!(default_model("nope").is_none());
+    }
+
+    #[test]
+    fn from_name_keeps_the_defaults_and_derives_the_rest() {
+        for model in default_models() {
+            let name = ModelName::parse(&model.name.to_string().to_uppercase()).unwrap();
+            assert_eq!(ModelSpec::from_name(name), model);
+        }
+        let derived = ModelSpec::from_name("llama3.2:1b".parse().unwrap());
+        assert_eq!(derived.parameter_size, "1B");
+        assert_eq!(derived.name.to_string(), "llama3.2:1b");
+    }
+
+    #[test]
+    fn sharing_arithmetic() {
+        let close = |a: f64, b: f64| assert!((a - b).abs() < 1e-9, "{a} is not {b}");
+        let spec = EndpointSpec::default().with_tokens_per_sec(100.0);
+        close(spec.tokens_per_sec_each(0), 100.0);
+        close(spec.tokens_per_sec_each(1), 100.0);
+        close(spec.tokens_per_sec_each(2), 100.0 * std::f64::consts::FRAC_1_SQRT_2);
+        close(spec.aggregate_tokens_per_sec(4), 200.0);
+        close(spec.tokens_per_sec_each(8), 25.0);
+        let unshared = spec.with_unshared_compute();
+        close(unshared.tokens_per_sec_each(8), 100.0);
+        close(unshared.aggregate_tokens_per_sec(8), 800.0);
     }
 
     #[test]

@@ -25,6 +25,8 @@ fn command() -> Command {
 async fn sim_serves_until_sigterm() {
     let mut child = command()
         .args(["sim", "--listen", "127.0.0.1:0", "--tokens-per-sec", "2000", "--load-ms", "5"])
+        .args(["--models", "codellama:13b,phi3:mini,llama3.2"])
+        .args(["--batch-exponent", "0.7", "--max-speedup", "inf"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -37,6 +39,8 @@ async fn sim_serves_until_sigterm() {
         .unwrap()
         .expect("a line");
     assert!(line.starts_with("SIMULATED"), "the output says it is simulated: {line}");
+    // Names outside the built-in set are served too.
+    assert!(line.contains("(models: codellama:13b, phi3:mini, llama3.2:latest)"), "{line}");
     let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap();
     let addr = url.trim_start_matches("http://");
 
@@ -64,11 +68,19 @@ async fn sim_serves_until_sigterm() {
 }
 
 #[tokio::test]
-async fn sim_rejects_unknown_model_with_exit_2() {
-    let out = command().args(["sim", "--models", "gpt-17"]).output().await.unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("--models: unknown model \"gpt-17\""), "{stderr}");
+async fn sim_rejects_bad_flags_with_exit_2() {
+    let cases: [(&[&str], &str); 4] = [
+        (&["--models", "gpt-17,bad name"], "--models: invalid model name \"bad name\""),
+        (&["--batch-exponent", "1.5"], "--batch-exponent: must be between 0 and 1"),
+        (&["--max-speedup", "0.5"], "--max-speedup: must be at least 1"),
+        (&["--max-speedup", "NaN"], "--max-speedup: must be at least 1"),
+    ];
+    for (flags, message) in cases {
+        let out = command().arg("sim").args(flags).output().await.unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flags:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(message), "{flags:?}: {stderr}");
+    }
 }
 
 #[tokio::test]

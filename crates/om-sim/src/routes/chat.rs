@@ -79,7 +79,7 @@ pub(crate) async fn start(app: &App, request: ChatRequest) -> Result<Run<ChatRes
     }
     let lease = inference::admit(app, &model, options, keep_alive, &faults, true).await?;
     let load_duration = lease.load_duration();
-    let prompt_eval_duration = inference::prompt_eval(app).await;
+    let (prompt_eval_duration, active) = inference::prompt_eval(app).await;
 
     let system =
         request.messages.iter().find(|m| m.role == Role::System).map(|m| m.content.as_str());
@@ -98,7 +98,7 @@ pub(crate) async fn start(app: &App, request: ChatRequest) -> Result<Run<ChatRes
     let script = inference::script(app, reply, think, !tools.is_empty(), request.format.as_ref());
     let settings = inference::settings(app, options, faults);
     let prelude = Prelude { request_start, load_duration, prompt_eval_count, prompt_eval_duration };
-    let generator = Generator::new(script, settings, prelude, lease);
+    let generator = Generator::new(script, settings, prelude, lease, active);
     let app = app.clone();
     Ok(Run::Stream(inference::events(generator, move |step| chunk(&app, &requested, step))))
 }

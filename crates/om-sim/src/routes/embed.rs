@@ -84,7 +84,9 @@ pub(crate) async fn run_embed(
     if request.truncate == Some(false) && counts.iter().any(|n| *n as u64 > num_ctx) {
         return Err(ApiError::bad_request("the input length exceeds the context length"));
     }
-    inference::prompt_eval(app).await;
+    // Embedding is prompt evaluation only: it shares the compute while it
+    // runs and lets go as soon as it is done.
+    drop(inference::prompt_eval(app).await);
     let width = model.embedding_length.max(1) as usize;
     let embeddings = texts
         .iter()
@@ -144,7 +146,7 @@ async fn run_embeddings(
     if only_load {
         return Ok(EmbeddingsResponse::default());
     }
-    inference::prompt_eval(app).await;
+    drop(inference::prompt_eval(app).await);
     drop(lease);
     let width = model.embedding_length.max(1) as usize;
     // The legacy route returns raw, unnormalised vectors; a length that

@@ -87,7 +87,7 @@ pub(crate) async fn start(
     }
     let lease = inference::admit(app, &model, options, keep_alive, &faults, true).await?;
     let load_duration = lease.load_duration();
-    let prompt_eval_duration = inference::prompt_eval(app).await;
+    let (prompt_eval_duration, active) = inference::prompt_eval(app).await;
 
     let mut user = prompt.clone();
     if let Some(suffix) = request.suffix.as_deref().filter(|s| !s.is_empty()) {
@@ -115,7 +115,7 @@ pub(crate) async fn start(
     let script = inference::script(app, reply, think, false, request.format.as_ref());
     let settings = inference::settings(app, options, faults);
     let prelude = Prelude { request_start, load_duration, prompt_eval_count, prompt_eval_duration };
-    let generator = Generator::new(script, settings, prelude, lease);
+    let generator = Generator::new(script, settings, prelude, lease, active);
     let app = app.clone();
     Ok(Run::Stream(inference::events(generator, move |step| {
         if let (Some(context), Step::Content(text)) = (context.as_mut(), &step) {

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use super::App;
 use super::events::{Event, Events};
+use crate::compute::Active;
 use crate::error::ApiError;
 use crate::fault::{Faults, Verdict};
 use crate::generation::{Generator, Script, Settings, Step};
@@ -66,17 +67,25 @@ pub(crate) async fn admit(
     Ok(lease)
 }
 
-/// Simulates prompt evaluation (the time to first token) and returns how
-/// long it took.
-pub(crate) async fn prompt_eval(app: &App) -> Duration {
+/// Simulates prompt evaluation (the time to first token) on the endpoint's
+/// shared compute, and returns how long it took together with the request's
+/// hold on the compute, which the generation keeps until it ends.
+///
+/// The configured time to first token is what a lone request takes; with
+/// company it takes longer, by as much as generation slows down.
+///
+/// # Cancel safety
+///
+/// Cancel safe: dropping the future drops the hold, so the request stops
+/// counting as active.
+pub(crate) async fn prompt_eval(app: &App) -> (Duration, Active) {
     let start = Instant::now();
-    let ttft = app.shared().ttft;
-    // tokio rounds even a zero sleep up to its next 1 ms tick, which would
-    // put a floor under every benchmark against the simulator.
-    if !ttft.is_zero() {
-        tokio::time::sleep(ttft).await;
-    }
-    start.elapsed()
+    let active = app.shared().compute.join();
+    // `run` does not sleep for zero work: tokio rounds even a zero sleep up
+    // to its next 1 ms tick, which would put a floor under every benchmark
+    // against the simulator.
+    active.compute().run(app.shared().ttft).await;
+    (start.elapsed(), active)
 }
 
 /// The generation limits and pacing for a request.

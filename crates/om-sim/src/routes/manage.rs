@@ -62,15 +62,11 @@ pub(crate) fn pull(app: &App, body: &[u8]) -> Response<Body> {
         Ok(ok) => ok,
         Err(err) => return response::error(&err),
     };
-    // An unknown name "exists upstream": it becomes a copy of llama3.2.
+    // Every valid name "exists upstream": an unknown one gets a spec derived
+    // from the name.
     let spec = app
         .find(&name)
-        .map(|installed| installed.spec)
-        .or_else(|| default_model(request.target()))
-        .unwrap_or_else(|| {
-            let base = default_model("llama3.2").expect("llama3.2 is a default model");
-            ModelSpec::renamed(&base, name.clone())
-        });
+        .map_or_else(|| ModelSpec::from_name(name.clone()), |installed| installed.spec);
     let spec = ModelSpec { name, ..spec };
     let mut lines = vec![progress("pulling manifest")];
     for (digest, total) in layers(&spec) {

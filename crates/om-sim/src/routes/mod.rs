@@ -26,6 +26,7 @@ use tokio::time::Instant;
 
 use crate::catalog::{Catalog, Installed};
 use crate::clock::Clock;
+use crate::compute::Compute;
 use crate::error::{ApiError, Dropped};
 use crate::fault::Faults;
 use crate::reply::ReplyMode;
@@ -54,6 +55,9 @@ pub(crate) struct Shared {
     pub(crate) rng: Mutex<SplitMix64>,
     pub(crate) catalog: Mutex<Catalog>,
     pub(crate) scheduler: Arc<Scheduler>,
+    /// The box every prompt evaluation and generation of the endpoint
+    /// shares, whatever the model or slot.
+    pub(crate) compute: Arc<Compute>,
     /// Bound to a loopback address: Ollama then checks the `Host` header.
     pub(crate) loopback: bool,
     /// Numbers the `/v1` ids.
@@ -94,6 +98,7 @@ impl App {
                 rng: Mutex::new(SplitMix64::new(spec.seed)),
                 catalog: Mutex::new(catalog),
                 scheduler: Arc::new(scheduler),
+                compute: Arc::new(Compute::new(spec.batch_exponent, spec.max_speedup)),
                 loopback: local_addr.ip().is_loopback(),
                 requests: AtomicU64::new(0),
             }),

@@ -54,8 +54,13 @@ async fn the_request_beyond_the_slots_waits() {
 
 #[tokio::test(start_paused = true)]
 async fn two_slots_serve_two_at_once() {
+    // About slots, not sharing: the two must not slow each other down.
     let sim = om_sim::spawn(
-        fast_spec().with_tokens_per_sec(100.0).with_num_parallel(2).with_reply(ReplyMode::Echo),
+        fast_spec()
+            .with_tokens_per_sec(100.0)
+            .with_num_parallel(2)
+            .with_reply(ReplyMode::Echo)
+            .with_unshared_compute(),
     );
     post(&sim, "/api/generate", r#"{"model":"llama3.2"}"#).await;
     let body = format!(r#"{{"model":"llama3.2","prompt":"{}","stream":false}}"#, "w ".repeat(50));

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, reason = "helpers, like the tests, panic on an unexpected response")]
 
+mod compute;
 mod concurrency;
 mod errors;
 mod faults;

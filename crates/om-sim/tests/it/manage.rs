@@ -26,7 +26,7 @@ async fn pull_streams_progress_and_installs() {
     assert!(layer["digest"].as_str().unwrap().starts_with("sha256:"));
     let tags = get(&sim, "/api/tags").await.json();
     assert_eq!(names(&tags)[0], "mistral:latest", "the pulled model is the newest");
-    // It behaves like llama3.2.
+    // Its details are derived from the name: Mistral's models are `llama`s.
     let show = post(&sim, "/api/show", r#"{"model":"mistral"}"#).await.json();
     assert_eq!(show["model_info"]["general.architecture"], "llama");
     let quiet = post(&sim, "/api/pull", r#"{"model":"llama3.2","stream":false}"#).await;

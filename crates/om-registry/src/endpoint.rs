@@ -82,6 +82,8 @@ impl Health {
 #[derive(Debug, Default)]
 pub struct EndpointLive {
     in_flight: AtomicU32,
+    /// Running and held requests with their expected durations.
+    pub(crate) work: parking_lot::Mutex<crate::work::Work>,
     /// Nanoseconds of the last probe plus one; 0 when never probed.
     probe_latency: AtomicU64,
 }

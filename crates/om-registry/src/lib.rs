@@ -65,6 +65,7 @@ mod outcome;
 mod registry;
 mod snapshot;
 mod tags;
+mod work;
 
 pub use breaker::{Admission, Breaker, BreakerConfig, BreakerState, Probe, Transition};
 pub use change::Change;
@@ -81,3 +82,4 @@ pub use outcome::{Outcome, Verdict};
 pub use registry::{Edit, Registry};
 pub use snapshot::{FleetModel, Snapshot};
 pub use tags::TagSet;
+pub use work::{Hold, Ticket};

@@ -42,6 +42,10 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) clock: Clock,
     pub(crate) category_trials: [AtomicU64; 7],
+    /// Output lengths of successful requests per category, fleet-wide.
+    pub(crate) category_outputs: [OutputCell; 7],
+    /// The last [`Ticket`](crate::Ticket) number handed out.
+    pub(crate) tickets: AtomicU64,
     /// `config.warm_window` in nanoseconds, for [`InstanceLive::view`].
     warm_nanos: u64,
 }
@@ -49,7 +53,14 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn new(config: Config, clock: Clock) -> Self {
         let warm_nanos = u64::try_from(config.warm_window.as_nanos()).unwrap_or(u64::MAX);
-        Self { config, clock, category_trials: Default::default(), warm_nanos }
+        Self {
+            config,
+            clock,
+            category_trials: Default::default(),
+            category_outputs: Default::default(),
+            tickets: AtomicU64::new(0),
+            warm_nanos,
+        }
     }
 }
 
@@ -78,6 +89,8 @@ struct Published {
     tokens_per_sec: AtomicU64,
     /// `f64` bits; NaN while unknown.
     success_rate: AtomicU64,
+    /// `f64` bits; NaN while unknown. Seconds a cold request spent loading.
+    load_time: AtomicU64,
 }
 
 fn store_f64(cell: &AtomicU64, value: Option<f64>) {
@@ -95,6 +108,7 @@ struct Stats {
     latency: Ewma,
     ttft: Ewma,
     tokens_per_sec: Ewma,
+    load_time: Ewma,
     /// Recent successes (`true`) and faults (`false`).
     window: VecDeque<bool>,
     window_successes: u32,
@@ -159,6 +173,8 @@ pub struct LiveView {
     pub tokens_per_sec: Option<f64>,
     /// Share of successes among recent successes and faults.
     pub success_rate: Option<f64>,
+    /// Moving average of the load time of requests that loaded the model.
+    pub load_time: Option<f64>,
 }
 
 /// Everything known live about one instance, for displays and metrics.
@@ -225,11 +241,13 @@ impl InstanceLive {
                 ttft: AtomicU64::new(nan),
                 tokens_per_sec: AtomicU64::new(nan),
                 success_rate: AtomicU64::new(nan),
+                load_time: AtomicU64::new(nan),
             },
             stats: Mutex::new(Stats {
                 latency: Ewma::default(),
                 ttft: Ewma::default(),
                 tokens_per_sec: Ewma::default(),
+                load_time: Ewma::default(),
                 window: VecDeque::new(),
                 window_successes: 0,
                 breaker: Breaker::new(shared.config.breaker.clone()),
@@ -274,6 +292,7 @@ impl InstanceLive {
             ttft: load_f64(&p.ttft),
             tokens_per_sec: load_f64(&p.tokens_per_sec),
             success_rate: load_f64(&p.success_rate),
+            load_time: load_f64(&p.load_time),
         }
     }
 
@@ -324,7 +343,7 @@ impl InstanceLive {
         };
         self.published.in_flight.fetch_add(1, Ordering::Relaxed);
         self.endpoint.start();
-        Ok(InFlight { live: Arc::clone(self), probe, finished: false })
+        Ok(InFlight { live: Arc::clone(self), probe, finished: false, work: None })
     }
 
     /// Records an outcome of a request that did not go through
@@ -344,6 +363,9 @@ impl InstanceLive {
             let alpha = config.ewma_alpha;
             let transition = match outcome.verdict {
                 Verdict::Success => {
+                    if cold_load && let Some(load) = outcome.load_duration {
+                        stats.load_time.observe(load.as_secs_f64(), alpha);
+                    }
                     if !cold_load {
                         if let Some(latency) = outcome.latency {
                             stats.latency.observe(latency.as_secs_f64(), alpha);
@@ -379,11 +401,18 @@ impl InstanceLive {
             store_f64(&p.ttft, stats.ttft.value());
             store_f64(&p.tokens_per_sec, stats.tokens_per_sec.value());
             store_f64(&p.success_rate, stats.success_rate());
+            store_f64(&p.load_time, stats.load_time.value());
             self.publish_breaker(&stats.breaker);
             transition
         };
         if outcome.verdict.is_success() {
             self.published.last_used.fetch_max(clock.ticks(now).0, Ordering::Relaxed);
+        }
+        if outcome.verdict.is_success()
+            && let (Some(category), Some(tokens)) = (outcome.category, outcome.tokens)
+        {
+            self.model.cells[category as usize].output.add(tokens);
+            self.shared.category_outputs[category as usize].add(tokens);
         }
         if let (Some(category), Some(reward)) = (outcome.category, outcome.reward()) {
             self.model.add(category, reward);
@@ -431,6 +460,8 @@ pub struct InFlight {
     live: Arc<InstanceLive>,
     probe: Option<Probe>,
     finished: bool,
+    /// The entry in the endpoint's expected work, once [`expect`](Self::expect)ed.
+    work: Option<u64>,
 }
 
 impl InFlight {
@@ -444,6 +475,19 @@ impl InFlight {
         self.probe.is_some()
     }
 
+    /// Counts the request as `expected` seconds of work on its endpoint,
+    /// from now until the guard drops, for completion-time routing
+    /// ([`EndpointLive::expected_wait`]). Calling it again replaces the
+    /// estimate.
+    pub fn expect(&mut self, expected: Duration) {
+        let now = self.live.shared.clock.ticks(Instant::now());
+        let mut work = self.live.endpoint.work.lock();
+        if let Some(id) = self.work.take() {
+            work.end(id);
+        }
+        self.work = Some(work.start(now, expected));
+    }
+
     /// Records the outcome and ends the request.
     pub fn finish(mut self, outcome: &Outcome, now: Instant) -> Recorded {
         self.finished = true;
@@ -455,6 +499,9 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.live.published.in_flight.fetch_sub(1, Ordering::Relaxed);
         self.live.endpoint.end();
+        if let Some(id) = self.work {
+            self.live.endpoint.work.lock().end(id);
+        }
         if !self.finished
             && let Some(probe) = self.probe
         {
@@ -474,6 +521,28 @@ struct AffinityCell {
     trials: AtomicU64,
     /// Sum of rewards in millionths, so that adding is one atomic operation.
     reward_micros: AtomicU64,
+    output: OutputCell,
+}
+
+/// Output lengths (`eval_count`) seen: a count and a sum, each one atomic
+/// add, so that the mean is cheap to read and never locks.
+#[derive(Debug, Default)]
+pub(crate) struct OutputCell {
+    count: AtomicU64,
+    tokens: AtomicU64,
+}
+
+impl OutputCell {
+    fn add(&self, tokens: u64) {
+        self.tokens.fetch_add(tokens, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The mean output length, `None` before the first.
+    pub(crate) fn mean(&self) -> Option<f64> {
+        let count = self.count.load(Ordering::Relaxed);
+        (count > 0).then(|| self.tokens.load(Ordering::Relaxed) as f64 / count as f64)
+    }
 }
 
 /// What a model has shown in one category.
@@ -502,6 +571,13 @@ impl ModelLive {
             trials: cell.trials.load(Ordering::Relaxed),
             reward_sum: cell.reward_micros.load(Ordering::Relaxed) as f64 / 1e6,
         }
+    }
+
+    /// The mean output length (tokens) of the model's successful requests
+    /// in `category`, `None` before the first.
+    #[inline]
+    pub fn mean_output(&self, category: TaskCategory) -> Option<f64> {
+        self.cells[category as usize].output.mean()
     }
 
     fn add(&self, category: TaskCategory, reward: f64) {

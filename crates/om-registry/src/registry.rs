@@ -2,6 +2,7 @@
 //! discovery and outcomes from the orchestrator.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use om_core::EndpointId;
@@ -73,6 +74,13 @@ impl Registry {
     /// The settings.
     pub fn config(&self) -> &Config {
         &self.inner.shared.config
+    }
+
+    /// A new ticket with `priority`: its place among requests waiting for
+    /// capacity (see [`Ticket`](crate::Ticket)). Numbered in call order.
+    pub fn ticket(&self, priority: om_core::Priority) -> crate::Ticket {
+        let seq = self.inner.shared.tickets.fetch_add(1, Ordering::Relaxed) + 1;
+        crate::Ticket { priority, seq }
     }
 
     /// The current snapshot.

@@ -303,6 +303,12 @@ impl Snapshot {
     pub fn category_trials(&self, category: TaskCategory) -> u64 {
         self.shared.category_trials[category as usize].load(Ordering::Relaxed)
     }
+
+    /// The mean output length (tokens) of successful requests in
+    /// `category` over the whole fleet, `None` before the first.
+    pub fn mean_output(&self, category: TaskCategory) -> Option<f64> {
+        self.shared.category_outputs[category as usize].mean()
+    }
 }
 
 /// `family` and `families`, lower-cased already, without repeats.

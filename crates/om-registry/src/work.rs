@@ -1,0 +1,294 @@
+//! Expected work on one endpoint, in seconds rather than counts: the
+//! requests running there with how long each was expected to take, and the
+//! requests *held* for it — waiting for one of its slots because it would
+//! finish them sooner than any free instance elsewhere.
+//!
+//! A completion-time router reads this to answer "if I queue here, when do
+//! I start?" ([`EndpointLive::expected_wait`]); the orchestrator writes it
+//! through the in-flight guard ([`InFlight::expect`](crate::InFlight::expect))
+//! and the [`Hold`] guard. Both guards remove their entry when dropped, so a
+//! cancelled or finished request never leaves phantom work behind.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use om_core::Priority;
+
+use crate::clock::Ticks;
+use crate::endpoint::EndpointLive;
+
+/// A request's place in the queue for capacity: higher priority first, then
+/// earlier arrival. Tickets come from
+/// [`Registry::ticket`](crate::Registry::ticket), which numbers them in
+/// order, so a task that arrived first is served first among equals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ticket {
+    /// The request's priority.
+    pub priority: Priority,
+    /// Arrival order.
+    pub seq: u64,
+}
+
+impl Ticket {
+    /// True when `self` is served before `other`.
+    #[inline]
+    pub fn is_ahead_of(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Less
+    }
+}
+
+impl Ord for Ticket {
+    /// Served first is smaller: `High` before `Low`, then by `seq`.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.priority.cmp(&self.priority).then(self.seq.cmp(&other.seq))
+    }
+}
+
+impl PartialOrd for Ticket {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A running request: started at `start` (ticks), expected to take
+/// `expected` nanoseconds.
+#[derive(Debug, Clone, Copy)]
+struct Running {
+    id: u64,
+    start: u64,
+    expected: u64,
+}
+
+/// A request held for this endpoint.
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    ticket: Ticket,
+    expected: u64,
+}
+
+/// The endpoint's expected work, behind the endpoint's lock.
+#[derive(Debug, Default)]
+pub(crate) struct Work {
+    running: Vec<Running>,
+    held: Vec<Held>,
+    next_id: u64,
+}
+
+/// When a running request has taken longer than expected, its remaining
+/// time is taken as this share of its expected duration: it is late, so it
+/// is not about to end for sure, but it is more likely near its end than
+/// not (and the estimate must stay positive so waiters keep a reason to
+/// look elsewhere as it drags on).
+const OVERDUE_SHARE: f64 = 0.25;
+
+impl Work {
+    pub(crate) fn start(&mut self, start: Ticks, expected: Duration) -> u64 {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.running.push(Running { id, start: start.0, expected: nanos(expected) });
+        id
+    }
+
+    pub(crate) fn end(&mut self, id: u64) {
+        if let Some(i) = self.running.iter().position(|r| r.id == id) {
+            self.running.swap_remove(i);
+        }
+    }
+
+    fn hold(&mut self, ticket: Ticket, expected: Duration) {
+        let expected = nanos(expected);
+        match self.held.iter_mut().find(|h| h.ticket == ticket) {
+            Some(held) => held.expected = expected,
+            None => self.held.push(Held { ticket, expected }),
+        }
+    }
+
+    fn release(&mut self, ticket: Ticket) {
+        if let Some(i) = self.held.iter().position(|h| h.ticket == ticket) {
+            self.held.swap_remove(i);
+        }
+    }
+
+    /// A list schedule of what is ahead of `ticket` on `capacity` slots:
+    /// each slot frees when its running request is expected to end (the
+    /// latest `capacity` of them when more run than the capacity, since
+    /// then the earliest ends only bring the endpoint back under its
+    /// limit), each held request ahead takes the slot that frees first, and
+    /// the answer is when the next slot frees after that.
+    pub(crate) fn wait(&self, capacity: u32, ticket: Option<Ticket>, now: Ticks) -> Duration {
+        let capacity = capacity.max(1) as usize;
+        let mut slots: Vec<f64> = self
+            .running
+            .iter()
+            .map(|r| {
+                let elapsed = now.0.saturating_sub(r.start) as f64;
+                let expected = r.expected as f64;
+                (expected - elapsed).max(expected * OVERDUE_SHARE)
+            })
+            .collect();
+        slots.sort_unstable_by(f64::total_cmp);
+        if slots.len() > capacity {
+            slots.drain(..slots.len() - capacity);
+        }
+        slots.resize(capacity, 0.0);
+        let mut ahead: Vec<&Held> = self
+            .held
+            .iter()
+            .filter(|h| ticket.is_none_or(|mine| h.ticket.is_ahead_of(&mine)))
+            .collect();
+        ahead.sort_unstable_by_key(|h| h.ticket);
+        for held in ahead {
+            let first = earliest(&slots);
+            slots[first] += held.expected as f64;
+        }
+        let wait = slots[earliest(&slots)];
+        Duration::from_nanos(wait.max(0.0) as u64)
+    }
+
+    pub(crate) fn held(&self) -> usize {
+        self.held.len()
+    }
+}
+
+fn earliest(slots: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, slot) in slots.iter().enumerate() {
+        if *slot < slots[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// A request held for one endpoint: it counts as work ahead of every later
+/// ticket there until dropped. Made by [`EndpointLive::hold`].
+#[derive(Debug)]
+#[must_use = "the hold counts only while the guard lives"]
+pub struct Hold {
+    endpoint: Arc<EndpointLive>,
+    ticket: Ticket,
+}
+
+impl Hold {
+    /// The held request's ticket.
+    pub fn ticket(&self) -> Ticket {
+        self.ticket
+    }
+
+    /// True when this hold is on `endpoint`.
+    pub fn is_on(&self, endpoint: &Arc<EndpointLive>) -> bool {
+        Arc::ptr_eq(&self.endpoint, endpoint)
+    }
+
+    /// Updates the held request's expected duration.
+    pub fn update(&self, expected: Duration) {
+        self.endpoint.work.lock().hold(self.ticket, expected);
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        self.endpoint.work.lock().release(self.ticket);
+    }
+}
+
+impl EndpointLive {
+    /// Holds a request for this endpoint: until the guard drops, later
+    /// tickets see `expected` more work ahead of them here. Holding again
+    /// with the same ticket updates the entry.
+    pub fn hold(self: &Arc<Self>, ticket: Ticket, expected: Duration) -> Hold {
+        self.work.lock().hold(ticket, expected);
+        Hold { endpoint: Arc::clone(self), ticket }
+    }
+
+    /// When a request with `ticket` would start here, from `now`, if it
+    /// queued for this endpoint's `capacity` slots: zero when a slot is
+    /// free and no held request ahead of it wants one. `None` as the ticket
+    /// means behind every held request.
+    pub fn expected_wait(&self, capacity: u32, ticket: Option<Ticket>, now: Ticks) -> Duration {
+        self.work.lock().wait(capacity, ticket, now)
+    }
+
+    /// Requests held for this endpoint now.
+    pub fn held(&self) -> usize {
+        self.work.lock().held()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(s: f64) -> Duration {
+        Duration::from_secs_f64(s)
+    }
+
+    fn ticket(priority: Priority, seq: u64) -> Ticket {
+        Ticket { priority, seq }
+    }
+
+    #[test]
+    fn tickets_order_by_priority_then_arrival() {
+        let high_late = ticket(Priority::High, 9);
+        let normal_early = ticket(Priority::Normal, 1);
+        let normal_late = ticket(Priority::Normal, 2);
+        assert!(high_late.is_ahead_of(&normal_early));
+        assert!(normal_early.is_ahead_of(&normal_late));
+        assert!(!normal_late.is_ahead_of(&normal_late));
+        assert!(normal_late.is_ahead_of(&ticket(Priority::Low, 0)));
+    }
+
+    #[test]
+    fn a_free_slot_means_no_wait() {
+        let mut work = Work::default();
+        work.start(Ticks(0), secs(4.0));
+        assert_eq!(work.wait(2, None, Ticks(0)), Duration::ZERO);
+        assert_eq!(work.wait(1, None, Ticks(0)), secs(4.0));
+    }
+
+    #[test]
+    fn the_wait_is_when_the_first_slot_frees_after_the_holds_ahead() {
+        let mut work = Work::default();
+        let one = work.start(Ticks(0), secs(1.0));
+        work.start(Ticks(0), secs(3.0));
+        // Two slots: free at 1 s and 3 s.
+        let now = Ticks(0);
+        assert_eq!(work.wait(2, None, now), secs(1.0));
+        // A hold ahead takes the slot freeing at 1 s for 5 s: next is 3 s.
+        work.hold(ticket(Priority::Normal, 1), secs(5.0));
+        assert_eq!(work.wait(2, Some(ticket(Priority::Normal, 2)), now), secs(3.0));
+        // The holder itself does not wait for itself.
+        assert_eq!(work.wait(2, Some(ticket(Priority::Normal, 1)), now), secs(1.0));
+        // A high-priority newcomer is ahead of the held normal one.
+        assert_eq!(work.wait(2, Some(ticket(Priority::High, 3)), now), secs(1.0));
+        work.release(ticket(Priority::Normal, 1));
+        work.end(one);
+        assert_eq!(work.wait(2, None, now), Duration::ZERO);
+    }
+
+    #[test]
+    fn time_passes_and_late_requests_still_count() {
+        let mut work = Work::default();
+        work.start(Ticks(0), secs(2.0));
+        let half = Ticks(1_000_000_000);
+        assert_eq!(work.wait(1, None, half), secs(1.0));
+        // 10 s in, 8 s late: a quarter of the expected 2 s.
+        assert_eq!(work.wait(1, None, Ticks(10_000_000_000)), secs(0.5));
+    }
+
+    #[test]
+    fn more_running_than_capacity_waits_for_the_excess_to_end() {
+        let mut work = Work::default();
+        for s in [1.0, 2.0, 3.0] {
+            work.start(Ticks(0), secs(s));
+        }
+        // Capacity 2 with three running: below the limit once the 1 s and
+        // then a slot frees at 2 s.
+        assert_eq!(work.wait(2, None, Ticks(0)), secs(2.0));
+    }
+}

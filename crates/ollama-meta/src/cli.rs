@@ -139,8 +139,9 @@ pub(crate) struct RunArgs {
     /// Tasks running at once.
     #[arg(long, default_value = "10", value_name = "N")]
     pub(crate) concurrency: std::num::NonZeroUsize,
-    /// Routing strategy: round-robin, least-loaded, random, performance,
-    /// affinity or hybrid (default: the configuration's, else hybrid).
+    /// Routing strategy: completion-time, round-robin, least-loaded, random,
+    /// performance, affinity or hybrid (default: the configuration's, else
+    /// completion-time).
     #[arg(long, value_name = "S")]
     pub(crate) strategy: Option<String>,
     /// The results file (one JSON line per finished task); replaced unless

@@ -57,7 +57,7 @@
 //! backoff_max = "30s"            # doubling up to this
 //!
 //! [routing]
-//! strategy = "hybrid"            # round_robin, least_loaded, random, performance, affinity
+//! strategy = "completion_time"   # or round_robin, least_loaded, random, performance, affinity, hybrid
 //! categories = { code_review = "affinity" }
 //! cold_penalty = 0.5             # a cold instance's weight is divided by 1 + this
 //! max_fallbacks = 3              # ranked after the chosen instance, for failover

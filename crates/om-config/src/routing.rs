@@ -12,8 +12,15 @@ use crate::check::Findings;
 use crate::path::KeyPath;
 
 /// The strategies `om-router` has built in, by the names files use.
-pub const STRATEGIES: [&str; 6] =
-    ["round_robin", "least_loaded", "random", "performance", "affinity", "hybrid"];
+pub const STRATEGIES: [&str; 7] = [
+    "round_robin",
+    "least_loaded",
+    "random",
+    "performance",
+    "affinity",
+    "hybrid",
+    "completion_time",
+];
 
 /// The most fallbacks a routing decision can rank (`om-router` ranks at
 /// most 16 instances).
@@ -31,7 +38,7 @@ pub const MAX_FALLBACKS: u32 = 15;
 /// max_fallbacks = 3
 /// exploration = 1.0              # UCB1 constant of affinity learning
 /// min_samples = 10               # hybrid trusts affinity after this many
-/// default_output_tokens = 256    # for requests without num_predict
+/// default_output_tokens = 256    # for requests without num_predict, before any is learnt
 /// # seed = 7                     # default: a fixed seed
 /// ewma_alpha = 0.25
 /// success_window = 50
@@ -45,7 +52,7 @@ pub const MAX_FALLBACKS: u32 = 15;
 #[serde(deny_unknown_fields, default)]
 pub struct Routing {
     /// The strategy for every task category without its own (default
-    /// `hybrid`): one of [`STRATEGIES`], case and `-` for `_` aside.
+    /// `completion_time`): one of [`STRATEGIES`], case and `-` for `_` aside.
     pub strategy: String,
     /// Strategies for particular task categories.
     pub categories: BTreeMap<TaskCategory, String>,
@@ -98,7 +105,7 @@ pub struct Routing {
 impl Default for Routing {
     fn default() -> Self {
         Self {
-            strategy: "hybrid".to_owned(),
+            strategy: "completion_time".to_owned(),
             categories: BTreeMap::new(),
             cold_penalty: 0.5,
             max_fallbacks: 3,

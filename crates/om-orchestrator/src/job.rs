@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use om_core::wire::ChatRequest;
 use om_core::{Error, ErrorKind, ModelChoice, Task, TaskCategory, TimeoutPhase};
 use om_metrics::{TaskRecord, TaskStart};
-use om_registry::{BreakerState, Health, InstanceId, Snapshot};
+use om_registry::{BreakerState, Health, Hold, InstanceId, Snapshot};
 use om_router::{NoRoute, RouteRequest};
 use tokio::sync::futures::Notified;
 use tokio::sync::watch;
@@ -39,6 +39,9 @@ pub(crate) struct Job {
     snapshots: watch::Receiver<Arc<Snapshot>>,
     /// The task's end is in the metrics (set by `succeed` and `fail`).
     recorded: bool,
+    /// While the task waits for a busy instance that would finish it
+    /// sooner than a free one: its place in that endpoint's queue.
+    hold: Option<Hold>,
 }
 
 /// What to do after a failed attempt.
@@ -85,6 +88,8 @@ impl Job {
             (a, b) => a.or(b),
         };
         let snapshots = fleet.inner.registry.subscribe();
+        let mut route = route;
+        route.ticket = Some(fleet.inner.registry.ticket(task.priority));
         fleet
             .inner
             .metrics
@@ -102,6 +107,7 @@ impl Job {
             faults: 0,
             snapshots,
             recorded: false,
+            hold: None,
         }
     }
 
@@ -131,9 +137,23 @@ impl Job {
             notified.as_mut().enable();
             let snapshot = Arc::clone(&self.snapshots.borrow_and_update());
             let now = Instant::now();
+            // When to look again though nothing woke us: a held task's
+            // estimate of when its slot frees, so that a slower request
+            // ahead (or a stalled one) makes it reconsider.
+            let mut recheck = None;
             match self.fleet.inner.router.route(&self.route, &snapshot, now) {
                 Ok(decision) => {
                     for choice in decision.ranked() {
+                        if choice.wait > 0.0 {
+                            // Ranked above every instance after it even
+                            // with its queue: hold for it rather than take
+                            // a free instance that would finish later.
+                            let wait = Duration::from_secs_f64(choice.wait);
+                            recheck = Some(now + wait.clamp(MIN_RECHECK, MAX_RECHECK));
+                            let service = Duration::from_secs_f64(choice.service.unwrap_or(0.0));
+                            self.hold_for(&snapshot, choice.instance, service);
+                            break;
+                        }
                         let instance = snapshot.instance(choice.instance);
                         let endpoint = snapshot.endpoint(instance.endpoint);
                         let capacity = self.fleet.capacity(endpoint);
@@ -144,7 +164,15 @@ impl Job {
                         };
                         // A half-open breaker may have filled its probe
                         // slots since the decision: try the next one.
-                        let Ok(in_flight) = instance.begin(now) else { continue };
+                        let Ok(mut in_flight) = instance.begin(now) else { continue };
+                        in_flight.expect(self.fleet.inner.router.expected_service(
+                            &self.route,
+                            &snapshot,
+                            choice.instance,
+                            now,
+                        ));
+                        // No longer waiting: leave the queue.
+                        self.hold = None;
                         let model = instance.info.name.clone();
                         let metrics_in_flight =
                             self.fleet.inner.metrics.start_request(&endpoint.id, &model);
@@ -187,8 +215,33 @@ impl Job {
                 waiting = true;
                 self.options.report(&Progress::Waiting);
             }
-            let expiry = earliest_expiry(&snapshot, now);
+            let expiry = match (earliest_expiry(&snapshot, now), recheck) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             self.wait(notified, expiry).await?;
+        }
+    }
+
+    /// Holds the task in the queue of `instance`'s endpoint (moving it from
+    /// another endpoint's queue, which wakes the tasks there: one ahead of
+    /// them has left).
+    fn hold_for(
+        &mut self,
+        snapshot: &Snapshot,
+        instance: om_registry::InstanceIdx,
+        service: Duration,
+    ) {
+        let endpoint = &snapshot.endpoint(snapshot.instance(instance).endpoint).live;
+        match &self.hold {
+            Some(hold) if hold.is_on(endpoint) => hold.update(service),
+            _ => {
+                let Some(ticket) = self.route.ticket else { return };
+                let moved = self.hold.replace(endpoint.hold(ticket, service)).is_some();
+                if moved {
+                    self.fleet.inner.permits.released().notify_waiters();
+                }
+            }
         }
     }
 
@@ -435,6 +488,11 @@ impl Drop for Job {
         }
     }
 }
+
+/// Bounds of a held task's own re-check: often enough to notice a request
+/// ahead that runs late, rarely enough not to spin.
+const MIN_RECHECK: Duration = Duration::from_millis(5);
+const MAX_RECHECK: Duration = Duration::from_secs(5);
 
 /// The earliest moment after `now` when a cooling-down instance or an open
 /// breaker of the snapshot admits requests again.

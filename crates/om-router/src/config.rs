@@ -22,19 +22,24 @@ pub enum StrategyKind {
     /// The best learned quality for the category, with UCB1 exploration.
     Affinity,
     /// Affinity where the category has data, performance otherwise.
-    #[default]
     Hybrid,
+    /// The earliest expected completion, counting the queue ahead on each
+    /// endpoint; holds a request for a busy instance that would still
+    /// finish it first.
+    #[default]
+    CompletionTime,
 }
 
 impl StrategyKind {
     /// Every built-in strategy.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::RoundRobin,
         Self::LeastLoaded,
         Self::Random,
         Self::Performance,
         Self::Affinity,
         Self::Hybrid,
+        Self::CompletionTime,
     ];
 
     /// The `snake_case` name, as configuration files write it.
@@ -46,6 +51,7 @@ impl StrategyKind {
             Self::Performance => "performance",
             Self::Affinity => "affinity",
             Self::Hybrid => "hybrid",
+            Self::CompletionTime => "completion_time",
         }
     }
 }
@@ -59,7 +65,7 @@ impl fmt::Display for StrategyKind {
 /// A strategy name that is not built in.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown routing strategy {input:?}; expected one of: round_robin, least_loaded, random, performance, affinity, hybrid"
+    "unknown routing strategy {input:?}; expected one of: round_robin, least_loaded, random, performance, affinity, hybrid, completion_time"
 )]
 pub struct UnknownStrategy {
     /// The name given.
@@ -79,7 +85,7 @@ impl FromStr for StrategyKind {
     }
 }
 
-/// Router settings. Defaults: hybrid everywhere, a cold instance's weight
+/// Router settings. Defaults: completion time everywhere, a cold instance's weight
 /// divided by 1.5, three fallbacks, UCB exploration 1, 10 samples before
 /// affinity counts as data, 256 output tokens when a request does not say,
 /// exact decisions up to 64 candidates.

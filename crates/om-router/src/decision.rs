@@ -14,6 +14,13 @@ pub struct Choice {
     pub cost: f64,
     /// The model was loaded there (or served a request recently).
     pub warm: bool,
+    /// Seconds until a slot frees there for this request, as the strategy
+    /// estimates it (0 from strategies that do not model queueing): a
+    /// chosen instance with a wait is worth queueing for.
+    pub wait: f64,
+    /// Seconds the request is expected to run there, when the strategy
+    /// estimates it.
+    pub service: Option<f64>,
 }
 
 /// How many candidates each eligibility filter removed. A candidate counts

@@ -115,6 +115,8 @@ impl<'a> Eligibility<'a> {
             live,
             cost: 0.0,
             secondary: 0.0,
+            wait: 0.0,
+            service: f64::NAN,
         })
     }
 }

@@ -106,6 +106,6 @@ pub use decision::{Choice, Decision, NoRoute, Removed, Why};
 pub use request::{ModelMatch, ModelSelector, RouteRequest, estimate_tokens};
 pub use router::Router;
 pub use strategy::{
-    Affinity, Candidate, Context, Hybrid, LeastLoaded, Performance, Random, RoundRobin, Sampling,
-    Strategy, builtin,
+    Affinity, Candidate, CompletionTime, Context, Hybrid, LeastLoaded, Performance, Random,
+    RoundRobin, Sampling, Strategy, builtin, expected_service,
 };

@@ -4,7 +4,7 @@
 //! [`RouteRequest`].
 
 use om_core::{Capabilities, EndpointId, ModelName, TaskCategory};
-use om_registry::InstanceId;
+use om_registry::{InstanceId, Ticket};
 
 /// Which models may serve a request.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -62,6 +62,10 @@ pub struct RouteRequest {
     pub exclude_endpoints: Vec<EndpointId>,
     /// Instances to avoid.
     pub exclude_instances: Vec<InstanceId>,
+    /// The request's place among requests waiting for capacity; requests
+    /// held ahead of it count as work ahead of it
+    /// ([`CompletionTime`](crate::CompletionTime)). `None`: behind all.
+    pub ticket: Option<Ticket>,
 }
 
 impl RouteRequest {

@@ -180,13 +180,39 @@ impl Router {
         let (best, len) = top(&eligible, keep, seed);
         let choice = |i: usize| {
             let c = &eligible[i];
-            Choice { instance: c.instance, cost: c.cost, warm: c.warm }
+            Choice {
+                instance: c.instance,
+                cost: c.cost,
+                warm: c.warm,
+                wait: if c.wait.is_finite() { c.wait.max(0.0) } else { 0.0 },
+                service: c.service.is_finite().then_some(c.service),
+            }
         };
         Ok(Decision {
             chosen: choice(best[0]),
             fallbacks: best[1..len].iter().map(|&i| choice(i)).collect(),
             why,
         })
+    }
+
+    /// How long `request` is expected to run on `instance` once sent, by
+    /// [`CompletionTime`](crate::CompletionTime)'s estimate, with this
+    /// router's settings: what the orchestrator records as the request's
+    /// work on the endpoint, whichever strategy chose it.
+    pub fn expected_service(
+        &self,
+        request: &RouteRequest,
+        snapshot: &Snapshot,
+        instance: InstanceIdx,
+        now: Instant,
+    ) -> std::time::Duration {
+        crate::strategy::expected_service(
+            request,
+            snapshot,
+            instance,
+            &self.config,
+            snapshot.ticks(now),
+        )
     }
 
     /// A decision over a sample of `candidates`, or `None` to filter every

@@ -21,6 +21,7 @@
 //! [`Sampling`]).
 
 mod affinity;
+mod completion_time;
 mod hybrid;
 mod least_loaded;
 mod performance;
@@ -35,6 +36,7 @@ use om_core::TaskCategory;
 use om_registry::{InstanceIdx, LiveView, ModelIdx, Snapshot, Ticks};
 
 pub use affinity::Affinity;
+pub use completion_time::{CompletionTime, expected_service};
 pub use hybrid::Hybrid;
 pub use least_loaded::LeastLoaded;
 pub use performance::Performance;
@@ -160,6 +162,14 @@ pub struct Candidate {
     pub cost: f64,
     /// Set by the strategy if it likes: orders candidates of equal cost.
     pub secondary: f64,
+    /// Set by a strategy that models queueing: seconds until a slot of the
+    /// endpoint frees for this request. A chosen candidate with a wait is
+    /// one to queue for rather than to pass over for a free lower-ranked
+    /// one (see [`CompletionTime`]). 0 otherwise.
+    pub wait: f64,
+    /// Set by a strategy that estimates it: seconds the request is
+    /// expected to run there once sent. NaN otherwise.
+    pub service: f64,
 }
 
 /// What a strategy may consult besides the candidates.
@@ -202,5 +212,6 @@ pub fn builtin(kind: StrategyKind) -> Arc<dyn Strategy> {
         StrategyKind::Performance => Arc::new(Performance),
         StrategyKind::Affinity => Arc::new(Affinity),
         StrategyKind::Hybrid => Arc::new(Hybrid),
+        StrategyKind::CompletionTime => Arc::new(CompletionTime),
     }
 }

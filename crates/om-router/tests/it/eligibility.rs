@@ -270,7 +270,7 @@ fn each_filter_is_counted() {
     assert_eq!(snapshot.instance(decision.chosen.instance).id().endpoint.as_str(), "gpu");
     assert_eq!(
         decision.why.to_string(),
-        "1 of 4 instances eligible (missing capability: 2, breaker open: 1); strategy hybrid, category general"
+        "1 of 4 instances eligible (missing capability: 2, breaker open: 1); strategy completion_time, category general"
     );
 
     let big = RouteRequest::any().with_tokens(9_000, Some(500));

@@ -9,10 +9,11 @@
 //! simulator at 1, 64 and 256 clients, memory per open stream, and a 60-second hold of 5,000
 //! streams (`-- --hold N --hold-secs S` for other figures).
 //!
-//! `cargo xtask bench scheduling [-- ARGS...]` runs the scheduling-quality benchmark
-//! (`cargo bench -p ollama-meta --bench scheduling`, release mode): the makespan of five
-//! seeded 240-task batches on a heterogeneous simulated fleet for each routing strategy, in
-//! virtual time, against the lower bound (total work over total capacity). `-- STRATEGY...`,
+//! `cargo xtask bench makespan [-- ARGS...]` runs the scheduling-quality benchmark
+//! (`cargo bench -p ollama-meta --bench makespan`, release mode): the makespan of every
+//! routing strategy on three heterogeneous simulated fleets (1:3:9 speeds; a cold model; mixed
+//! `num_predict`), three seeded 120-task batches each, in virtual time, against an offline
+//! earliest-completion-time schedule of the same tasks. `-- STRATEGY...`, `--scenario NAME`,
 //! `--tasks N`, `--batches N`, `--workers N`, `--seed N` and `--detail` change what it runs.
 
 use crate::{Result, cargo, run_command};
@@ -67,8 +68,8 @@ impl Flags {
             Some(package) if package == "gateway" => {
                 args.extend(["-p", "om-gateway", "--bench", "gateway"].map(str::to_owned));
             }
-            Some(package) if package == "scheduling" => {
-                args.extend(["-p", "ollama-meta", "--bench", "scheduling"].map(str::to_owned));
+            Some(package) if package == "makespan" => {
+                args.extend(["-p", "ollama-meta", "--bench", "makespan"].map(str::to_owned));
             }
             Some(package) => args.extend(["-p".to_owned(), package.clone()]),
             None => args.push("--workspace".to_owned()),
@@ -120,19 +121,10 @@ mod tests {
     }
 
     #[test]
-    fn scheduling_is_its_own_program() {
+    fn makespan_is_its_own_program() {
         assert_eq!(
-            cargo_args(&["scheduling", "--", "performance", "--detail"]),
-            [
-                "bench",
-                "-p",
-                "ollama-meta",
-                "--bench",
-                "scheduling",
-                "--",
-                "performance",
-                "--detail"
-            ]
+            cargo_args(&["makespan", "--", "performance", "--detail"]),
+            ["bench", "-p", "ollama-meta", "--bench", "makespan", "--", "performance", "--detail"]
         );
     }
 

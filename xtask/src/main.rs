@@ -10,7 +10,7 @@
 //! | `e2e` | the Python compatibility tests against `ollama-meta sim`, and the real Aider through `ollama-meta aider` |
 //! | `bench [crate] [--save NAME \| --compare NAME] [-- args]` | criterion benches |
 //! | `bench aider [LEVELS]` | ten real Aider sessions against the simulator, timed per concurrency |
-//! | `bench scheduling [-- args]` | makespan per routing strategy on a simulated fleet, against the lower bound |
+//! | `bench makespan [-- args]` | makespan per routing strategy on three heterogeneous simulated fleets, against an offline schedule |
 //! | `tidy` | the repository conventions, checked by the `#[test]`s in `tidy.rs` |
 
 #![allow(
@@ -52,9 +52,9 @@ commands:
   bench aider [LEVELS]
                     wall time of ten real Aider sessions against the simulator at
                     each concurrency (default 1,5,10)
-  bench scheduling [-- ARGS...]
-                    makespan of each routing strategy on a heterogeneous simulated
-                    fleet (virtual time), against the lower bound
+  bench makespan [-- ARGS...]
+                    makespan of each routing strategy on three heterogeneous simulated
+                    fleets (virtual time), against an offline schedule
   tidy              check repository conventions (cargo test -p xtask)
   help              print this message
 ";

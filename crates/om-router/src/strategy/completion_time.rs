@@ -22,6 +22,10 @@ const MIN_SUCCESS_RATE: f64 = 0.05;
 /// time; 50 tokens/s is a small local model on a GPU.
 const ASSUMED_TOKENS_PER_SEC: f64 = 50.0;
 
+/// Added to the cost of a cold candidate while no candidate's speed is
+/// measured and a warm one exists: ranks it after every warm candidate.
+const DEFERRED_COLD_COST: f64 = 1.0e6;
+
 /// Load time assumed for a cold instance that has never been seen loading:
 /// a few-GB model read from an SSD.
 const ASSUMED_LOAD_SECS: f64 = 3.0;
@@ -39,7 +43,10 @@ const ASSUMED_LOAD_SECS: f64 = 3.0;
 /// - `ttft`, `tokens_per_sec`: the instance's moving averages, which were
 ///   measured under the load it really carries (a box shares its compute
 ///   between the requests it runs); an instance not measured yet is assumed
-///   as fast as the fastest measured candidate, so that it gets tried;
+///   as fast as the fastest measured candidate, so that it gets tried, but
+///   only one request at a time until its first answer says how fast it
+///   is (when another candidate exists): the rest wait for a measured one;
+///   and while no candidate is measured, cold ones rank after warm ones;
 /// - `load`: the learned load time when the model is not loaded there;
 /// - `output_tokens`: the request's `num_predict`, else the mean output of
 ///   the model in the request's category, else of the fleet in that
@@ -62,18 +69,34 @@ impl Strategy for CompletionTime {
 
     fn rank(&self, ctx: &Context<'_>, candidates: &mut [Candidate]) {
         let known = Known::of(candidates.iter().map(|c| c.live));
+        let alternatives = candidates.len() > 1;
+        // With no speed measured, a queue's length in seconds is a guess
+        // and a load is a sure cost that cannot be taken back (and may
+        // evict another model): warm candidates go first until the first
+        // answer calibrates the guess.
+        let defer_cold = !known.measured && candidates.iter().any(|c| c.warm);
         for c in candidates.iter_mut() {
             let facts = ctx.snapshot.facts(c.instance);
             let tokens = output_tokens(ctx.request, ctx.snapshot, c.instance, ctx.config);
             let service = service_secs(&c.live, c.warm, tokens, known);
+            // An instance whose speed is not known yet runs one request at
+            // a time while there is another candidate: its first answer
+            // says how fast it is, and until then a slow box must not take
+            // a queue of work on the optimistic guess: a new request there
+            // waits for the running one to end.
+            let exploring = alternatives && c.live.tokens_per_sec.is_none() && c.live.in_flight > 0;
+            let capacity = if exploring { 1 } else { c.capacity };
             let wait = facts
                 .endpoint_live
-                .expected_wait(c.capacity, ctx.request.ticket, ctx.now)
+                .expected_wait(capacity, ctx.request.ticket, ctx.now)
                 .as_secs_f64();
             let success = c.live.success_rate.unwrap_or(1.0).max(MIN_SUCCESS_RATE);
             c.wait = wait;
             c.service = service;
             c.cost = (wait + service) / success / facts.weight;
+            if defer_cold && !c.warm {
+                c.cost += DEFERRED_COLD_COST;
+            }
             c.secondary = service;
         }
     }
@@ -85,6 +108,9 @@ impl Strategy for CompletionTime {
 struct Known {
     tokens_per_sec: f64,
     ttft: f64,
+    /// Some instance's speed is measured (else `tokens_per_sec` is
+    /// [`ASSUMED_TOKENS_PER_SEC`]).
+    measured: bool,
 }
 
 impl Known {
@@ -100,6 +126,7 @@ impl Known {
         }
         Self {
             tokens_per_sec: if rate.is_nan() { ASSUMED_TOKENS_PER_SEC } else { rate },
+            measured: !rate.is_nan(),
             ttft: if ttft.is_nan() { 0.0 } else { ttft },
         }
     }

@@ -1,4 +1,4 @@
-//! One strategy's run: a fresh fleet, the whole batch through the
+//! One strategy's run: a fresh scenario fleet, the whole batch through the
 //! dispatcher to the orchestrator, and what it took — all in virtual time.
 
 use std::collections::BTreeMap;
@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::clock::VirtualClock;
-use crate::fleet::{self, Machine};
+use crate::scenario::{self, Scenario};
 use crate::workload::Workload;
 
 /// The virtual clock's step.
@@ -24,7 +24,7 @@ pub(crate) const STEP: Duration = Duration::from_millis(1);
 /// How every run is set up.
 #[derive(Debug, Clone)]
 pub(crate) struct Setup {
-    pub(crate) machines: Vec<Machine>,
+    pub(crate) scenario: Scenario,
     /// Dispatcher workers: tasks in flight at once.
     pub(crate) workers: NonZeroUsize,
 }
@@ -86,8 +86,8 @@ async fn measure(
     let seed = workload.seed;
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
-    let endpoints = fleet::start(&setup.machines, seed, &tracker, &shutdown).await?;
-    let (fleet, workers) = Fleet::from_config(&fleet::config(endpoints, strategy, seed))?;
+    let endpoints = scenario::start(&setup.scenario, workload, &tracker, &shutdown).await?;
+    let (fleet, workers) = Fleet::from_config(&scenario::config(endpoints, strategy, seed))?;
     if let Some(report) = workers.probe_all().await
         && report.down() > 0
     {
@@ -100,7 +100,8 @@ async fn measure(
     let runner = tracker.spawn(runner.run(shutdown.child_token()));
     let started = Instant::now();
     let handles = dispatcher
-        .submit_batch(workload.tasks.iter().map(|task| {
+        .submit_batch(workload.tasks.iter().map(|planned| {
+            let task = &planned.task;
             om_dispatch::Task::new(task.id.clone(), task.clone()).with_priority(task.priority)
         }))
         .map_err(|_| "the dispatcher closed before the batch was queued")?;
@@ -143,6 +144,16 @@ async fn measure(
     shutdown.cancel();
     tracker.close();
     tracker.wait().await;
+    // The offline schedule is computed from the planned lengths: a run that
+    // generated anything else did other work and cannot be compared.
+    let generated: u64 = stats.placed.values().map(|p| p.1).sum();
+    if stats.failed == 0 && generated != workload.tokens() {
+        return Err(format!(
+            "{strategy}: the fleet generated {generated} tokens, the batch planned {}",
+            workload.tokens()
+        )
+        .into());
+    }
     Ok(stats)
 }
 

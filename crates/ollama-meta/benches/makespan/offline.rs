@@ -103,13 +103,12 @@ fn finish_times(machine: &Machine, spec: &EndpointSpec, list: &[Job<'_>]) -> Vec
         while running.len() < machine.slots && next < list.len() {
             let job = list[next];
             let at = if machine.cold.contains(&job.model) {
-                match ready.iter().find(|(m, _)| *m == job.model) {
-                    Some(&(_, at)) => at,
-                    None => {
-                        let at = now + machine.load_time.as_secs_f64();
-                        ready.push((job.model, at));
-                        at
-                    }
+                if let Some(&(_, at)) = ready.iter().find(|(m, _)| *m == job.model) {
+                    at
+                } else {
+                    let at = now + machine.load_time.as_secs_f64();
+                    ready.push((job.model, at));
+                    at
                 }
             } else {
                 now

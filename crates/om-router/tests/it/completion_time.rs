@@ -27,9 +27,9 @@ struct Fleet {
 }
 
 impl Fleet {
-    fn new(endpoints: Vec<EndpointSpecT>) -> Self {
+    fn new(endpoints: &[EndpointSpecT]) -> Self {
         let now = Instant::now();
-        let registry = registry(&endpoints, Config::default(), now);
+        let registry = registry(endpoints, Config::default(), now);
         let snapshot = registry.snapshot();
         let router = Router::new(RouterConfig::default());
         Self { registry, snapshot, router, now }
@@ -77,7 +77,7 @@ fn it_is_the_default() {
 
 #[test]
 fn a_busy_fast_box_beats_an_idle_slow_one_when_it_finishes_first() {
-    let fleet = Fleet::new(vec![endpoint("slow"), endpoint("fast")]);
+    let fleet = Fleet::new(&[endpoint("slow"), endpoint("fast")]);
     fleet.measure("slow", 20.0);
     fleet.measure("fast", 200.0);
     let _running = fleet.run("fast", 1.0);
@@ -95,7 +95,7 @@ fn a_busy_fast_box_beats_an_idle_slow_one_when_it_finishes_first() {
 
 #[test]
 fn held_work_of_earlier_tickets_counts_and_a_higher_priority_skips_it() {
-    let fleet = Fleet::new(vec![endpoint("slow"), endpoint("fast")]);
+    let fleet = Fleet::new(&[endpoint("slow"), endpoint("fast")]);
     fleet.measure("slow", 20.0);
     fleet.measure("fast", 200.0);
     let fast = &fleet.snapshot.endpoint(fleet.snapshot.instance(fleet.index("fast")).endpoint).live;
@@ -116,7 +116,7 @@ fn held_work_of_earlier_tickets_counts_and_a_higher_priority_skips_it() {
 #[test]
 fn an_unmeasured_instance_takes_one_request_until_its_first_answer() {
     let two_slots = |name| EndpointSpecT { capacity: Some(2), ..endpoint(name) };
-    let fleet = Fleet::new(vec![two_slots("known"), two_slots("new")]);
+    let fleet = Fleet::new(&[two_slots("known"), two_slots("new")]);
     fleet.measure("known", 100.0);
     // Assumed as fast as the fastest, `new` gets tried first...
     let _known = fleet.run("known", 1.0);
@@ -140,7 +140,7 @@ fn cold_loads_wait_until_some_speed_is_measured() {
         capacity: Some(1),
         ..EndpointSpecT::new("cold", vec![ModelSpec::new("m", "fam")])
     };
-    let fleet = Fleet::new(vec![endpoint("warm"), cold]);
+    let fleet = Fleet::new(&[endpoint("warm"), cold]);
     // Nothing measured: the warm box's queue is a guess, the load is sure.
     let _running = fleet.run("warm", 30.0);
     let (chosen, wait) = fleet.chosen(&tokens(100));
@@ -153,7 +153,7 @@ fn cold_loads_wait_until_some_speed_is_measured() {
 
 #[test]
 fn output_length_is_learned_per_category_when_num_predict_is_absent() {
-    let fleet = Fleet::new(vec![endpoint("only")]);
+    let fleet = Fleet::new(&[endpoint("only")]);
     fleet.measure("only", 100.0);
     for (category, tokens) in [(TaskCategory::Coding, 400), (TaskCategory::General, 20)] {
         let mut outcome = Outcome::success().with_category(category);

@@ -1,7 +1,8 @@
 //! The HTML report of a batch: one self-contained file (inline CSS and
 //! SVG, no scripts, no fonts or anything else from the network) with a
-//! timeline of tasks per endpoint, the latency distribution per model, the
-//! summary table and the failures.
+//! timeline of tasks per endpoint, the slots each endpoint left idle while
+//! tasks waited, the latency distribution per model, the summary table and
+//! the failures.
 //!
 //! Task ids, model and endpoint names and error messages are user input:
 //! every piece of text goes through [`escape`].
@@ -9,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use crate::batch::idle;
 use crate::batch::record::{Record, Status};
 use crate::batch::summary::{Summary, human_ms, percentile};
 
@@ -19,6 +21,8 @@ pub(crate) struct Meta {
     pub(crate) title: String,
     /// When the report was written (RFC 3339).
     pub(crate) generated_at: String,
+    /// Configured slots per endpoint name, for the idle-time table.
+    pub(crate) slots: BTreeMap<String, u32>,
 }
 
 /// Escapes text for HTML element content and attribute values.
@@ -90,6 +94,8 @@ pub(crate) fn render(meta: &Meta, summary: &Summary, records: &[&Record]) -> Str
     html.push_str("<h2>Timeline per endpoint</h2>\n");
     legend(&mut html, &colours);
     timeline(&mut html, records, &colours);
+    html.push_str("<h2>Idle while tasks waited</h2>\n");
+    idle_table(&mut html, &idle::per_endpoint(records, &meta.slots));
     html.push_str("<h2>Latency per model</h2>\n");
     latency_boxes(&mut html, records, &colours);
     if !summary.failures.is_empty() {
@@ -280,6 +286,37 @@ fn timeline(html: &mut String, records: &[&Record], colours: &[(String, &'static
     html.push_str("</svg>\n");
 }
 
+/// Per endpoint, how much of its capacity went unused while some task was
+/// still waiting to start.
+fn idle_table(html: &mut String, rows: &[idle::Idle]) {
+    if rows.is_empty() {
+        html.push_str("<p>No attempt ran.</p>\n");
+        return;
+    }
+    html.push_str(
+        "<p class=\"meta\">From the first start until the last attempt started, some task \
+         was waiting: a slot free in that window is capacity the schedule left unused.</p>\n\
+         <table>\n<tr><th>endpoint</th><th>slots</th><th>attempts</th><th>busy slot·s</th>\
+         <th>idle slot·s while tasks waited</th><th>s with nothing running</th>\
+         <th>last attempt ended</th></tr>\n",
+    );
+    for row in rows {
+        let _ = writeln!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.2}</td><td>{:.2}</td>\
+             <td>{}</td></tr>",
+            escape(&row.endpoint),
+            row.slots,
+            row.attempts,
+            row.busy_s,
+            row.idle_slot_s,
+            row.empty_s,
+            human_ms((row.last_end_s * 1000.0).round() as u64),
+        );
+    }
+    html.push_str("</table>\n");
+}
+
 /// A round step (1, 2 or 5 times a power of ten seconds) giving at most
 /// about ten ticks.
 fn tick_step(horizon: f64) -> f64 {
@@ -405,7 +442,11 @@ mod tests {
         fine.started_at = Some("2025-01-01T00:00:00.5Z".to_owned());
         let records = [&evil, &fine];
         let summary = Summary::new(&records, 2, 0, Duration::from_secs(2), true);
-        let meta = Meta { title: "a&b.yaml".to_owned(), generated_at: "now".to_owned() };
+        let meta = Meta {
+            title: "a&b.yaml".to_owned(),
+            generated_at: "now".to_owned(),
+            slots: BTreeMap::new(),
+        };
         let html = render(&meta, &summary, &records);
         for raw in ["<img", "<script>", "e</svg>", "<b>boom"] {
             assert!(!html.contains(raw), "{raw} leaked into the report");
@@ -413,6 +454,7 @@ mod tests {
         assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
         assert!(html.contains("a&amp;b.yaml"));
         assert!(html.contains("SIMULATED"));
+        assert!(html.contains("e&lt;/svg&gt;</td><td>1</td>"), "idle table row, escaped");
         assert!(!html.contains("<script"), "no scripts at all");
         assert!(
             !html.contains("http://") || !html.contains("src=\"http"),

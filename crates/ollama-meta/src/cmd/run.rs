@@ -102,6 +102,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RunArgs) -> anyhow::Result<E
     let mut simulated = args.sim;
     let mut new_records = Vec::new();
     let mut fatal = None;
+    let mut slots = std::collections::BTreeMap::new();
     if !todo.is_empty() {
         let chosen = fleet::choose(args.sim, loaded, &tracker, &services).await?;
         if let Some(banner) = &chosen.simulated {
@@ -112,6 +113,13 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RunArgs) -> anyhow::Result<E
             .map_err(|err| anyhow::anyhow!("{}", err.message()))
             .context("building the fleet")?;
         tracker.spawn(workers.run(services.clone()));
+        slots = fleet
+            .registry()
+            .snapshot()
+            .endpoints()
+            .iter()
+            .map(|e| (e.id.to_string(), e.capacity()))
+            .collect();
         let mode = if global.json {
             Mode::Lines(Stream::Stderr)
         } else if std::io::stdout().is_terminal() {
@@ -162,6 +170,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RunArgs) -> anyhow::Result<E
         let meta = report::Meta {
             title: args.tasks.display().to_string(),
             generated_at: om_core::time::format_rfc3339(SystemTime::now()),
+            slots,
         };
         write_report(path, &report::render(&meta, &summary, &ordered))?;
         if !global.json {

@@ -86,6 +86,7 @@
 //! endpoint_concurrency = 1       # per endpoint without its own max_concurrency
 //! # task_timeout = "10m"         # default: no deadline
 //! # seed = 7                     # reproducible backoff jitter
+//! hedge = true                   # a second attempt for a straggling batch task
 //!
 //! [gateway]                      # ollama-meta serve
 //! listen = "127.0.0.1:11435"

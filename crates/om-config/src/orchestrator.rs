@@ -16,6 +16,7 @@ use crate::path::KeyPath;
 /// endpoint_concurrency = 2  # per endpoint without its own max_concurrency
 /// task_timeout = "10m"    # for tasks that set no timeout; default: none
 /// seed = 7                # reproducible backoff jitter; default: random
+/// hedge = true            # second attempt of a straggling batch task
 /// ```
 ///
 /// Failover follows `[retry]`: `max_attempts` attempts in all across the
@@ -37,11 +38,17 @@ pub struct Orchestrator {
     /// from the operating system.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// Whether a batch task running on a slow instance may be started a
+    /// second time on a free one that would finish it well before, when no
+    /// task waits for capacity (default on). The first answer wins and the
+    /// other attempt is stopped; a request forwarded by the gateway is never
+    /// hedged.
+    pub hedge: bool,
 }
 
 impl Default for Orchestrator {
     fn default() -> Self {
-        Self { endpoint_concurrency: NonZeroUsize::MIN, task_timeout: None, seed: None }
+        Self { endpoint_concurrency: NonZeroUsize::MIN, task_timeout: None, seed: None, hedge: true }
     }
 }
 

@@ -2,6 +2,8 @@
 //! endpoint permit, the registry's in-flight guard, the metrics' in-flight
 //! guard), the chunks it collects, and the record it leaves.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -64,15 +66,27 @@ impl Collected {
     }
 }
 
+/// The request of a [`Call`] on its way: sent, its answer's head not in.
+type Sending = Pin<Box<dyn Future<Output = Result<ChunkStream<ChatResponse>, Error>> + Send>>;
+
 /// An attempt in progress.
 pub(crate) struct Call {
     slot: Slot,
     category: TaskCategory,
     sent: Instant,
     ttft: Option<Duration>,
+    /// When the first chunk arrived, for the pace of the rest.
+    first_at: Option<Instant>,
+    sending: Option<Sending>,
     stream: Option<ChunkStream<ChatResponse>>,
     pub(crate) collected: Collected,
 }
+
+/// Chunks that must have arrived, and the time since the first one, before
+/// a stream's pace is trusted: the first few come in a burst behind the
+/// prompt evaluation.
+const PACE_MIN_CHUNKS: u64 = 8;
+const PACE_MIN_SPAN: Duration = Duration::from_millis(200);
 
 /// How an attempt ended, for the record.
 pub(crate) enum End<'e> {
@@ -109,9 +123,25 @@ impl Call {
             category,
             sent: Instant::now(),
             ttft: None,
+            first_at: None,
+            sending: None,
             stream: None,
             collected: Collected::default(),
         }
+    }
+
+    /// Chunks per second since the first one, once enough have come to say
+    /// (one chunk is about one token).
+    pub(crate) fn pace(&self, now: Instant) -> Option<f64> {
+        let span = now.saturating_duration_since(self.first_at?);
+        let chunks = self.collected.chunks;
+        (chunks >= PACE_MIN_CHUNKS && span >= PACE_MIN_SPAN && !self.collected.done)
+            .then(|| (chunks - 1) as f64 / span.as_secs_f64())
+    }
+
+    /// The attempt's number in its task, 1 for the first.
+    pub(crate) fn number(&self) -> u32 {
+        self.slot.number
     }
 
     pub(crate) fn endpoint(&self) -> &EndpointId {
@@ -133,11 +163,14 @@ impl Call {
         self.sent = Instant::now();
     }
 
-    /// Records that the first chunk arrived now, for a call whose chunks are
-    /// not read through [`next`](Self::next) (a forwarded request).
+    /// Records that the first chunk arrived now (unless one already did);
+    /// called directly for a call whose chunks are not read through
+    /// [`next`](Self::next) (a forwarded request).
     pub(crate) fn first_chunk(&mut self) {
         if self.ttft.is_none() {
-            self.ttft = Some(self.sent.elapsed());
+            let now = Instant::now();
+            self.ttft = Some(now.saturating_duration_since(self.sent));
+            self.first_at = Some(now);
         }
     }
 
@@ -145,35 +178,35 @@ impl Call {
     ///
     /// # Cancel safety
     ///
-    /// Dropping it closes the connection; the call stays unfinished.
+    /// As [`next`](Self::next).
     pub(crate) async fn open(
         &mut self,
         request: ChatRequest,
         options: &Options,
     ) -> Result<ChatResponse, Error> {
-        self.sent = Instant::now();
-        self.stream = Some(self.slot.client.chat(request).await?);
+        self.send(request);
         match self.next(options).await {
             Some(chunk) => chunk,
             None => Err(self.ended_early()),
         }
     }
 
-    /// The next chunk; `None` after the final one.
+    /// Sends the request now; [`next`](Self::next) waits for the answer.
+    pub(crate) fn send(&mut self, request: ChatRequest) {
+        self.sent = Instant::now();
+        let client = self.slot.client.clone();
+        self.sending = Some(Box::pin(async move { client.chat(request).await }));
+    }
+
+    /// The next chunk (the first one once the request [sent](Self::send)
+    /// is answered); `None` after the final one.
     ///
     /// # Cancel safety
     ///
-    /// Cancel-safe: a chunk is only taken from the stream when it is
-    /// returned.
+    /// Cancel-safe: the request on its way stays in the call, and a chunk
+    /// is only taken from the stream when it is returned.
     pub(crate) async fn next(&mut self, options: &Options) -> Option<Result<ChatResponse, Error>> {
-        if self.collected.done {
-            return None;
-        }
-        let item = match self.stream.as_mut() {
-            Some(stream) => stream.next().await,
-            None => None,
-        };
-        let item = self.take(item);
+        let item = std::future::poll_fn(|cx| self.poll_next(cx)).await?;
         if item.is_ok() {
             options.report(&Progress::Chunk { chunks: self.collected.chunks });
         }
@@ -188,6 +221,14 @@ impl Call {
         if self.collected.done {
             return Poll::Ready(None);
         }
+        if let Some(sending) = self.sending.as_mut() {
+            let answered = std::task::ready!(sending.as_mut().poll(cx));
+            self.sending = None;
+            match answered {
+                Ok(stream) => self.stream = Some(stream),
+                Err(error) => return Poll::Ready(Some(Err(error))),
+            }
+        }
         let item = match self.stream.as_mut() {
             Some(stream) => std::task::ready!(stream.poll_next_unpin(cx)),
             None => None,
@@ -200,9 +241,7 @@ impl Call {
     fn take(&mut self, item: Option<Result<ChatResponse, Error>>) -> Result<ChatResponse, Error> {
         match item {
             Some(Ok(chunk)) => {
-                if self.ttft.is_none() {
-                    self.ttft = Some(self.sent.elapsed());
-                }
+                self.first_chunk();
                 self.collected.push(&chunk);
                 Ok(chunk)
             }
@@ -221,20 +260,13 @@ impl Call {
         .with_partial(self.collected.chunks > 0)
     }
 
-    /// Reads every remaining chunk.
-    pub(crate) async fn drain(&mut self, options: &Options) -> Result<(), Error> {
-        while let Some(chunk) = self.next(options).await {
-            chunk?;
-        }
-        Ok(())
-    }
-
     /// Ends the attempt: records its outcome in the registry (moving
     /// averages, success rate, breaker, cooldown) and in the metrics, and
     /// releases the instance.
     pub(crate) fn finish(self, fleet: &Inner, end: &End<'_>) -> Finished {
         let now = Instant::now();
         let latency = now.saturating_duration_since(self.sent);
+        let pace = self.pace(now);
         let Self { slot, category, ttft, collected, .. } = self;
         let Slot { number, endpoint, model, offset, in_flight, metrics_in_flight, permit, .. } =
             slot;
@@ -249,7 +281,13 @@ impl Call {
                 outcome
             }
             End::Failed(error) => Outcome::failure(error),
-            End::Stopped(error) => Outcome::new(Verdict::Neutral(error.kind())),
+            End::Stopped(error) => {
+                let outcome = Outcome::new(Verdict::Neutral(error.kind()));
+                match pace {
+                    Some(rate) => outcome.with_tokens_per_sec(rate),
+                    None => outcome,
+                }
+            }
         }
         .with_category(category);
         let recorded = in_flight.finish(&outcome, now);

@@ -1,6 +1,7 @@
 //! [`Fleet::execute`]: the batch path. A task runs to its end on one
-//! instance; a failure anywhere, even mid-stream, starts it again from
-//! scratch on another instance within the budget.
+//! instance (or on a second one started beside a straggler, whichever
+//! finishes first: see `race`); a failure anywhere, even mid-stream, starts
+//! it again from scratch on another instance within the budget.
 
 use std::future::Future;
 
@@ -8,6 +9,7 @@ use om_core::Task;
 use tracing::Instrument;
 
 use crate::call::{Call, End};
+use crate::race::Race;
 use crate::fleet::Fleet;
 use crate::job::{Job, Next};
 use crate::options::Options;
@@ -53,6 +55,12 @@ impl Fleet {
     /// partial output discarded, so the result never splices two answers.
     /// Backpressure (503 "server busy", 429) spends no budget.
     ///
+    /// With [`Settings::hedge`](crate::Settings::hedge) on, an attempt that
+    /// streams so slowly that a free instance elsewhere would finish the
+    /// whole task well before it (while no task waits for capacity) gets a
+    /// second attempt there; the first to finish is the result (its whole
+    /// output, never spliced) and the other is stopped, its pace recorded.
+    ///
     /// # Errors
     ///
     /// A [`TaskFailure`] holding the last attempt's error when the budget
@@ -91,25 +99,30 @@ impl Fleet {
             };
             let request = job.chat_request(&slot);
             let mut call = Call::new(slot, job.category);
-            let options = job.options.clone();
-            let run = async {
-                call.open(request, &options).await?;
-                call.drain(&options).await
-            };
-            match job.guard(run).await {
+            call.send(request);
+            let mut race = Race::new(call);
+            let outcome = job.guard(race.run(&job, &self.inner)).await;
+            if outcome.as_ref().is_ok_and(Result::is_ok) {
+                race.stop_loser(&self.inner);
+            }
+            let Race { lead, hedge, ended, .. } = race;
+            job.attempts.extend(ended.into_iter().map(|f| f.attempt));
+            match outcome {
                 Ok(Ok(())) => {
-                    let finished = call.finish(&self.inner, &End::Done);
+                    let finished = lead.finish(&self.inner, &End::Done);
                     return Ok(job.succeed(finished));
                 }
                 Ok(Err(error)) => {
-                    let finished = call.finish(&self.inner, &End::Failed(&error));
+                    let finished = lead.finish(&self.inner, &End::Failed(&error));
                     match job.after_failure(finished, error).await {
                         Next::Retry => {}
                         Next::Fail(error) => return Err(job.fail(error, String::new())),
                     }
                 }
                 Err(stop) => {
-                    job.stop(call, &stop);
+                    for call in std::iter::once(lead).chain(hedge) {
+                        job.stop(call, &stop);
+                    }
                     return Err(job.fail(stop, String::new()));
                 }
             }

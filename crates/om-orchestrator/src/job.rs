@@ -9,14 +9,15 @@ use std::time::{Duration, SystemTime};
 use om_core::wire::ChatRequest;
 use om_core::{Error, ErrorKind, ModelChoice, Task, TaskCategory, TimeoutPhase};
 use om_metrics::{TaskRecord, TaskStart};
-use om_registry::{BreakerState, Health, Hold, InstanceId, Snapshot};
-use om_router::{NoRoute, RouteRequest};
+use om_registry::{BreakerState, Health, Hold, InstanceId, InstanceIdx, Snapshot};
+use om_router::{NoRoute, RouteRequest, Why};
 use tokio::sync::futures::Notified;
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use crate::call::{Call, End, Finished, Slot};
+use crate::race::worth_hedging;
 use crate::fleet::Fleet;
 use crate::options::{Options, Progress};
 use crate::request::{category, chat_request, route_request};
@@ -128,6 +129,7 @@ impl Job {
     /// and the deadline and cancellation errors.
     pub(crate) async fn acquire(&mut self) -> Result<Slot, Error> {
         let released = Arc::clone(self.fleet.inner.permits.released());
+        let _waiter = self.fleet.inner.permits.waiter();
         let mut waiting = false;
         loop {
             // Listen before looking, so that a release between the look and
@@ -154,53 +156,14 @@ impl Job {
                             self.hold_for(&snapshot, choice.instance, service);
                             break;
                         }
-                        let instance = snapshot.instance(choice.instance);
-                        let endpoint = snapshot.endpoint(instance.endpoint);
-                        let capacity = self.fleet.capacity(endpoint);
-                        let Some(permit) =
-                            self.fleet.inner.permits.try_acquire(&endpoint.id, capacity)
+                        let number = self.next_attempt();
+                        let Some(slot) =
+                            self.open_slot(&snapshot, choice.instance, number, &decision.why, now)
                         else {
                             continue;
                         };
-                        // A half-open breaker may have filled its probe
-                        // slots since the decision: try the next one.
-                        let Ok(mut in_flight) = instance.begin(now) else { continue };
-                        in_flight.expect(self.fleet.inner.router.expected_service(
-                            &self.route,
-                            &snapshot,
-                            choice.instance,
-                            now,
-                        ));
                         // No longer waiting: leave the queue.
                         self.hold = None;
-                        let model = instance.info.name.clone();
-                        let metrics_in_flight =
-                            self.fleet.inner.metrics.start_request(&endpoint.id, &model);
-                        let slot = Slot {
-                            number: u32::try_from(self.attempts.len())
-                                .unwrap_or(u32::MAX)
-                                .saturating_add(1),
-                            endpoint: endpoint.id.clone(),
-                            model,
-                            client: self.fleet.inner.backends.client(endpoint),
-                            offset: now.saturating_duration_since(self.started),
-                            in_flight,
-                            metrics_in_flight,
-                            permit,
-                        };
-                        tracing::debug!(
-                            task = %self.task.id,
-                            endpoint = %slot.endpoint,
-                            model = %slot.model,
-                            attempt = slot.number,
-                            why = %decision.why,
-                            "attempt"
-                        );
-                        self.options.report(&Progress::Attempt {
-                            number: slot.number,
-                            endpoint: slot.endpoint.clone(),
-                            model: slot.model.clone(),
-                        });
                         return Ok(slot);
                     }
                 }
@@ -223,13 +186,106 @@ impl Job {
         }
     }
 
+    /// The number of the attempt to start next.
+    fn next_attempt(&self) -> u32 {
+        u32::try_from(self.attempts.len()).unwrap_or(u32::MAX).saturating_add(1)
+    }
+
+    /// Reserves `instance` for attempt `number` if its endpoint has a free
+    /// permit and its breaker admits: the permit, the registry's in-flight
+    /// guard with the request's expected service, the metrics' guard.
+    fn open_slot(
+        &self,
+        snapshot: &Snapshot,
+        index: InstanceIdx,
+        number: u32,
+        why: &Why,
+        now: Instant,
+    ) -> Option<Slot> {
+        let inner = &self.fleet.inner;
+        let instance = snapshot.instance(index);
+        let endpoint = snapshot.endpoint(instance.endpoint);
+        let permit = inner.permits.try_acquire(&endpoint.id, self.fleet.capacity(endpoint))?;
+        // A half-open breaker may have filled its probe slots since the
+        // decision.
+        let mut in_flight = instance.begin(now).ok()?;
+        in_flight.expect(inner.router.expected_service(&self.route, snapshot, index, now));
+        let model = instance.info.name.clone();
+        let metrics_in_flight = inner.metrics.start_request(&endpoint.id, &model);
+        let slot = Slot {
+            number,
+            endpoint: endpoint.id.clone(),
+            model,
+            client: inner.backends.client(endpoint),
+            offset: now.saturating_duration_since(self.started),
+            in_flight,
+            metrics_in_flight,
+            permit,
+        };
+        tracing::debug!(
+            task = %self.task.id,
+            endpoint = %slot.endpoint,
+            model = %slot.model,
+            attempt = slot.number,
+            %why,
+            "attempt"
+        );
+        self.options.report(&Progress::Attempt {
+            number: slot.number,
+            endpoint: slot.endpoint.clone(),
+            model: slot.model.clone(),
+        });
+        Some(slot)
+    }
+
+    /// A second attempt for the task `running` is an attempt of, when one
+    /// pays: hedging is on, no task waits for capacity, `running` streams
+    /// at a measured pace, and a free instance elsewhere would finish the
+    /// whole task well before `running` finishes what is left of it (see
+    /// [`worth_hedging`]).
+    pub(crate) fn hedge_slot(&self, running: &Call, now: Instant) -> Option<Slot> {
+        let inner = &self.fleet.inner;
+        if !inner.settings.hedge || inner.permits.anyone_waiting() {
+            return None;
+        }
+        let pace = running.pace(now)?;
+        let snapshot = inner.registry.snapshot();
+        let current = snapshot.find_instance(running.endpoint(), running.model())?;
+        let expected = inner.router.expected_output(&self.route, &snapshot, current);
+        let left = (expected - running.collected.chunks as f64) / pace;
+        if left <= 0.0 {
+            return None;
+        }
+        let mut route = self.route.clone();
+        route.exclude_endpoints.push(running.endpoint().clone());
+        let decision = inner.router.route(&route, &snapshot, now).ok()?;
+        for choice in decision.ranked().filter(|c| c.wait <= 0.0) {
+            let service = inner.router.expected_service(&route, &snapshot, choice.instance, now);
+            if !worth_hedging(left, service.as_secs_f64()) {
+                continue;
+            }
+            let number = self.next_attempt().saturating_add(1);
+            if let Some(slot) = self.open_slot(&snapshot, choice.instance, number, &decision.why, now)
+            {
+                tracing::debug!(
+                    task = %self.task.id,
+                    left_secs = left,
+                    hedge_secs = service.as_secs_f64(),
+                    "hedging a slow attempt"
+                );
+                return Some(slot);
+            }
+        }
+        None
+    }
+
     /// Holds the task in the queue of `instance`'s endpoint (moving it from
     /// another endpoint's queue, which wakes the tasks there: one ahead of
     /// them has left).
     fn hold_for(
         &mut self,
         snapshot: &Snapshot,
-        instance: om_registry::InstanceIdx,
+        instance: InstanceIdx,
         service: Duration,
     ) {
         let endpoint = &snapshot.endpoint(snapshot.instance(instance).endpoint).live;

@@ -108,6 +108,7 @@ mod forward;
 mod job;
 mod options;
 mod permits;
+mod race;
 mod request;
 mod result;
 mod settings;

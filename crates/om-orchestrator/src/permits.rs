@@ -1,9 +1,12 @@
-//! Per-endpoint concurrency: one semaphore per endpoint, and one `Notify`
-//! that wakes every task waiting for capacity when any permit comes back.
+//! Per-endpoint concurrency: one semaphore per endpoint, one `Notify` that
+//! wakes every task waiting for capacity when any permit comes back, and a
+//! count of the tasks waiting (a second, speculative attempt only takes
+//! capacity that nobody waits for).
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use om_core::EndpointId;
 use parking_lot::Mutex;
@@ -15,6 +18,18 @@ pub(crate) struct Permits {
     semaphores: Mutex<HashMap<EndpointId, Gate>>,
     /// Notified (all waiters) whenever a permit is released.
     released: Arc<Notify>,
+    /// Tasks looking for capacity now.
+    waiting: Arc<AtomicUsize>,
+}
+
+/// Counts a task as waiting for capacity until dropped.
+#[derive(Debug)]
+pub(crate) struct Waiter(Arc<AtomicUsize>);
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 #[derive(Debug)]
@@ -25,7 +40,22 @@ struct Gate {
 
 impl Permits {
     pub(crate) fn new() -> Self {
-        Self { semaphores: Mutex::new(HashMap::new()), released: Arc::new(Notify::new()) }
+        Self {
+            semaphores: Mutex::new(HashMap::new()),
+            released: Arc::new(Notify::new()),
+            waiting: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Counts the caller as waiting for capacity while the guard lives.
+    pub(crate) fn waiter(&self) -> Waiter {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        Waiter(Arc::clone(&self.waiting))
+    }
+
+    /// Whether some task is waiting for capacity.
+    pub(crate) fn anyone_waiting(&self) -> bool {
+        self.waiting.load(Ordering::Relaxed) > 0
     }
 
     /// What capacity changes wake.
@@ -102,6 +132,18 @@ mod tests {
         drop(first);
         assert_eq!(permits.available(&a), Some(1));
         assert!(permits.try_acquire(&a, two).is_some());
+    }
+
+    #[test]
+    fn waiters_count_while_their_guards_live() {
+        let permits = Permits::new();
+        assert!(!permits.anyone_waiting());
+        let first = permits.waiter();
+        let second = permits.waiter();
+        drop(first);
+        assert!(permits.anyone_waiting());
+        drop(second);
+        assert!(!permits.anyone_waiting());
     }
 
     #[tokio::test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 ///
 /// Defaults: 3 attempts, backoff from 200 ms doubling to 5 s with jitter,
 /// wait when the fleet is busy, 1 request at a time per endpoint, no task
-/// deadline, jitter seeded by the operating system.
+/// deadline, jitter seeded by the operating system, hedging on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// Attempts a task may spend on failures, the first included (at least
@@ -36,6 +36,11 @@ pub struct Settings {
     /// Seeds the backoff jitter; `None` draws a seed from the operating
     /// system.
     pub seed: Option<u64>,
+    /// Lets [`Fleet::execute`](crate::Fleet::execute) start a second attempt
+    /// of a running task on a free instance that would finish it well before
+    /// the running attempt, when no task waits for capacity; the first to
+    /// finish is the answer, the other is stopped.
+    pub hedge: bool,
 }
 
 impl Default for Settings {
@@ -49,6 +54,7 @@ impl Default for Settings {
             max_concurrency: NonZeroU32::MIN,
             task_timeout: None,
             seed: None,
+            hedge: true,
         }
     }
 }
@@ -67,6 +73,7 @@ impl Settings {
             max_concurrency: to_u32(orchestrator.endpoint_concurrency),
             task_timeout: orchestrator.task_timeout,
             seed: orchestrator.seed,
+            hedge: orchestrator.hedge,
         }
     }
 }

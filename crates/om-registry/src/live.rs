@@ -392,6 +392,12 @@ impl InstanceLive {
                     None
                 }
                 Verdict::Neutral(_) => {
+                    // A speed measured before the request was stopped is
+                    // still the instance's speed: a slow box whose first
+                    // request was cut short must not stay unmeasured.
+                    if let Some(rate) = outcome.tokens_per_sec.filter(|r| *r > 0.0) {
+                        stats.tokens_per_sec.observe(rate, alpha);
+                    }
                     stats.breaker.on_release(probe);
                     None
                 }

@@ -145,6 +145,15 @@ impl Outcome {
         self
     }
 
+    /// Sets the generation speed measured while the request ran, for a
+    /// request that ended before Ollama's final chunk reported one (a
+    /// stopped attempt whose stream was flowing).
+    #[must_use]
+    pub fn with_tokens_per_sec(mut self, rate: f64) -> Self {
+        self.tokens_per_sec = Some(rate);
+        self
+    }
+
     /// Sets the quality score (clamped to `[0, 1]` when recorded).
     #[must_use]
     pub fn with_quality(mut self, quality: f64) -> Self {

@@ -215,6 +215,18 @@ impl Router {
         )
     }
 
+    /// The output tokens to expect of `request` on `instance`'s model: its
+    /// `num_predict`, else what that model (then the fleet) produced on
+    /// average in the request's category, else the configured default.
+    pub fn expected_output(
+        &self,
+        request: &RouteRequest,
+        snapshot: &Snapshot,
+        instance: InstanceIdx,
+    ) -> f64 {
+        crate::strategy::expected_output(request, snapshot, instance, &self.config)
+    }
+
     /// A decision over a sample of `candidates`, or `None` to filter every
     /// one.
     fn sample(

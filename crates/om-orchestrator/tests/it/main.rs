@@ -5,5 +5,6 @@ mod config;
 mod failover;
 mod flow;
 mod forward;
+mod hedge;
 mod recording;
 mod support;

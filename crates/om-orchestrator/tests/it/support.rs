@@ -25,6 +25,8 @@ pub(crate) const PROMPT: &str = "one two three four five six seven eight nine te
 pub(crate) enum Node {
     /// A simulator with these faults.
     Sim(Faults),
+    /// A simulator as specified.
+    Spec(Box<om_sim::EndpointSpec>),
     /// A simulator without `MODEL`, though the catalog says it has it.
     SimWithout(&'static str),
     /// A port where nothing listens.
@@ -65,6 +67,12 @@ impl Harness {
             let (url, models) = match node {
                 Node::Sim(faults) => {
                     let sim = om_sim::spawn(fast().with_faults(faults));
+                    let url = sim.url();
+                    sims.push(Some(sim));
+                    (url, om_sim::default_models())
+                }
+                Node::Spec(spec) => {
+                    let sim = om_sim::spawn(*spec);
                     let url = sim.url();
                     sims.push(Some(sim));
                     (url, om_sim::default_models())

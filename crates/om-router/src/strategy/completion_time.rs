@@ -77,7 +77,7 @@ impl Strategy for CompletionTime {
         let defer_cold = !known.measured && candidates.iter().any(|c| c.warm);
         for c in candidates.iter_mut() {
             let facts = ctx.snapshot.facts(c.instance);
-            let tokens = output_tokens(ctx.request, ctx.snapshot, c.instance, ctx.config);
+            let tokens = expected_output(ctx.request, ctx.snapshot, c.instance, ctx.config);
             let service = service_secs(&c.live, c.warm, tokens, known);
             // An instance whose speed is not known yet runs one request at
             // a time while there is another candidate: its first answer
@@ -141,7 +141,7 @@ fn service_secs(live: &LiveView, warm: bool, tokens: f64, known: Known) -> f64 {
 }
 
 /// The output length to expect for `request` on `instance`'s model.
-fn output_tokens(
+pub(crate) fn expected_output(
     request: &RouteRequest,
     snapshot: &Snapshot,
     instance: InstanceIdx,
@@ -176,6 +176,6 @@ pub fn expected_service(
     let known = Known::of(model.instances.iter().map(|&i| snapshot.instance(i).live.view(now)));
     let live = chosen.live.view(now);
     let warm = chosen.loaded.is_some() || live.recently_used;
-    let tokens = output_tokens(request, snapshot, instance, config);
+    let tokens = expected_output(request, snapshot, instance, config);
     Duration::from_secs_f64(service_secs(&live, warm, tokens, known).max(0.0))
 }

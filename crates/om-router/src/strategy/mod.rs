@@ -37,6 +37,7 @@ use om_registry::{InstanceIdx, LiveView, ModelIdx, Snapshot, Ticks};
 
 pub use affinity::Affinity;
 pub use completion_time::{CompletionTime, expected_service};
+pub(crate) use completion_time::expected_output;
 pub use hybrid::Hybrid;
 pub use least_loaded::LeastLoaded;
 pub use performance::Performance;

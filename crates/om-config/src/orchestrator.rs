@@ -48,7 +48,12 @@ pub struct Orchestrator {
 
 impl Default for Orchestrator {
     fn default() -> Self {
-        Self { endpoint_concurrency: NonZeroUsize::MIN, task_timeout: None, seed: None, hedge: true }
+        Self {
+            endpoint_concurrency: NonZeroUsize::MIN,
+            task_timeout: None,
+            seed: None,
+            hedge: true,
+        }
     }
 }
 

@@ -9,10 +9,10 @@ use om_core::Task;
 use tracing::Instrument;
 
 use crate::call::{Call, End};
-use crate::race::Race;
 use crate::fleet::Fleet;
 use crate::job::{Job, Next};
 use crate::options::Options;
+use crate::race::Race;
 use crate::result::{TaskFailure, TaskResult};
 
 impl Fleet {

@@ -17,9 +17,9 @@ use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use crate::call::{Call, End, Finished, Slot};
-use crate::race::worth_hedging;
 use crate::fleet::Fleet;
 use crate::options::{Options, Progress};
+use crate::race::worth_hedging;
 use crate::request::{category, chat_request, route_request};
 use crate::result::{Attempt, TaskFailure, TaskResult};
 
@@ -265,7 +265,8 @@ impl Job {
                 continue;
             }
             let number = self.next_attempt().saturating_add(1);
-            if let Some(slot) = self.open_slot(&snapshot, choice.instance, number, &decision.why, now)
+            if let Some(slot) =
+                self.open_slot(&snapshot, choice.instance, number, &decision.why, now)
             {
                 tracing::debug!(
                     task = %self.task.id,
@@ -282,12 +283,7 @@ impl Job {
     /// Holds the task in the queue of `instance`'s endpoint (moving it from
     /// another endpoint's queue, which wakes the tasks there: one ahead of
     /// them has left).
-    fn hold_for(
-        &mut self,
-        snapshot: &Snapshot,
-        instance: InstanceIdx,
-        service: Duration,
-    ) {
+    fn hold_for(&mut self, snapshot: &Snapshot, instance: InstanceIdx, service: Duration) {
         let endpoint = &snapshot.endpoint(snapshot.instance(instance).endpoint).live;
         match &self.hold {
             Some(hold) if hold.is_on(endpoint) => hold.update(service),

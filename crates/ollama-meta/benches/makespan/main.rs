@@ -23,6 +23,9 @@
 //! that knows every output length, under the simulator's own shared-compute
 //! model. The targets: the default strategy within 1.15× of it, and
 //! round-robin at least 1.5× slower than the default on the 1:3:9 fleet.
+//! Every strategy runs with hedging on (the default: a straggling attempt
+//! gets a second one on a free faster instance); round-robin and the
+//! default run once more without it, to show what placement alone does.
 //!
 //! Time is virtual: each run has its own current-thread runtime with tokio's
 //! clock paused, advanced 1 ms per step once loopback I/O has settled
@@ -141,10 +144,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             workloads.iter().map(|w| offline::schedule(&setup.scenario, w)).collect();
         println!("{}", table::header(&setup, &workloads, &offline));
         let mut all: Vec<Vec<Stats>> = Vec::new();
-        for &strategy in &args.strategies {
+        // Every strategy as configured by default (hedging on), then
+        // round-robin and the default without hedging: placement alone.
+        let placement_only = args
+            .strategies
+            .iter()
+            .filter(|s| [StrategyKind::RoundRobin, StrategyKind::default()].contains(s))
+            .map(|&s| (s, false));
+        let policies: Vec<(StrategyKind, bool)> =
+            args.strategies.iter().map(|&s| (s, true)).chain(placement_only).collect();
+        for (strategy, hedge) in policies {
             let mut runs = Vec::new();
             for workload in &workloads {
-                let stats = run::run(&setup, workload, strategy)?;
+                let stats = run::run(&setup, workload, strategy, hedge)?;
                 if args.detail {
                     println!(
                         "  {strategy} on batch seed {}: {:.2}s",
@@ -155,10 +167,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
                 runs.push(stats);
             }
-            let round_robin = all
-                .first()
-                .filter(|rr| rr.first().is_some_and(|s| s.strategy == StrategyKind::RoundRobin))
-                .map(Vec::as_slice);
+            let round_robin = table::find(&all, StrategyKind::RoundRobin, hedge);
             println!("{}", table::row(&runs, &offline, round_robin, &setup.scenario));
             std::io::stdout().flush()?;
             all.push(runs);

@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
-use om_core::Task;
+use om_core::{ErrorKind, Task};
 use om_dispatch::{Context, Dispatcher, Executor};
 use om_orchestrator::{Attempt, Fleet, Options};
 use om_router::StrategyKind;
@@ -33,6 +33,8 @@ pub(crate) struct Setup {
 #[derive(Debug, Clone)]
 pub(crate) struct Stats {
     pub(crate) strategy: StrategyKind,
+    /// Whether straggling attempts could be hedged.
+    pub(crate) hedge: bool,
     /// From submitting the batch to the end of its last task, in virtual
     /// time.
     pub(crate) makespan: Duration,
@@ -41,6 +43,9 @@ pub(crate) struct Stats {
     /// Attempts that failed (each followed by a retry unless the task gave
     /// up).
     pub(crate) failed_attempts: usize,
+    /// Attempts stopped because a hedge beside them finished first (or
+    /// hedges stopped because the first attempt did).
+    pub(crate) hedges: usize,
     /// Per endpoint: tasks that ended there successfully, and the tokens
     /// they generated.
     pub(crate) placed: BTreeMap<String, (usize, u64)>,
@@ -62,17 +67,18 @@ pub(crate) struct Span {
     pub(crate) ok: bool,
 }
 
-/// Runs `workload` with `strategy` on a fresh fleet, on a fresh
-/// current-thread runtime with a paused clock.
+/// Runs `workload` with `strategy` (and hedging as `hedge` says) on a
+/// fresh fleet, on a fresh current-thread runtime with a paused clock.
 pub(crate) fn run(
     setup: &Setup,
     workload: &Workload,
     strategy: StrategyKind,
+    hedge: bool,
 ) -> Result<Stats, Box<dyn std::error::Error>> {
     let wall = std::time::Instant::now();
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build()?;
-    let mut stats = runtime.block_on(measure(setup, workload, strategy))?;
+    let mut stats = runtime.block_on(measure(setup, workload, strategy, hedge))?;
     stats.wall = wall.elapsed();
     Ok(stats)
 }
@@ -81,13 +87,14 @@ async fn measure(
     setup: &Setup,
     workload: &Workload,
     strategy: StrategyKind,
+    hedge: bool,
 ) -> Result<Stats, Box<dyn std::error::Error>> {
     let _clock = VirtualClock::start(STEP);
     let seed = workload.seed;
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
     let endpoints = scenario::start(&setup.scenario, workload, &tracker, &shutdown).await?;
-    let (fleet, workers) = Fleet::from_config(&scenario::config(endpoints, strategy, seed))?;
+    let (fleet, workers) = Fleet::from_config(&scenario::config(endpoints, strategy, hedge, seed))?;
     if let Some(report) = workers.probe_all().await
         && report.down() > 0
     {
@@ -107,9 +114,11 @@ async fn measure(
         .map_err(|_| "the dispatcher closed before the batch was queued")?;
     let mut stats = Stats {
         strategy,
+        hedge,
         makespan: Duration::ZERO,
         failed: 0,
         failed_attempts: 0,
+        hedges: 0,
         placed: BTreeMap::new(),
         attempts: Vec::new(),
         wall: std::time::Duration::ZERO,
@@ -117,7 +126,11 @@ async fn measure(
     for handle in handles {
         let ended = handle.await?;
         stats.makespan = stats.makespan.max(ended.at.duration_since(started));
-        stats.failed_attempts += ended.attempts.iter().filter(|a| !a.is_ok()).count();
+        let stopped =
+            |a: &&Attempt| a.error.as_ref().is_some_and(|e| e.kind == ErrorKind::Canceled);
+        let hedges = ended.attempts.iter().filter(stopped).count();
+        stats.hedges += hedges;
+        stats.failed_attempts += ended.attempts.iter().filter(|a| !a.is_ok()).count() - hedges;
         let begun = ended.begun.duration_since(started);
         stats.attempts.extend(ended.attempts.iter().map(|a| {
             let start = begun + a.offset;

@@ -215,10 +215,17 @@ pub(crate) async fn start(
     Ok(endpoints)
 }
 
-/// The configuration of one run: the endpoints, `strategy`, and seeds for
-/// the router and the backoff jitter; every other setting at its default.
-pub(crate) fn config(endpoints: Vec<Endpoint>, strategy: StrategyKind, seed: u64) -> Config {
+/// The configuration of one run: the endpoints, `strategy`, hedging on or
+/// off, and seeds for the router and the backoff jitter; every other
+/// setting at its default.
+pub(crate) fn config(
+    endpoints: Vec<Endpoint>,
+    strategy: StrategyKind,
+    hedge: bool,
+    seed: u64,
+) -> Config {
     let mut config = Config { endpoints, ..Config::default() };
+    config.orchestrator.hedge = hedge;
     strategy.as_str().clone_into(&mut config.routing.strategy);
     config.routing.seed = Some(seed);
     config.orchestrator.seed = Some(seed);

@@ -64,7 +64,7 @@ pub(crate) fn header(setup: &Setup, workloads: &[Workload], offline: &[Offline])
     let names: Vec<&str> = scenario.machines.iter().map(|m| m.name).collect();
     let _ = write!(
         out,
-        "{:<17} {:<width$} {:>8} {:>6} {:>8} {:>6} {:>7}  {:<24} {:>6}",
+        "{:<26} {:<width$} {:>8} {:>6} {:>8} {:>6} {:>7} {:>6}  {:<24} {:>6}",
         "strategy",
         "makespan per batch (s)",
         "×offline",
@@ -72,6 +72,7 @@ pub(crate) fn header(setup: &Setup, workloads: &[Workload], offline: &[Offline])
         "rr÷this",
         "failed",
         "retries",
+        "hedged",
         format!("tasks {}", names.join("/")),
         "wall",
         width = makespans_width(workloads.len())
@@ -99,9 +100,10 @@ fn versus(round_robin: &[Stats], runs: &[Stats]) -> f64 {
 }
 
 /// One strategy's row: its makespan on each batch, the mean and the worst
-/// ratio to the offline schedule, how many times faster than round-robin it
-/// was, failed tasks, failed attempts, where the tasks ran, and the real
-/// time the runs took.
+/// ratio to the offline schedule, how many times faster than round-robin
+/// (with the same hedging) it was, failed tasks, failed attempts, attempts
+/// stopped by a hedge, where the tasks ran, and the real time the runs
+/// took.
 pub(crate) fn row(
     runs: &[Stats],
     offline: &[Offline],
@@ -126,14 +128,18 @@ pub(crate) fn row(
     if first.strategy == StrategyKind::default() {
         name.push('*');
     }
+    if !first.hedge {
+        name.push_str(", no hedge");
+    }
     format!(
-        "{name:<17} {:<width$} {:>8.3} {:>6.3} {:>8} {:>6} {:>7}  {:<24} {:>5.1}s",
+        "{name:<26} {:<width$} {:>8.3} {:>6.3} {:>8} {:>6} {:>7} {:>6}  {:<24} {:>5.1}s",
         makespans.join(" "),
         mean(&ratios),
         ratios.iter().copied().fold(0.0, f64::max),
         versus,
         runs.iter().map(|r| r.failed).sum::<usize>(),
         runs.iter().map(|r| r.failed_attempts).sum::<usize>(),
+        runs.iter().map(|r| r.hedges).sum::<usize>(),
         placed.join("/"),
         runs.iter().map(|r| r.wall.as_secs_f64()).sum::<f64>(),
         width = makespans_width(runs.len())
@@ -153,11 +159,8 @@ pub(crate) fn targets(
     all: &[Vec<Stats>],
     offline: &[Offline],
 ) -> Option<String> {
-    let find = |kind: StrategyKind| {
-        all.iter().find(|r| r.first().is_some_and(|s| s.strategy == kind)).map(Vec::as_slice)
-    };
-    let default = find(StrategyKind::default())?;
-    let rr = find(StrategyKind::RoundRobin)?;
+    let default = find(all, StrategyKind::default(), true)?;
+    let rr = find(all, StrategyKind::RoundRobin, true)?;
     let ratio = mean(&ratios(default, offline));
     let speedup = versus(rr, default);
     let mark = |ok: bool| if ok { "met" } else { "MISSED" };
@@ -171,7 +174,26 @@ pub(crate) fn targets(
     if scenario.mix == Mix::Sized {
         let _ = write!(verdict, " (target ≥ 1.5: {})", mark(speedup >= 1.5));
     }
+    if let (Some(default), Some(rr)) =
+        (find(all, StrategyKind::default(), false), find(all, StrategyKind::RoundRobin, false))
+    {
+        let _ = write!(
+            verdict,
+            "; without hedging: default at {:.3}× offline, round_robin at {:.3}×, round_robin ÷ \
+             default = {:.2}",
+            mean(&ratios(default, offline)),
+            mean(&ratios(rr, offline)),
+            versus(rr, default)
+        );
+    }
     Some(verdict)
+}
+
+/// The runs of `strategy` with hedging as `hedge` says, when they ran.
+pub(crate) fn find(all: &[Vec<Stats>], strategy: StrategyKind, hedge: bool) -> Option<&[Stats]> {
+    all.iter()
+        .find(|r| r.first().is_some_and(|s| s.strategy == strategy && s.hedge == hedge))
+        .map(Vec::as_slice)
 }
 
 /// Where the time went in one run: per endpoint, the attempts, the busy

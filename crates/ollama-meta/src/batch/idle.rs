@@ -17,7 +17,7 @@ use crate::batch::record::Record;
 
 /// One endpoint's use of its slots over a batch.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Idle {
+pub(crate) struct SlotUse {
     /// The endpoint's name.
     pub(crate) endpoint: String,
     /// Its slots: the configured concurrency, or the most attempts seen
@@ -41,9 +41,9 @@ struct Span {
     end: i128,
 }
 
-/// Computes [`Idle`] for every endpoint that ran an attempt, in name order.
+/// Computes [`SlotUse`] for every endpoint that ran an attempt, in name order.
 /// `configured` maps endpoint names to their configured slots.
-pub(crate) fn per_endpoint(records: &[&Record], configured: &BTreeMap<String, u32>) -> Vec<Idle> {
+pub(crate) fn per_endpoint(records: &[&Record], configured: &BTreeMap<String, u32>) -> Vec<SlotUse> {
     let Some(t0) =
         records.iter().filter_map(|r| om_core::time::parse_rfc3339(r.started_at.as_deref()?)).min()
     else {
@@ -89,7 +89,7 @@ pub(crate) fn per_endpoint(records: &[&Record], configured: &BTreeMap<String, u3
                 let until = time.min(waiting_until);
                 if until > at {
                     let length = secs(until) - secs(at);
-                    idle_slot_s += f64::from((slots as i32 - running).max(0)) * length;
+                    idle_slot_s += (f64::from(slots) - f64::from(running)).max(0.0) * length;
                     if running == 0 {
                         empty_s += length;
                     }
@@ -97,7 +97,7 @@ pub(crate) fn per_endpoint(records: &[&Record], configured: &BTreeMap<String, u3
                 }
                 running += delta;
             }
-            Idle {
+            SlotUse {
                 endpoint: endpoint.to_owned(),
                 slots,
                 attempts: spans.len(),

@@ -288,7 +288,7 @@ fn timeline(html: &mut String, records: &[&Record], colours: &[(String, &'static
 
 /// Per endpoint, how much of its capacity went unused while some task was
 /// still waiting to start.
-fn idle_table(html: &mut String, rows: &[idle::Idle]) {
+fn idle_table(html: &mut String, rows: &[idle::SlotUse]) {
     if rows.is_empty() {
         html.push_str("<p>No attempt ran.</p>\n");
         return;

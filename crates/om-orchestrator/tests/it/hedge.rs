@@ -38,7 +38,8 @@ fn long_task(id: &str) -> om_core::Task {
 async fn a_straggler_is_hedged_on_a_free_fast_instance() {
     // `a` is preferred and takes the task; at 10 tokens/s its answer (up
     // to 100 tokens) takes seconds. `b` does it in a fraction of one.
-    let h = Harness::start(vec![at(10.0, Faults::default()), at(200.0, Faults::default())], settings());
+    let h =
+        Harness::start(vec![at(10.0, Faults::default()), at(200.0, Faults::default())], settings());
     let result = h.fleet.execute(&long_task("t")).await.expect("the task succeeds");
     assert_eq!(result.endpoint.as_str(), "b", "the hedge on b finished first");
     assert!(result.metrics.eval_count.is_some_and(|n| n > 20), "b's whole answer");
@@ -59,7 +60,8 @@ async fn a_straggler_is_hedged_on_a_free_fast_instance() {
 #[tokio::test(start_paused = true)]
 async fn without_hedging_the_straggler_runs_to_its_end() {
     let settings = Settings { hedge: false, ..settings() };
-    let h = Harness::start(vec![at(10.0, Faults::default()), at(200.0, Faults::default())], settings);
+    let h =
+        Harness::start(vec![at(10.0, Faults::default()), at(200.0, Faults::default())], settings);
     let result = h.fleet.execute(&long_task("t")).await.expect("the task succeeds");
     assert_eq!(result.endpoint.as_str(), "a");
     assert_eq!(result.attempts.len(), 1);
@@ -69,7 +71,8 @@ async fn without_hedging_the_straggler_runs_to_its_end() {
 
 #[tokio::test(start_paused = true)]
 async fn instances_of_about_the_same_speed_are_not_hedged() {
-    let h = Harness::start(vec![at(80.0, Faults::default()), at(100.0, Faults::default())], settings());
+    let h =
+        Harness::start(vec![at(80.0, Faults::default()), at(100.0, Faults::default())], settings());
     let result = h.fleet.execute(&long_task("t")).await.expect("the task succeeds");
     assert_eq!((result.endpoint.as_str(), result.attempts.len()), ("a", 1));
     h.stop().await;

@@ -36,8 +36,8 @@ use om_core::TaskCategory;
 use om_registry::{InstanceIdx, LiveView, ModelIdx, Snapshot, Ticks};
 
 pub use affinity::Affinity;
-pub use completion_time::{CompletionTime, expected_service};
 pub(crate) use completion_time::expected_output;
+pub use completion_time::{CompletionTime, expected_service};
 pub use hybrid::Hybrid;
 pub use least_loaded::LeastLoaded;
 pub use performance::Performance;

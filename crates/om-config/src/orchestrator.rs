@@ -39,7 +39,7 @@ pub struct Orchestrator {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
     /// Whether a batch task running on a slow instance may be started a
-    /// second time on a free one that would finish it well before, when no
+    /// second time on an idle endpoint that would finish it well before, when no
     /// task waits for capacity (default on). The first answer wins and the
     /// other attempt is stopped; a request forwarded by the gateway is never
     /// hedged.

@@ -56,7 +56,7 @@ impl Fleet {
     /// Backpressure (503 "server busy", 429) spends no budget.
     ///
     /// With [`Settings::hedge`](crate::Settings::hedge) on, an attempt that
-    /// streams so slowly that a free instance elsewhere would finish the
+    /// streams so slowly that an idle endpoint elsewhere would finish the
     /// whole task well before it (while no task waits for capacity) gets a
     /// second attempt there; the first to finish is the result (its whole
     /// output, never spliced) and the other is stopped, its pace recorded.

@@ -240,9 +240,9 @@ impl Job {
 
     /// A second attempt for the task `running` is an attempt of, when one
     /// pays: hedging is on, no task waits for capacity, `running` streams
-    /// at a measured pace, and a free instance elsewhere would finish the
-    /// whole task well before `running` finishes what is left of it (see
-    /// [`worth_hedging`]).
+    /// at a measured pace, and an instance on an idle endpoint elsewhere
+    /// would finish the whole task well before `running` finishes what is
+    /// left of it (see [`worth_hedging`]).
     pub(crate) fn hedge_slot(&self, running: &Call, now: Instant) -> Option<Slot> {
         let inner = &self.fleet.inner;
         if !inner.settings.hedge || inner.permits.anyone_waiting() {
@@ -259,7 +259,13 @@ impl Job {
         let mut route = self.route.clone();
         route.exclude_endpoints.push(running.endpoint().clone());
         let decision = inner.router.route(&route, &snapshot, now).ok()?;
-        for choice in decision.ranked().filter(|c| c.wait <= 0.0) {
+        // Only an idle box: a request added to a busy one slows everything
+        // running there (a box shares its compute), which the estimate,
+        // measured under that box's recent load, does not count.
+        let idle = |index: InstanceIdx| {
+            snapshot.endpoint(snapshot.instance(index).endpoint).live.in_flight() == 0
+        };
+        for choice in decision.ranked().filter(|c| c.wait <= 0.0 && idle(c.instance)) {
             let service = inner.router.expected_service(&route, &snapshot, choice.instance, now);
             if !worth_hedging(left, service.as_secs_f64()) {
                 continue;

@@ -7,7 +7,7 @@
 //! the fast box idles. So while an attempt streams, [`Race`] looks every
 //! [`HEDGE_CHECK`] whether a second attempt pays
 //! ([`Job::hedge_slot`](crate::job::Job::hedge_slot): nobody waits for
-//! capacity, and a free instance would finish the whole task well before
+//! capacity, and an idle endpoint would finish the whole task well before
 //! the running attempt finishes what is left), starts at most one, and
 //! keeps whichever answer completes first. Each answer is one model's
 //! whole output: nothing is ever spliced. The stopped attempt tells the

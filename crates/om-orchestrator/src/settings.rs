@@ -37,7 +37,7 @@ pub struct Settings {
     /// system.
     pub seed: Option<u64>,
     /// Lets [`Fleet::execute`](crate::Fleet::execute) start a second attempt
-    /// of a running task on a free instance that would finish it well before
+    /// of a running task on an idle endpoint that would finish it well before
     /// the running attempt, when no task waits for capacity; the first to
     /// finish is the answer, the other is stopped.
     pub hedge: bool,

@@ -43,7 +43,10 @@ struct Span {
 
 /// Computes [`SlotUse`] for every endpoint that ran an attempt, in name order.
 /// `configured` maps endpoint names to their configured slots.
-pub(crate) fn per_endpoint(records: &[&Record], configured: &BTreeMap<String, u32>) -> Vec<SlotUse> {
+pub(crate) fn per_endpoint(
+    records: &[&Record],
+    configured: &BTreeMap<String, u32>,
+) -> Vec<SlotUse> {
     let Some(t0) =
         records.iter().filter_map(|r| om_core::time::parse_rfc3339(r.started_at.as_deref()?)).min()
     else {

@@ -13,7 +13,9 @@ use crate::path::KeyPath;
 ///
 /// ```toml
 /// [orchestrator]
-/// endpoint_concurrency = 2  # per endpoint without its own max_concurrency
+/// endpoint_concurrency = 2  # where a learned limit starts (or the limit)
+/// adaptive_concurrency = true   # learn each endpoint's limit
+/// max_endpoint_concurrency = 64 # its ceiling without max_concurrency
 /// task_timeout = "10m"    # for tasks that set no timeout; default: none
 /// seed = 7                # reproducible backoff jitter; default: random
 /// hedge = true            # second attempt of a straggling batch task
@@ -26,10 +28,19 @@ use crate::path::KeyPath;
 #[serde(deny_unknown_fields, default)]
 pub struct Orchestrator {
     /// Requests sent to one endpoint at once when its `[[endpoints]]` entry
-    /// sets no `max_concurrency` (default 1, Ollama's default
-    /// `OLLAMA_NUM_PARALLEL`: more would only queue inside the server, where
-    /// they can no longer fail over).
+    /// sets no `max_concurrency`, or with `adaptive_concurrency` where the
+    /// learned limit starts (default 1, the least `OLLAMA_NUM_PARALLEL`:
+    /// more would only queue inside the server, where requests can no
+    /// longer fail over).
     pub endpoint_concurrency: NonZeroUsize,
+    /// Learn each endpoint's limit: raise it while answers keep their
+    /// speed with the limit in use, cut it when they slow down past twice
+    /// the best seen or the endpoint answers 503 busy (default on). An
+    /// endpoint's `max_concurrency` is then its ceiling.
+    pub adaptive_concurrency: bool,
+    /// The ceiling of a learned limit for endpoints without
+    /// `max_concurrency` (default 64).
+    pub max_endpoint_concurrency: NonZeroUsize,
     /// The deadline of a task that sets no `timeout` of its own, all attempts
     /// and waits included; `None` means no deadline.
     #[serde(with = "crate::duration::option")]
@@ -50,6 +61,8 @@ impl Default for Orchestrator {
     fn default() -> Self {
         Self {
             endpoint_concurrency: NonZeroUsize::MIN,
+            adaptive_concurrency: true,
+            max_endpoint_concurrency: NonZeroUsize::new(64).unwrap_or(NonZeroUsize::MIN),
             task_timeout: None,
             seed: None,
             hedge: true,

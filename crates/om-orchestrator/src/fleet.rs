@@ -11,7 +11,7 @@ use om_config::ModelSettings;
 use om_core::{Error, ErrorKind, ModelName, TaskCategory};
 use om_discovery::Discovery;
 use om_metrics::Metrics;
-use om_registry::{EndpointSpec, Registry};
+use om_registry::{EndpointSpec, LimitConfig, Registry};
 use om_router::{Router, RouterConfig, Strategy};
 use tokio_util::sync::CancellationToken;
 
@@ -99,10 +99,13 @@ impl Fleet {
         &self.inner.settings
     }
 
-    /// The concurrency limit of `endpoint`: its own, else the fleet's
-    /// default.
+    /// The concurrency limit of `endpoint` now: learned, or its own, else
+    /// the fleet's default.
     pub(crate) fn capacity(&self, endpoint: &om_registry::Endpoint) -> NonZeroU32 {
-        endpoint.max_concurrency.unwrap_or(self.inner.settings.max_concurrency)
+        match endpoint.live.learned_limit() {
+            Some((limit, _)) => NonZeroU32::new(limit).unwrap_or(NonZeroU32::MIN),
+            None => endpoint.max_concurrency.unwrap_or(self.inner.settings.max_concurrency),
+        }
     }
 }
 
@@ -324,15 +327,9 @@ impl FleetBuilder {
         let registry = self.registry.unwrap_or_else(|| Registry::new(self.registry_config));
         let metrics = self.metrics.unwrap_or_default();
         let http = self.http.unwrap_or_else(|| HttpConfig::default().build());
-        let default_limit = self.settings.max_concurrency;
-        let endpoints: Vec<EndpointSpec> = self
-            .endpoints
-            .into_iter()
-            .map(|mut spec| {
-                spec.max_concurrency = spec.max_concurrency.or(Some(default_limit));
-                spec
-            })
-            .collect();
+        let settings = &self.settings;
+        let endpoints: Vec<EndpointSpec> =
+            self.endpoints.into_iter().map(|spec| limited(spec, settings)).collect();
         if let Some(settings) = self.discovery {
             // Discovery registers the endpoints itself.
             let discovery = Discovery::try_new(registry.clone(), &http, endpoints, settings)
@@ -407,4 +404,21 @@ fn registry_config(
             close_after: breaker.close_after,
         },
     }
+}
+
+/// `spec` with the concurrency limit the settings give it: with adaptive
+/// concurrency a learned one starting at the fleet's default and capped by
+/// the endpoint's own limit (else the fleet's ceiling); without, its own
+/// limit or the fleet's default.
+fn limited(mut spec: EndpointSpec, settings: &Settings) -> EndpointSpec {
+    if settings.adaptive_concurrency {
+        let ceiling = spec.max_concurrency.unwrap_or(settings.concurrency_ceiling);
+        spec.max_concurrency = Some(ceiling);
+        let initial = settings.max_concurrency.min(ceiling);
+        spec.adaptive = Some(LimitConfig { initial, ..LimitConfig::default() });
+    } else {
+        spec.max_concurrency = spec.max_concurrency.or(Some(settings.max_concurrency));
+        spec.adaptive = None;
+    }
+    spec
 }

@@ -1,4 +1,6 @@
-//! Per-endpoint concurrency: one semaphore per endpoint, one `Notify` that
+//! Per-endpoint concurrency: one count of requests in use per endpoint
+//! (checked against a limit that may change with every request: a learned
+//! one moves, and a count needs no rebuilding when it does), one `Notify` that
 //! wakes every task waiting for capacity when any permit comes back, and a
 //! count of the tasks waiting (a second, speculative attempt only takes
 //! capacity that nobody waits for).
@@ -6,16 +8,16 @@
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use om_core::EndpointId;
 use parking_lot::Mutex;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Notify;
 
-/// The semaphores, created on first use with the endpoint's capacity.
+/// The counts, created on first use.
 #[derive(Debug)]
 pub(crate) struct Permits {
-    semaphores: Mutex<HashMap<EndpointId, Gate>>,
+    in_use: Mutex<HashMap<EndpointId, Arc<AtomicU32>>>,
     /// Notified (all waiters) whenever a permit is released.
     released: Arc<Notify>,
     /// Tasks looking for capacity now.
@@ -32,16 +34,10 @@ impl Drop for Waiter {
     }
 }
 
-#[derive(Debug)]
-struct Gate {
-    capacity: u32,
-    semaphore: Arc<Semaphore>,
-}
-
 impl Permits {
     pub(crate) fn new() -> Self {
         Self {
-            semaphores: Mutex::new(HashMap::new()),
+            in_use: Mutex::new(HashMap::new()),
             released: Arc::new(Notify::new()),
             waiting: Arc::new(AtomicUsize::new(0)),
         }
@@ -63,40 +59,26 @@ impl Permits {
         &self.released
     }
 
-    /// A permit for `endpoint` if one is free now. A changed `capacity`
-    /// (discovery or a new configuration) replaces the semaphore; permits of
-    /// the old one still count until they are released, so the endpoint may
-    /// briefly see up to the old plus the new limit.
+    /// A permit for `endpoint` if fewer than `capacity` are in use now. A
+    /// lower `capacity` than before takes effect as permits come back.
     pub(crate) fn try_acquire(
         &self,
         endpoint: &EndpointId,
         capacity: NonZeroU32,
     ) -> Option<Permit> {
-        let semaphore = {
-            let mut semaphores = self.semaphores.lock();
-            let gate = semaphores.entry(endpoint.clone()).or_insert_with(|| Gate::new(capacity));
-            if gate.capacity != capacity.get() {
-                *gate = Gate::new(capacity);
-            }
-            Arc::clone(&gate.semaphore)
-        };
-        let permit = semaphore.try_acquire_owned().ok()?;
-        Some(Permit { permit: Some(permit), released: Arc::clone(&self.released) })
+        let count = Arc::clone(self.in_use.lock().entry(endpoint.clone()).or_default());
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < capacity.get()).then_some(n + 1)
+            })
+            .ok()?;
+        Some(Permit { count: Some(count), released: Arc::clone(&self.released) })
     }
 
-    /// Permits of `endpoint` free now.
+    /// Permits of `endpoint` in use now.
     #[cfg(test)]
-    pub(crate) fn available(&self, endpoint: &EndpointId) -> Option<usize> {
-        self.semaphores.lock().get(endpoint).map(|g| g.semaphore.available_permits())
-    }
-}
-
-impl Gate {
-    fn new(capacity: NonZeroU32) -> Self {
-        Self {
-            capacity: capacity.get(),
-            semaphore: Arc::new(Semaphore::new(capacity.get() as usize)),
-        }
+    pub(crate) fn in_use(&self, endpoint: &EndpointId) -> Option<u32> {
+        self.in_use.lock().get(endpoint).map(|n| n.load(Ordering::Acquire))
     }
 }
 
@@ -104,14 +86,16 @@ impl Gate {
 /// the tasks waiting for capacity.
 #[derive(Debug)]
 pub(crate) struct Permit {
-    permit: Option<OwnedSemaphorePermit>,
+    count: Option<Arc<AtomicU32>>,
     released: Arc<Notify>,
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
         // Return the permit before waking anyone, so a woken task finds it.
-        drop(self.permit.take());
+        if let Some(count) = self.count.take() {
+            count.fetch_sub(1, Ordering::AcqRel);
+        }
         self.released.notify_waiters();
     }
 }
@@ -130,7 +114,23 @@ mod tests {
         assert!(permits.try_acquire(&a, two).is_none());
         assert!(permits.try_acquire(&EndpointId::new("b"), NonZeroU32::MIN).is_some());
         drop(first);
-        assert_eq!(permits.available(&a), Some(1));
+        assert_eq!(permits.in_use(&a), Some(1));
+        assert!(permits.try_acquire(&a, two).is_some());
+    }
+
+    #[test]
+    fn a_changed_capacity_counts_the_permits_already_out() {
+        let permits = Permits::new();
+        let a = EndpointId::new("a");
+        let four = NonZeroU32::new(4).unwrap();
+        let held: Vec<Permit> = (0..3).map(|_| permits.try_acquire(&a, four).unwrap()).collect();
+        // Cut to two: nothing more until two of the three are back.
+        let two = NonZeroU32::new(2).unwrap();
+        assert!(permits.try_acquire(&a, two).is_none());
+        let mut held = held.into_iter();
+        drop(held.next());
+        assert!(permits.try_acquire(&a, two).is_none());
+        drop(held.next());
         assert!(permits.try_acquire(&a, two).is_some());
     }
 

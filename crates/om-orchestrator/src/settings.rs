@@ -9,8 +9,9 @@ use std::time::Duration;
 /// [`Settings::from_config`].
 ///
 /// Defaults: 3 attempts, backoff from 200 ms doubling to 5 s with jitter,
-/// wait when the fleet is busy, 1 request at a time per endpoint, no task
-/// deadline, jitter seeded by the operating system, hedging on.
+/// wait when the fleet is busy, a limit per endpoint learned from 1 up to
+/// 64 requests at a time, no task deadline, jitter seeded by the operating
+/// system, hedging on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// Attempts a task may spend on failures, the first included (at least
@@ -28,8 +29,15 @@ pub struct Settings {
     /// [`ErrorKind::Busy`](om_core::ErrorKind::Busy).
     pub retry_on_busy: bool,
     /// Requests sent to one endpoint at once when the endpoint has no limit
-    /// of its own.
+    /// of its own; with `adaptive_concurrency`, where its learned limit
+    /// starts.
     pub max_concurrency: NonZeroU32,
+    /// Learn each endpoint's limit from how its answers slow down
+    /// ([`om_registry::Limiter`]), starting from `max_concurrency`, up to
+    /// the endpoint's own `max_concurrency` or `concurrency_ceiling`.
+    pub adaptive_concurrency: bool,
+    /// The highest learned limit of an endpoint that sets none.
+    pub concurrency_ceiling: NonZeroU32,
     /// The deadline of a task that sets no timeout, all attempts and waits
     /// included.
     pub task_timeout: Option<Duration>,
@@ -52,6 +60,8 @@ impl Default for Settings {
             jitter: true,
             retry_on_busy: true,
             max_concurrency: NonZeroU32::MIN,
+            adaptive_concurrency: true,
+            concurrency_ceiling: NonZeroU32::new(64).unwrap_or(NonZeroU32::MIN),
             task_timeout: None,
             seed: None,
             hedge: true,
@@ -71,6 +81,8 @@ impl Settings {
             jitter: retry.jitter,
             retry_on_busy: retry.retry_on_busy,
             max_concurrency: to_u32(orchestrator.endpoint_concurrency),
+            adaptive_concurrency: orchestrator.adaptive_concurrency,
+            concurrency_ceiling: to_u32(orchestrator.max_endpoint_concurrency),
             task_timeout: orchestrator.task_timeout,
             seed: orchestrator.seed,
             hedge: orchestrator.hedge,

@@ -95,13 +95,16 @@ impl Fleet {
 
     /// Every endpoint and instance now, as a JSON document for a status
     /// page: per endpoint its health (and why it is down), version, probe
-    /// latency, concurrency limit and requests in flight; per instance its
+    /// latency, concurrency limit now (`capacity`), its ceiling, the learned
+    /// limit and why it last changed (`raised`, `slower`, `busy`,
+    /// `ceiling`, `initial`) when it adapts, and requests in flight; per instance its
     /// loaded state, requests in flight, breaker state, cooldown, moving
     /// averages and success rate. Fields are only ever added:
     ///
     /// ```text
     /// {"endpoints": [{"name", "url", "health": "up"|"down"|"unknown",
-    ///   "reason", "version", "probe_latency_ms", "capacity", "in_flight",
+    ///   "reason", "version", "probe_latency_ms", "capacity", "max_concurrency",
+    ///   "limit": null|{"learned", "reason"}, "in_flight",
     ///   "models": [{"name", "capabilities", "context_length",
     ///     "loaded": null|{"expires_at", "context_length", "size_vram"},
     ///     "in_flight", "breaker": "closed"|"open"|"half_open",
@@ -135,6 +138,11 @@ impl Fleet {
                     "version": endpoint.version,
                     "probe_latency_ms": endpoint.live.probe_latency().map(millis),
                     "capacity": self.capacity(endpoint).get(),
+                    "max_concurrency": endpoint.max_concurrency.map(std::num::NonZeroU32::get),
+                    "limit": endpoint.live.learned_limit().map(|(learned, reason)| json!({
+                        "learned": learned,
+                        "reason": reason.as_str(),
+                    })),
                     "in_flight": endpoint.live.in_flight(),
                     "models": models,
                 }))

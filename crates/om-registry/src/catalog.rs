@@ -57,17 +57,20 @@ impl Catalog {
                 return Ok(false);
             }
             out.push(Change::EndpointUpdated { endpoint: spec.id.clone() });
+            state.live.configure(&spec);
             state.spec = spec;
             return Ok(true);
         }
         out.push(Change::EndpointAdded { endpoint: spec.id.clone() });
+        let live = Arc::<EndpointLive>::default();
+        live.configure(&spec);
         self.endpoints.insert(
             spec.id.clone(),
             EndpointState {
                 spec,
                 version: None,
                 health: Health::Unknown,
-                live: Arc::default(),
+                live,
                 models: BTreeMap::new(),
                 loaded: BTreeMap::new(),
             },

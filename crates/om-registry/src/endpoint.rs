@@ -3,12 +3,13 @@
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use om_core::{EndpointId, EndpointUrl};
 use tokio::time::Instant;
 
+use crate::limit::{LimitConfig, LimitReason, Limiter};
 use crate::tags::TagSet;
 
 /// The configured side of an endpoint, as discovery (or the orchestrator,
@@ -23,14 +24,18 @@ pub struct EndpointSpec {
     pub weight: f64,
     /// Labels routing constraints can require (`gpu`, `laptop`).
     pub tags: Vec<String>,
-    /// The most requests to send at once, when configured.
+    /// The most requests to send at once, when configured: the limit, or
+    /// with `adaptive` the ceiling of the learned one.
     pub max_concurrency: Option<NonZeroU32>,
+    /// Learn the limit from how answers slow down (see [`Limiter`]), up to
+    /// `max_concurrency`; `None` keeps it fixed.
+    pub adaptive: Option<LimitConfig>,
 }
 
 impl EndpointSpec {
     /// An endpoint with weight 1, no tags and no concurrency limit.
     pub fn new(id: EndpointId, url: EndpointUrl) -> Self {
-        Self { id, url, weight: 1.0, tags: Vec::new(), max_concurrency: None }
+        Self { id, url, weight: 1.0, tags: Vec::new(), max_concurrency: None, adaptive: None }
     }
 }
 
@@ -86,6 +91,12 @@ pub struct EndpointLive {
     pub(crate) work: parking_lot::Mutex<crate::work::Work>,
     /// Nanoseconds of the last probe plus one; 0 when never probed.
     probe_latency: AtomicU64,
+    /// The adaptive limit, when the endpoint has one.
+    limiter: parking_lot::Mutex<Option<Limiter>>,
+    /// Its value, for lock-free reads; 0 when the limit is fixed.
+    limit: AtomicU32,
+    /// [`LimitReason::code`] of its last change.
+    limit_reason: AtomicU8,
 }
 
 impl EndpointLive {
@@ -106,6 +117,56 @@ impl EndpointLive {
     pub(crate) fn set_probe_latency(&self, latency: Duration) {
         let nanos = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX - 1);
         self.probe_latency.store(nanos.saturating_add(1), Ordering::Relaxed);
+    }
+
+    /// The learned concurrency limit and why it is what it is; `None` when
+    /// the limit is fixed.
+    pub fn learned_limit(&self) -> Option<(u32, LimitReason)> {
+        match self.limit.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some((n, LimitReason::from_code(self.limit_reason.load(Ordering::Relaxed)))),
+        }
+    }
+
+    /// Starts, keeps or drops the adaptive limit as `spec` says: a limiter
+    /// with the same settings keeps what it has learnt.
+    pub(crate) fn configure(&self, spec: &EndpointSpec) {
+        let mut limiter = self.limiter.lock();
+        match (spec.adaptive, limiter.as_mut()) {
+            (None, _) => *limiter = None,
+            (Some(config), current) => {
+                let ceiling = spec.max_concurrency.unwrap_or(NonZeroU32::MAX);
+                if current.is_none_or(|l| !l.is_configured_as(config, ceiling)) {
+                    *limiter = Some(Limiter::new(config, ceiling));
+                }
+            }
+        }
+        self.publish(limiter.as_ref());
+    }
+
+    /// An answer `ratio` times slower per token than its instance's best
+    /// ended; `in_flight` requests ran on the endpoint, it included.
+    pub(crate) fn on_answer(&self, ratio: f64, in_flight: u32) {
+        let mut limiter = self.limiter.lock();
+        if let Some(l) = limiter.as_mut() {
+            l.on_answer(ratio, in_flight);
+            self.publish(Some(l));
+        }
+    }
+
+    /// The endpoint pushed back (503 "server busy", 429).
+    pub(crate) fn on_busy(&self) {
+        let mut limiter = self.limiter.lock();
+        if let Some(l) = limiter.as_mut() {
+            l.on_busy();
+            self.publish(Some(l));
+        }
+    }
+
+    fn publish(&self, limiter: Option<&Limiter>) {
+        let (limit, reason) = limiter.map_or((0, 0), |l| (l.limit(), l.reason().code()));
+        self.limit_reason.store(reason, Ordering::Relaxed);
+        self.limit.store(limit, Ordering::Relaxed);
     }
 
     pub(crate) fn start(&self) {
@@ -141,11 +202,13 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// How many requests it takes at once, for load ratios: the configured
-    /// limit, or 1 when none is set.
+    /// How many requests it takes at once: the learned limit when it is
+    /// adaptive, else the configured one, else 1.
     #[inline]
     pub fn capacity(&self) -> u32 {
-        self.max_concurrency.map_or(1, NonZeroU32::get)
+        self.live
+            .learned_limit()
+            .map_or_else(|| self.max_concurrency.map_or(1, NonZeroU32::get), |(n, _)| n)
     }
 
     /// True when the endpoint carries every tag of `required`.

@@ -59,6 +59,7 @@ mod endpoint;
 mod error;
 mod ewma;
 mod instance;
+mod limit;
 mod live;
 mod model;
 mod outcome;
@@ -72,6 +73,7 @@ pub use change::Change;
 pub use clock::Ticks;
 pub use config::Config;
 pub use endpoint::{Endpoint, EndpointLive, EndpointSpec, Health};
+pub use limit::{LimitConfig, LimitReason, Limiter};
 pub use error::{Error, Result};
 pub use instance::{EndpointIdx, Instance, InstanceId, InstanceIdx, ModelIdx, RouteFacts};
 pub use live::{

@@ -115,9 +115,26 @@ struct Stats {
     breaker: Breaker,
     outcomes: u64,
     cold_loads: u64,
+    /// The best answer time per token seen here, drifting slowly up so
+    /// that a model reloaded with other settings is not judged against a
+    /// speed it no longer has: the baseline of the endpoint's adaptive
+    /// limit.
+    pace_floor: Option<f64>,
 }
 
+/// How much the pace floor rises per answer.
+const PACE_FLOOR_DRIFT: f64 = 0.002;
+
 impl Stats {
+    /// Takes one answer's time per token; returns how many times slower
+    /// than the floor it was.
+    fn pace_ratio(&mut self, sample: f64) -> f64 {
+        let floor =
+            self.pace_floor.map_or(sample, |f| (f * (1.0 + PACE_FLOOR_DRIFT)).min(sample));
+        self.pace_floor = Some(floor);
+        sample / floor
+    }
+
     fn push(&mut self, success: bool, cap: u32) {
         if self.window.len() >= cap.max(1) as usize && self.window.pop_front() == Some(true) {
             self.window_successes -= 1;
@@ -253,6 +270,7 @@ impl InstanceLive {
                 breaker: Breaker::new(shared.config.breaker.clone()),
                 outcomes: 0,
                 cold_loads: 0,
+                pace_floor: None,
             }),
             id,
             endpoint,
@@ -356,6 +374,7 @@ impl InstanceLive {
         let config = &self.shared.config;
         let clock = self.shared.clock;
         let cold_load = outcome.is_cold_load(config);
+        let mut pace_ratio = None;
         let transition = {
             let mut stats = self.stats.lock();
             stats.outcomes += 1;
@@ -369,6 +388,12 @@ impl InstanceLive {
                     if !cold_load {
                         if let Some(latency) = outcome.latency {
                             stats.latency.observe(latency.as_secs_f64(), alpha);
+                            // Per token, the prompt counted as one: what a
+                            // request waits in the server's own queue and
+                            // how much slower a shared box generates both
+                            // show here.
+                            let tokens = outcome.tokens.unwrap_or(0) as f64 + 1.0;
+                            pace_ratio = Some(stats.pace_ratio(latency.as_secs_f64() / tokens));
                         }
                         if let Some(ttft) = outcome.ttft {
                             stats.ttft.observe(ttft.as_secs_f64(), alpha);
@@ -385,6 +410,7 @@ impl InstanceLive {
                     stats.breaker.on_failure(probe, now)
                 }
                 Verdict::Busy { retry_after } => {
+                    self.endpoint.on_busy();
                     stats.breaker.on_release(probe);
                     let wait = retry_after.unwrap_or(config.cooldown).min(config.max_cooldown);
                     let until = clock.ticks(now + wait).0;
@@ -411,6 +437,9 @@ impl InstanceLive {
             self.publish_breaker(&stats.breaker);
             transition
         };
+        if let Some(ratio) = pace_ratio {
+            self.endpoint.on_answer(ratio, self.endpoint.in_flight());
+        }
         if outcome.verdict.is_success() {
             self.published.last_used.fetch_max(clock.ticks(now).0, Ordering::Relaxed);
         }

@@ -120,6 +120,7 @@ fn endpoint_spec(endpoint: &om_config::Endpoint) -> EndpointSpec {
         weight: endpoint.weight,
         tags: endpoint.tags.clone(),
         max_concurrency,
+        adaptive: None,
     }
 }
 

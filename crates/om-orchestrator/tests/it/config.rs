@@ -27,11 +27,19 @@ fn builds_the_configured_fleet() {
 
     let (fleet, workers) = Fleet::from_config(&config).expect("valid");
     let snapshot = fleet.registry().snapshot();
-    let limits: Vec<(String, u32, f64)> =
-        snapshot.endpoints().iter().map(|e| (e.id.to_string(), e.capacity(), e.weight)).collect();
+    // Learned limits start at endpoint_concurrency, under each ceiling: the
+    // endpoint's own max_concurrency, else max_endpoint_concurrency.
+    let limits: Vec<(String, u32, Option<u32>, f64)> = snapshot
+        .endpoints()
+        .iter()
+        .map(|e| (e.id.to_string(), e.capacity(), e.max_concurrency.map(|n| n.get()), e.weight))
+        .collect();
     assert_eq!(
         limits,
-        [("127.0.0.1:11434".to_owned(), 2, 1.0), ("gpu-box:11500".to_owned(), 4, 2.0)]
+        [
+            ("127.0.0.1:11434".to_owned(), 2, Some(64), 1.0),
+            ("gpu-box:11500".to_owned(), 2, Some(4), 2.0)
+        ]
     );
     assert_eq!(snapshot.endpoints()[1].tags, ["gpu"]);
     assert_eq!(fleet.router().strategy_for(None).name(), "least_loaded");

@@ -56,7 +56,8 @@ async fn busy_without_waiting_fails_with_busy() {
 
 #[tokio::test(start_paused = true)]
 async fn tasks_queue_for_an_endpoint_permit() {
-    let h = Harness::start(vec![Node::Sim(Faults::default())], settings());
+    let fixed = Settings { adaptive_concurrency: false, ..settings() };
+    let h = Harness::start(vec![Node::Sim(Faults::default())], fixed);
     let a = task("a");
     let b = task("b");
     let c = task("c");
@@ -79,7 +80,7 @@ async fn tasks_queue_for_an_endpoint_permit() {
 async fn endpoint_concurrency_admits_that_many_at_once() {
     let h = Harness::start(
         vec![Node::Sim(Faults::default())],
-        Settings { max_concurrency: limit(2), ..settings() },
+        Settings { max_concurrency: limit(2), adaptive_concurrency: false, ..settings() },
     );
     // The builder gave the endpoint the fleet's default limit.
     let snapshot = h.registry.snapshot();

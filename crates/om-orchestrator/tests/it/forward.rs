@@ -238,7 +238,11 @@ async fn listings_are_the_union_of_the_fleet() {
     let status = h.fleet.status();
     assert_eq!(status["endpoints"][0]["name"], "a");
     assert_eq!(status["endpoints"][0]["health"], "up");
-    assert_eq!(status["endpoints"][0]["capacity"], 1);
+    // One answer as fast as the best, with the limit of 1 in use: raised.
+    assert_eq!(status["endpoints"][0]["capacity"], 2);
+    assert_eq!(status["endpoints"][0]["max_concurrency"], 64);
+    assert_eq!(status["endpoints"][0]["limit"]["learned"], 2);
+    assert_eq!(status["endpoints"][0]["limit"]["reason"], "raised");
     let model = &status["endpoints"][0]["models"]
         .as_array()
         .unwrap()

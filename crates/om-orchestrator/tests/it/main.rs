@@ -6,5 +6,6 @@ mod failover;
 mod flow;
 mod forward;
 mod hedge;
+mod limit;
 mod recording;
 mod support;

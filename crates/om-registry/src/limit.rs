@@ -1,0 +1,274 @@
+//! An endpoint's concurrency limit, learned from how its answers slow down.
+//!
+//! An Ollama server runs `OLLAMA_NUM_PARALLEL` requests at once and queues
+//! the rest itself, where they can no longer fail over; and one box shares
+//! its compute between everything it runs, so past some point another
+//! request only makes every request slower. Neither number is visible from
+//! outside. So the limit is found the way adaptive concurrency limiters
+//! (TCP congestion control, Netflix's gradient limiter) find theirs: each
+//! answer's time per token is compared with the best that instance has
+//! shown (its *baseline*, measured per model, since a 70B model is slower
+//! than a 3B one on the same box), and the smoothed ratio drives the limit:
+//!
+//! - while the ratio stays flat (at most [`LimitConfig::flat`]) and the
+//!   limit is actually used (requests in flight reach it), it grows:
+//!   doubling per round at first (slow start), then by one per round;
+//! - above [`LimitConfig::tolerance`] it is cut by `tolerance / ratio` (at
+//!   most halved);
+//! - in between it shrinks by one per round: the limit settles where
+//!   answers are just about flat (the pace floor drifts up slowly, so a
+//!   settled limit is probed again now and then);
+//! - a 503 "server busy" or 429 halves it.
+//!
+//! The configured `max_concurrency` is the ceiling, 1 the floor.
+
+use std::num::NonZeroU32;
+
+/// Settings of an adaptive limit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LimitConfig {
+    /// The limit to start from (at least 1).
+    pub initial: NonZeroU32,
+    /// How much slower than its baseline an answer may be and still count
+    /// as flat, so that the limit grows (default 1.25).
+    pub flat: f64,
+    /// How much slower than its baseline an answer may be before the limit
+    /// is cut (above 1; default 2: the point where a box whose throughput
+    /// grows as the square root of its load stops gaining).
+    pub tolerance: f64,
+}
+
+impl Default for LimitConfig {
+    fn default() -> Self {
+        Self { initial: NonZeroU32::MIN, flat: 1.25, tolerance: 2.0 }
+    }
+}
+
+/// Why the limit last changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitReason {
+    /// Not changed since it started.
+    Initial,
+    /// Raised: answers as fast as the baseline with the limit in use.
+    Raised,
+    /// Cut: answers slower than the tolerance allows.
+    Slower,
+    /// Cut: the endpoint answered 503 "server busy" or 429.
+    Busy,
+    /// At the configured ceiling.
+    Ceiling,
+}
+
+impl LimitReason {
+    /// A stable `snake_case` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Initial => "initial",
+            Self::Raised => "raised",
+            Self::Slower => "slower",
+            Self::Busy => "busy",
+            Self::Ceiling => "ceiling",
+        }
+    }
+
+    pub(crate) fn code(self) -> u8 {
+        self as u8
+    }
+
+    pub(crate) fn from_code(code: u8) -> Self {
+        match code {
+            1 => Self::Raised,
+            2 => Self::Slower,
+            3 => Self::Busy,
+            4 => Self::Ceiling,
+            _ => Self::Initial,
+        }
+    }
+}
+
+/// Weight of a new ratio in the smoothed one.
+const SMOOTHING: f64 = 0.2;
+/// A cut takes at most this share of the limit.
+const MAX_CUT: f64 = 0.5;
+
+/// The limit's state machine. Pure: the registry feeds it samples.
+#[derive(Debug, Clone)]
+pub struct Limiter {
+    config: LimitConfig,
+    ceiling: u32,
+    limit: f64,
+    /// Smoothed ratio of answer time per token to the baseline.
+    ratio: Option<f64>,
+    /// Still doubling: nothing has been too slow yet.
+    slow_start: bool,
+    reason: LimitReason,
+}
+
+impl Limiter {
+    /// A limit starting at `config.initial`, never above `ceiling`.
+    pub fn new(config: LimitConfig, ceiling: NonZeroU32) -> Self {
+        let ceiling = ceiling.get();
+        let initial = config.initial.get().min(ceiling);
+        Self {
+            config,
+            ceiling,
+            limit: f64::from(initial),
+            ratio: None,
+            slow_start: true,
+            reason: if initial == ceiling { LimitReason::Ceiling } else { LimitReason::Initial },
+        }
+    }
+
+    /// Whether it was made with these settings.
+    pub(crate) fn is_configured_as(&self, config: LimitConfig, ceiling: NonZeroU32) -> bool {
+        self.config == config && self.ceiling == ceiling.get()
+    }
+
+    /// The limit now.
+    pub fn limit(&self) -> u32 {
+        // In [1, ceiling] by construction; the cast only drops the fraction.
+        (self.limit.floor() as u32).clamp(1, self.ceiling)
+    }
+
+    /// Why it last changed.
+    pub fn reason(&self) -> LimitReason {
+        self.reason
+    }
+
+    /// An answer `ratio` times slower per token than its instance's
+    /// baseline ended while `in_flight` requests (it included) were running
+    /// on the endpoint.
+    pub fn on_answer(&mut self, ratio: f64, in_flight: u32) {
+        if !ratio.is_finite() || ratio <= 0.0 {
+            return;
+        }
+        let smoothed = self.ratio.map_or(ratio, |r| r + SMOOTHING * (ratio - r));
+        self.ratio = Some(smoothed);
+        let tolerance = self.config.tolerance.max(1.0);
+        if smoothed > tolerance {
+            self.slow_start = false;
+            self.set((self.limit * (tolerance / smoothed).max(MAX_CUT)).max(1.0), LimitReason::Slower);
+        } else if smoothed > self.config.flat {
+            self.slow_start = false;
+            self.set(self.limit - 1.0 / self.limit, LimitReason::Slower);
+        } else if smoothed <= self.config.flat && in_flight >= self.limit() {
+            // Only a limit in use says anything about a higher one. One
+            // answer per request of a round: doubling per round in slow
+            // start, one more per round after.
+            let step = if self.slow_start { 1.0 } else { 1.0 / self.limit };
+            self.set(self.limit + step, LimitReason::Raised);
+        }
+    }
+
+    /// The endpoint answered 503 "server busy" or 429.
+    pub fn on_busy(&mut self) {
+        self.slow_start = false;
+        self.set((self.limit * MAX_CUT).max(1.0), LimitReason::Busy);
+    }
+
+    fn set(&mut self, limit: f64, reason: LimitReason) {
+        let ceiling = f64::from(self.ceiling);
+        self.limit = limit.clamp(1.0, ceiling);
+        self.reason = if self.limit >= ceiling && reason == LimitReason::Raised {
+            LimitReason::Ceiling
+        } else {
+            reason
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn limiter(initial: u32, ceiling: u32) -> Limiter {
+        let config =
+            LimitConfig { initial: NonZeroU32::new(initial).unwrap(), ..LimitConfig::default() };
+        Limiter::new(config, NonZeroU32::new(ceiling).unwrap())
+    }
+
+    #[test]
+    fn fast_answers_with_the_limit_in_use_raise_it_to_the_ceiling() {
+        let mut l = limiter(1, 64);
+        let mut rounds = 0;
+        while l.limit() < 64 {
+            // A saturated pipeline: every answer finds the limit in use.
+            for _ in 0..l.limit() {
+                l.on_answer(1.0, l.limit());
+            }
+            rounds += 1;
+        }
+        assert!(rounds <= 7, "slow start doubles per round: {rounds} rounds");
+        assert_eq!(l.reason(), LimitReason::Ceiling);
+    }
+
+    #[test]
+    fn a_limit_not_in_use_does_not_grow() {
+        let mut l = limiter(4, 64);
+        for _ in 0..100 {
+            l.on_answer(1.0, 2);
+        }
+        assert_eq!((l.limit(), l.reason()), (4, LimitReason::Initial));
+    }
+
+    #[test]
+    fn slower_answers_cut_it_and_busy_halves_it() {
+        let mut l = limiter(16, 64);
+        l.on_answer(4.0, 16);
+        assert_eq!((l.limit(), l.reason()), (8, LimitReason::Slower), "cut by 2 / 4, at most half");
+        l.on_busy();
+        assert_eq!((l.limit(), l.reason()), (4, LimitReason::Busy));
+        for _ in 0..10 {
+            l.on_busy();
+        }
+        assert_eq!(l.limit(), 1, "never below one");
+    }
+
+    #[test]
+    fn a_box_with_square_root_throughput_is_not_flooded() {
+        // n requests at once each run n / sqrt(n) = sqrt(n) times slower:
+        // past 1.25 it stops growing, past 2 (beyond 4) it is cut.
+        let mut l = limiter(1, 64);
+        for _ in 0..2_000 {
+            let n = l.limit();
+            l.on_answer(f64::from(n).sqrt(), n);
+        }
+        assert!((1..=2).contains(&l.limit()), "settled at {}", l.limit());
+        let mut l = limiter(16, 64);
+        for _ in 0..2_000 {
+            let n = l.limit();
+            l.on_answer(f64::from(n).sqrt(), n);
+        }
+        assert!(l.limit() <= 2, "cut from 16 to {}", l.limit());
+    }
+
+    #[test]
+    fn queueing_inside_the_server_stops_the_growth() {
+        // Eight slots; beyond them a request waits a whole answer first.
+        let mut l = limiter(1, 64);
+        for _ in 0..2_000 {
+            let n = l.limit();
+            let queued = n.saturating_sub(8);
+            let mean = f64::from(n + queued) / f64::from(n);
+            l.on_answer(mean, n);
+        }
+        assert!((9..=12).contains(&l.limit()), "settled at {}", l.limit());
+    }
+
+    proptest! {
+        #[test]
+        fn the_limit_stays_between_one_and_the_ceiling(
+            initial in 1_u32..100,
+            ceiling in 1_u32..100,
+            events in proptest::collection::vec((0.0_f64..10.0, 0_u32..200, any::<bool>()), 0..200),
+        ) {
+            let mut l = limiter(initial, ceiling);
+            for (ratio, in_flight, busy) in events {
+                if busy { l.on_busy() } else { l.on_answer(ratio, in_flight) }
+                prop_assert!((1..=ceiling).contains(&l.limit()));
+            }
+        }
+    }
+}

@@ -83,7 +83,7 @@
 //! close_after = 3                # probe successes that close it
 //!
 //! [orchestrator]
-//! endpoint_concurrency = 1       # where a learned limit starts (or the fixed limit)
+//! endpoint_concurrency = 4       # where a learned limit starts (or the fixed limit)
 //! adaptive_concurrency = true    # learn each endpoint's limit from its answers
 //! max_endpoint_concurrency = 64  # ceiling for endpoints without max_concurrency
 //! # task_timeout = "10m"         # default: no deadline

@@ -29,9 +29,10 @@ use crate::path::KeyPath;
 pub struct Orchestrator {
     /// Requests sent to one endpoint at once when its `[[endpoints]]` entry
     /// sets no `max_concurrency`, or with `adaptive_concurrency` where the
-    /// learned limit starts (default 1, the least `OLLAMA_NUM_PARALLEL`:
-    /// more would only queue inside the server, where requests can no
-    /// longer fail over).
+    /// learned limit starts (default 4, the `OLLAMA_NUM_PARALLEL` Ollama
+    /// picks when memory allows; the learned limit finds the real one, and
+    /// a fixed limit above it only queues requests inside the server,
+    /// where they can no longer fail over).
     pub endpoint_concurrency: NonZeroUsize,
     /// Learn each endpoint's limit: raise it while answers keep their
     /// speed with the limit in use, cut it when they slow down past twice
@@ -60,7 +61,7 @@ pub struct Orchestrator {
 impl Default for Orchestrator {
     fn default() -> Self {
         Self {
-            endpoint_concurrency: NonZeroUsize::MIN,
+            endpoint_concurrency: NonZeroUsize::new(4).unwrap_or(NonZeroUsize::MIN),
             adaptive_concurrency: true,
             max_endpoint_concurrency: NonZeroUsize::new(64).unwrap_or(NonZeroUsize::MIN),
             task_timeout: None,

@@ -9,10 +9,15 @@ use std::time::Duration;
 /// [`Settings::from_config`].
 ///
 /// Defaults: 3 attempts, backoff from 200 ms doubling to 5 s with jitter,
-/// wait when the fleet is busy, a limit per endpoint learned from 1 up to
-/// 64 requests at a time, no task deadline, jitter seeded by the operating
+/// wait when the fleet is busy, a limit per endpoint learned from 4 (the
+/// `OLLAMA_NUM_PARALLEL` Ollama picks on a GPU box) up to 64 requests at a
+/// time, no task deadline, jitter seeded by the operating
 /// system, hedging on.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "plain settings mirroring independent configuration switches"
+)]
 pub struct Settings {
     /// Attempts a task may spend on failures, the first included (at least
     /// 1). A 503 "server busy" or a 429 is backpressure and spends none.
@@ -59,7 +64,7 @@ impl Default for Settings {
             max_backoff: Duration::from_secs(5),
             jitter: true,
             retry_on_busy: true,
-            max_concurrency: NonZeroU32::MIN,
+            max_concurrency: NonZeroU32::new(4).unwrap_or(NonZeroU32::MIN),
             adaptive_concurrency: true,
             concurrency_ceiling: NonZeroU32::new(64).unwrap_or(NonZeroU32::MIN),
             task_timeout: None,

@@ -147,18 +147,23 @@ impl EndpointLive {
     /// An answer `ratio` times slower per token than its instance's best
     /// ended; `in_flight` requests ran on the endpoint, it included.
     pub(crate) fn on_answer(&self, ratio: f64, in_flight: u32) {
-        let mut limiter = self.limiter.lock();
-        if let Some(l) = limiter.as_mut() {
-            l.on_answer(ratio, in_flight);
-            self.publish(Some(l));
-        }
+        self.adjust(|l| l.on_answer(ratio, in_flight));
+    }
+
+    /// A request waited inside the server for a parallel slot.
+    pub(crate) fn on_queued(&self) {
+        self.adjust(Limiter::on_queued);
     }
 
     /// The endpoint pushed back (503 "server busy", 429).
     pub(crate) fn on_busy(&self) {
+        self.adjust(Limiter::on_busy);
+    }
+
+    fn adjust(&self, change: impl FnOnce(&mut Limiter)) {
         let mut limiter = self.limiter.lock();
         if let Some(l) = limiter.as_mut() {
-            l.on_busy();
+            change(l);
             self.publish(Some(l));
         }
     }

@@ -73,9 +73,9 @@ pub use change::Change;
 pub use clock::Ticks;
 pub use config::Config;
 pub use endpoint::{Endpoint, EndpointLive, EndpointSpec, Health};
-pub use limit::{LimitConfig, LimitReason, Limiter};
 pub use error::{Error, Result};
 pub use instance::{EndpointIdx, Instance, InstanceId, InstanceIdx, ModelIdx, RouteFacts};
+pub use limit::{LimitConfig, LimitReason, Limiter};
 pub use live::{
     Affinity, InFlight, InstanceLive, LiveStats, LiveView, ModelLive, Recorded, Rejected,
 };

@@ -129,8 +129,7 @@ impl Stats {
     /// Takes one answer's time per token; returns how many times slower
     /// than the floor it was.
     fn pace_ratio(&mut self, sample: f64) -> f64 {
-        let floor =
-            self.pace_floor.map_or(sample, |f| (f * (1.0 + PACE_FLOOR_DRIFT)).min(sample));
+        let floor = self.pace_floor.map_or(sample, |f| (f * (1.0 + PACE_FLOOR_DRIFT)).min(sample));
         self.pace_floor = Some(floor);
         sample / floor
     }
@@ -388,13 +387,18 @@ impl InstanceLive {
                     if !cold_load {
                         if let Some(latency) = outcome.latency {
                             stats.latency.observe(latency.as_secs_f64(), alpha);
-                            // Per token, the prompt counted as one: what a
-                            // request waits in the server's own queue and
-                            // how much slower a shared box generates both
-                            // show here.
-                            let tokens = outcome.tokens.unwrap_or(0) as f64 + 1.0;
-                            pace_ratio = Some(stats.pace_ratio(latency.as_secs_f64() / tokens));
                         }
+                        // Time per token: Ollama's generation speed, or for
+                        // an answer without one the whole latency over the
+                        // tokens with the prompt counted as one.
+                        let per_token = match (outcome.tokens_per_sec, outcome.latency) {
+                            (Some(rate), _) if rate > 0.0 => Some(1.0 / rate),
+                            (_, Some(latency)) => Some(
+                                latency.as_secs_f64() / (outcome.tokens.unwrap_or(0) as f64 + 1.0),
+                            ),
+                            _ => None,
+                        };
+                        pace_ratio = per_token.map(|t| stats.pace_ratio(t));
                         if let Some(ttft) = outcome.ttft {
                             stats.ttft.observe(ttft.as_secs_f64(), alpha);
                         }
@@ -437,7 +441,9 @@ impl InstanceLive {
             self.publish_breaker(&stats.breaker);
             transition
         };
-        if let Some(ratio) = pace_ratio {
+        if outcome.verdict.is_success() && outcome.waited_for_a_slot() {
+            self.endpoint.on_queued();
+        } else if let Some(ratio) = pace_ratio {
             self.endpoint.on_answer(ratio, self.endpoint.in_flight());
         }
         if outcome.verdict.is_success() {

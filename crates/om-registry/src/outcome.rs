@@ -87,6 +87,11 @@ pub struct Outcome {
     pub tokens: Option<u64>,
     /// Generation speed (`eval_count / eval_duration`).
     pub tokens_per_sec: Option<f64>,
+    /// What Ollama's metrics leave out of `total_duration`: the time the
+    /// request waited for a parallel slot (plus a little bookkeeping).
+    pub slot_wait: Option<Duration>,
+    /// Prompt evaluation plus generation, as Ollama measured them.
+    pub work: Option<Duration>,
     /// How good the answer was, in `[0, 1]`, when the caller can tell (tests
     /// passed, a review verdict). Without it a success scores 1.
     pub quality: Option<f64>,
@@ -103,6 +108,8 @@ impl Outcome {
             load_duration: None,
             tokens: None,
             tokens_per_sec: None,
+            slot_wait: None,
+            work: None,
             quality: None,
         }
     }
@@ -169,7 +176,28 @@ impl Outcome {
         self.tokens = metrics.eval_count.or(self.tokens);
         self.tokens_per_sec = metrics.tokens_per_second().or(self.tokens_per_sec);
         self.latency = self.latency.or_else(|| metrics.total());
+        if let (Some(total), Some(load), Some(prompt), Some(eval)) = (
+            metrics.total_duration,
+            metrics.load_duration,
+            metrics.prompt_eval_duration,
+            metrics.eval_duration,
+        ) {
+            let work = prompt.saturating_add(eval);
+            self.work = Some(Duration::from_nanos(work));
+            self.slot_wait =
+                Some(Duration::from_nanos(total.saturating_sub(load).saturating_sub(work)));
+        }
         self
+    }
+
+    /// True when the request waited inside the server for a parallel slot
+    /// for a real share of its work: more than a quarter of it, and more
+    /// than 10 ms (below that it is bookkeeping).
+    pub fn waited_for_a_slot(&self) -> bool {
+        match (self.slot_wait, self.work) {
+            (Some(wait), Some(work)) => wait > Duration::from_millis(10) && wait * 4 > work,
+            _ => false,
+        }
     }
 
     /// True when `load_duration` shows that the request loaded the model:

@@ -32,7 +32,14 @@ fn builds_the_configured_fleet() {
     let limits: Vec<(String, u32, Option<u32>, f64)> = snapshot
         .endpoints()
         .iter()
-        .map(|e| (e.id.to_string(), e.capacity(), e.max_concurrency.map(|n| n.get()), e.weight))
+        .map(|e| {
+            (
+                e.id.to_string(),
+                e.capacity(),
+                e.max_concurrency.map(std::num::NonZero::get),
+                e.weight,
+            )
+        })
         .collect();
     assert_eq!(
         limits,

@@ -56,7 +56,7 @@ async fn busy_without_waiting_fails_with_busy() {
 
 #[tokio::test(start_paused = true)]
 async fn tasks_queue_for_an_endpoint_permit() {
-    let fixed = Settings { adaptive_concurrency: false, ..settings() };
+    let fixed = Settings { adaptive_concurrency: false, max_concurrency: limit(1), ..settings() };
     let h = Harness::start(vec![Node::Sim(Faults::default())], fixed);
     let a = task("a");
     let b = task("b");

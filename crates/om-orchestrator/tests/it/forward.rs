@@ -8,7 +8,7 @@ use om_core::{EndpointId, ErrorKind, RequestId};
 use om_orchestrator::{Forward, Forwarded, Operation, Options, Settings};
 use om_sim::Faults;
 
-use crate::support::{Harness, MODEL, Node, PROMPT, model, settings};
+use crate::support::{Harness, MODEL, Node, PROMPT, limit, model, settings};
 
 fn chat(id: &str, stream: bool) -> Forward {
     let body = serde_json::json!({
@@ -150,7 +150,8 @@ async fn after_the_first_line_a_failure_ends_the_answer_and_is_recorded() {
 
 #[tokio::test(start_paused = true)]
 async fn dropping_the_answer_cancels_and_frees_the_permit() {
-    let h = Harness::start(vec![Node::Sim(Faults::default())], settings());
+    let one = Settings { adaptive_concurrency: false, max_concurrency: limit(1), ..settings() };
+    let h = Harness::start(vec![Node::Sim(Faults::default())], one);
     let mut answer = h.fleet.forward(chat("r1", true), Options::default()).await.unwrap();
     assert!(answer.next().await.unwrap().is_ok());
     // One request at a time per endpoint: the second waits for the first.
@@ -238,11 +239,11 @@ async fn listings_are_the_union_of_the_fleet() {
     let status = h.fleet.status();
     assert_eq!(status["endpoints"][0]["name"], "a");
     assert_eq!(status["endpoints"][0]["health"], "up");
-    // One answer as fast as the best, with the limit of 1 in use: raised.
-    assert_eq!(status["endpoints"][0]["capacity"], 2);
+    // One answer, with the starting limit of 4 not in use: unchanged.
+    assert_eq!(status["endpoints"][0]["capacity"], 4);
     assert_eq!(status["endpoints"][0]["max_concurrency"], 64);
-    assert_eq!(status["endpoints"][0]["limit"]["learned"], 2);
-    assert_eq!(status["endpoints"][0]["limit"]["reason"], "raised");
+    assert_eq!(status["endpoints"][0]["limit"]["learned"], 4);
+    assert_eq!(status["endpoints"][0]["limit"]["reason"], "initial");
     let model = &status["endpoints"][0]["models"]
         .as_array()
         .unwrap()

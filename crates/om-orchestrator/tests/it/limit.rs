@@ -42,27 +42,33 @@ async fn learned_after(h: &Harness, rounds: usize) -> u32 {
 #[tokio::test(start_paused = true)]
 async fn a_box_that_batches_well_gets_its_slots_used() {
     // Eight slots and perfect batching up to eight: the limit grows from
-    // one to about the slots, past which requests queue inside the server
-    // and answers slow down.
-    let h = Harness::start(vec![sim(8, 1.0, 8.0)], settings());
+    // one to about the slots, past which requests wait inside the server
+    // for a slot, which Ollama's metrics show.
+    let from_one =
+        om_orchestrator::Settings { max_concurrency: crate::support::limit(1), ..settings() };
+    let h = Harness::start(vec![sim(8, 1.0, 8.0)], from_one);
     let limit = learned_after(&h, 4).await;
-    assert!((6..=16).contains(&limit), "learned {limit}");
+    assert!((6..=10).contains(&limit), "learned {limit}");
     h.stop().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_box_that_shares_its_compute_is_not_flooded() {
-    // Sixteen slots, but throughput only grows as sqrt(n) up to 2x: two at
-    // once already answer 1.41x slower each, past what counts as flat.
+    // Sixteen slots, but throughput only grows as sqrt(n) up to 2x: past
+    // four at once each answer is over twice as slow for no gain.
     let h = Harness::start(vec![sim(16, 0.5, 2.0)], settings());
     let limit = learned_after(&h, 4).await;
-    assert!((1..=2).contains(&limit), "learned {limit}");
+    assert!((3..=6).contains(&limit), "learned {limit}");
     h.stop().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_fixed_limit_stays_fixed() {
-    let fixed = om_orchestrator::Settings { adaptive_concurrency: false, ..settings() };
+    let fixed = om_orchestrator::Settings {
+        adaptive_concurrency: false,
+        max_concurrency: crate::support::limit(2),
+        ..settings()
+    };
     let h = Harness::start(vec![sim(8, 1.0, 8.0)], fixed);
     let tasks: Vec<_> = (0..8).map(|i| task(&format!("t{i}"))).collect();
     for result in join_all(tasks.iter().map(|t| h.fleet.execute(t))).await {
@@ -70,6 +76,6 @@ async fn a_fixed_limit_stays_fixed() {
     }
     let snapshot = h.registry.snapshot();
     assert_eq!(snapshot.endpoints()[0].live.learned_limit(), None);
-    assert_eq!(snapshot.endpoints()[0].capacity(), 1);
+    assert_eq!(snapshot.endpoints()[0].capacity(), 2);
     h.stop().await;
 }

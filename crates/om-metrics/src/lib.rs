@@ -79,6 +79,6 @@ pub use histogram::{Bucket, Distribution};
 pub use metrics::{InFlight, Metrics};
 pub use record::{BreakerState, BreakerTransition, Outcome, RequestRecord, TaskRecord, TaskStart};
 pub use snapshot::{
-    BreakerCounts, CategoryCounts, CategorySnapshot, InstanceSnapshot, ModelSnapshot, RequestStats,
-    Snapshot, TaskStats,
+    BreakerCounts, CategoryCounts, CategorySnapshot, EndpointLimit, InstanceSnapshot,
+    ModelSnapshot, RequestStats, Snapshot, TaskStats,
 };

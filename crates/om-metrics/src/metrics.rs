@@ -30,6 +30,7 @@ use crate::state::{State, category_slot};
 /// | [`record_request`](Self::record_request) | an attempt ended, well or not | orchestrator, gateway |
 /// | [`task_started`](Self::task_started), [`record_task`](Self::record_task) | a task starts and finishes (after failover) | orchestrator |
 /// | [`set_queue_depth`](Self::set_queue_depth) | the dispatcher's queue changed | dispatcher's owner |
+/// | [`set_endpoint_limit`](Self::set_endpoint_limit) | an endpoint's concurrency limit is known or changed | orchestrator |
 /// | [`record_breaker_transition`](Self::record_breaker_transition) | an instance's breaker changed state | orchestrator |
 /// | [`publish`](Self::publish) | anything else worth an [`Event`] (discovery changes) | orchestrator |
 ///
@@ -95,6 +96,18 @@ impl Metrics {
     /// Sets the number of tasks waiting in the dispatcher's queue.
     pub fn set_queue_depth(&self, depth: usize) {
         self.shared.queue_depth.store(depth as u64, Ordering::Relaxed);
+    }
+
+    /// Sets the concurrency limit of `endpoint`
+    /// (`ollama_meta_endpoint_concurrency_limit`).
+    pub fn set_endpoint_limit(&self, endpoint: &EndpointId, limit: u32) {
+        let mut state = self.shared.state.lock();
+        match state.endpoint_limits.get_mut(endpoint) {
+            Some(current) => *current = limit,
+            None => {
+                state.endpoint_limits.insert(endpoint.clone(), limit);
+            }
+        }
     }
 
     /// Counts a started task and publishes [`Event::TaskStarted`].

@@ -11,6 +11,7 @@
 //! | `ollama_meta_output_tokens_total` | counter | endpoint, model |
 //! | `ollama_meta_in_flight` | gauge | endpoint, model |
 //! | `ollama_meta_queue_depth` | gauge | — |
+//! | `ollama_meta_endpoint_concurrency_limit` | gauge | endpoint |
 //! | `ollama_meta_breaker_transitions_total` | counter | endpoint, model, to |
 //! | `ollama_meta_tasks_started_total` | counter | category |
 //! | `ollama_meta_tasks_finished_total` | counter | category, outcome |
@@ -51,6 +52,8 @@ pub const OUTPUT_TOKENS_TOTAL: &str = "ollama_meta_output_tokens_total";
 pub const IN_FLIGHT: &str = "ollama_meta_in_flight";
 /// Tasks waiting in the dispatcher's queue.
 pub const QUEUE_DEPTH: &str = "ollama_meta_queue_depth";
+/// Requests an endpoint is sent at once: its learned or configured limit.
+pub const ENDPOINT_CONCURRENCY_LIMIT: &str = "ollama_meta_endpoint_concurrency_limit";
 /// Circuit breaker transitions by instance and state entered.
 pub const BREAKER_TRANSITIONS_TOTAL: &str = "ollama_meta_breaker_transitions_total";
 /// Tasks started by category.
@@ -154,6 +157,17 @@ impl Snapshot {
 
         header(out, QUEUE_DEPTH, "gauge", "Tasks waiting in the dispatcher's queue.")?;
         sample(out, QUEUE_DEPTH, &[], None, self.queue_depth)?;
+
+        header(
+            out,
+            ENDPOINT_CONCURRENCY_LIMIT,
+            "gauge",
+            "Requests an endpoint is sent at once (learned or configured).",
+        )?;
+        for entry in &self.endpoint_limits {
+            let labels = [("endpoint", entry.endpoint.as_str())];
+            sample(out, ENDPOINT_CONCURRENCY_LIMIT, &labels, None, entry.limit)?;
+        }
 
         header(
             out,

@@ -28,6 +28,18 @@ pub struct Snapshot {
     /// One entry per task category with any activity; `category: null` holds
     /// requests and tasks recorded without one.
     pub categories: Vec<CategorySnapshot>,
+    /// Each endpoint's concurrency limit (learned or configured), in name
+    /// order, once the orchestrator has reported it.
+    pub endpoint_limits: Vec<EndpointLimit>,
+}
+
+/// An endpoint's concurrency limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EndpointLimit {
+    /// The endpoint.
+    pub endpoint: EndpointId,
+    /// Requests it is sent at once.
+    pub limit: u32,
 }
 
 /// Request statistics of an instance or a model.
@@ -207,7 +219,12 @@ impl Snapshot {
             .filter(|&slot| !state.categories[slot].is_empty())
             .map(|slot| CategorySnapshot::new(slot_category(slot), &state.categories[slot]))
             .collect();
-        Self { queue_depth, instances, models, categories }
+        let endpoint_limits = state
+            .endpoint_limits
+            .iter()
+            .map(|(endpoint, &limit)| EndpointLimit { endpoint: endpoint.clone(), limit })
+            .collect();
+        Self { queue_depth, instances, models, categories, endpoint_limits }
     }
 
     /// The instance of `model` on `endpoint`, if it was recorded.

@@ -48,6 +48,8 @@ pub(crate) struct State {
     /// clones for every lookup.
     pub(crate) instances: HashMap<EndpointId, HashMap<ModelName, InstanceStats>>,
     pub(crate) categories: [CategoryStats; CATEGORY_SLOTS],
+    /// Each endpoint's concurrency limit, as last reported.
+    pub(crate) endpoint_limits: BTreeMap<EndpointId, u32>,
 }
 
 impl Default for State {
@@ -55,6 +57,7 @@ impl Default for State {
         Self {
             instances: HashMap::new(),
             categories: std::array::from_fn(|_| CategoryStats::new()),
+            endpoint_limits: BTreeMap::new(),
         }
     }
 }

@@ -291,6 +291,9 @@ impl Call {
         }
         .with_category(category);
         let recorded = in_flight.finish(&outcome, now);
+        if let Some((limit, _)) = recorded.limit {
+            fleet.metrics.set_endpoint_limit(&endpoint, limit);
+        }
         if let Some(transition) = recorded.transition {
             let (from, to) = match transition {
                 Transition::Opened { trips: 1, .. } => (BreakerState::Closed, BreakerState::Open),

@@ -236,6 +236,9 @@ pub struct Recorded {
     pub transition: Option<Transition>,
     /// The outcome was a cold load and did not move the latency estimates.
     pub cold_load: bool,
+    /// The endpoint's learned concurrency limit after the outcome, when it
+    /// adapts.
+    pub limit: Option<(u32, crate::LimitReason)>,
 }
 
 impl InstanceLive {
@@ -459,7 +462,7 @@ impl InstanceLive {
             self.model.add(category, reward);
             self.shared.category_trials[category as usize].fetch_add(1, Ordering::Relaxed);
         }
-        Recorded { transition, cold_load }
+        Recorded { transition, cold_load, limit: self.endpoint.learned_limit() }
     }
 
     /// Mirrors the breaker into the atomics; called with the lock held.

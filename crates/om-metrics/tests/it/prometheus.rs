@@ -15,7 +15,7 @@ use prometheus_parse::{LineInfo, SampleType, Scrape, Value};
 use crate::support::{endpoint, model, ms};
 
 /// Every family, its type and whether it is a histogram.
-const FAMILIES: [(&str, SampleType); 12] = [
+const FAMILIES: [(&str, SampleType); 13] = [
     (names::REQUESTS_TOTAL, SampleType::Counter),
     (names::ERRORS_TOTAL, SampleType::Counter),
     (names::REQUEST_DURATION_SECONDS, SampleType::Histogram),
@@ -24,6 +24,7 @@ const FAMILIES: [(&str, SampleType); 12] = [
     (names::OUTPUT_TOKENS_TOTAL, SampleType::Counter),
     (names::IN_FLIGHT, SampleType::Gauge),
     (names::QUEUE_DEPTH, SampleType::Gauge),
+    (names::ENDPOINT_CONCURRENCY_LIMIT, SampleType::Gauge),
     (names::BREAKER_TRANSITIONS_TOTAL, SampleType::Counter),
     (names::TASKS_STARTED_TOTAL, SampleType::Counter),
     (names::TASKS_FINISHED_TOTAL, SampleType::Counter),
@@ -62,6 +63,8 @@ fn busy_metrics() -> (Metrics, Vec<om_metrics::InFlight>) {
     }
     let guards = vec![metrics.start_request(&gpu, &coder), metrics.start_request(&gpu, &coder)];
     metrics.set_queue_depth(12);
+    metrics.set_endpoint_limit(&gpu, 8);
+    metrics.set_endpoint_limit(&gpu, 6);
     metrics.record_breaker_transition(BreakerTransition {
         endpoint: laptop.clone(),
         model: hf.clone(),
@@ -194,6 +197,11 @@ impl Expected {
             }
         }
         expected.scalar(names::QUEUE_DEPTH, &[], SampleType::Gauge, snapshot.queue_depth);
+        for limit in &snapshot.endpoint_limits {
+            let pairs = [("endpoint", limit.endpoint.as_str())];
+            let value = u64::from(limit.limit);
+            expected.scalar(names::ENDPOINT_CONCURRENCY_LIMIT, &pairs, SampleType::Gauge, value);
+        }
         for category in &snapshot.categories {
             let name = category_name(category.category);
             if category.tasks.started > 0 {
@@ -405,6 +413,15 @@ fn labels_are_only_the_allowed_ones() {
             assert!(!task_ids.contains(&value.as_str()), "{}: task id as a label", sample.metric);
         }
     }
+}
+
+#[test]
+fn endpoint_limits_are_one_gauge_per_endpoint_with_the_last_value() {
+    let (metrics, _guards) = busy_metrics();
+    let text = metrics.to_prometheus();
+    let limits: Vec<&str> =
+        text.lines().filter(|l| l.starts_with(names::ENDPOINT_CONCURRENCY_LIMIT)).collect();
+    assert_eq!(limits, ["ollama_meta_endpoint_concurrency_limit{endpoint=\"gpu-box\"} 6"]);
 }
 
 #[test]

@@ -241,7 +241,13 @@ fn empty_metrics_snapshot() {
     let snapshot = Metrics::default().snapshot();
     assert_eq!(
         serde_json::to_value(&snapshot).unwrap(),
-        json!({"queue_depth": 0, "instances": [], "models": [], "categories": []})
+        json!({
+            "queue_depth": 0,
+            "instances": [],
+            "models": [],
+            "categories": [],
+            "endpoint_limits": []
+        })
     );
 }
 

@@ -49,6 +49,11 @@ async fn a_box_that_batches_well_gets_its_slots_used() {
     let h = Harness::start(vec![sim(8, 1.0, 8.0)], from_one);
     let limit = learned_after(&h, 4).await;
     assert!((6..=10).contains(&limit), "learned {limit}");
+    // The limit is visible in /metrics and in the status document.
+    let gauge = format!("ollama_meta_endpoint_concurrency_limit{{endpoint=\"a\"}} {limit}\n");
+    assert!(h.fleet.metrics().to_prometheus().contains(&gauge), "{gauge}");
+    let status = h.fleet.status();
+    assert_eq!(status["endpoints"][0]["limit"]["learned"], limit);
     h.stop().await;
 }
 

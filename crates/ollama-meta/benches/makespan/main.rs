@@ -34,6 +34,10 @@
 //! randomly seeded per process): hence several batches, the mean and the
 //! worst. The wall column is real time.
 //!
+//! Then `concurrency.rs`: a batch over one endpoint at `--parallel 1` and
+//! `4` with the limit learned, beside one set by hand (scenario
+//! `parallel`).
+//!
 //! Options (after `--`): strategy names to run only those, `--scenario
 //! NAME` (repeatable), `--tasks N`, `--batches N`, `--workers N`, `--seed
 //! N` (of the first batch; the others follow), `--detail` (per run and
@@ -44,6 +48,7 @@
 #![allow(clippy::print_stdout, reason = "a bench prints its report")]
 
 mod clock;
+mod concurrency;
 mod offline;
 mod run;
 mod scenario;
@@ -124,10 +129,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .into_iter()
         .filter(|s| args.scenarios.is_empty() || args.scenarios.iter().any(|n| n == s.name))
         .collect();
-    if let Some(unknown) =
-        args.scenarios.iter().find(|n| !scenarios.iter().any(|s| s.name == n.as_str()))
+    if let Some(unknown) = args
+        .scenarios
+        .iter()
+        .find(|n| n.as_str() != "parallel" && !scenarios.iter().any(|s| s.name == n.as_str()))
     {
-        let names: Vec<&str> = scenario::all().iter().map(|s| s.name).collect();
+        let mut names: Vec<&str> = scenario::all().iter().map(|s| s.name).collect();
+        names.push("parallel");
         return Err(format!("unknown scenario {unknown:?}; expected one of {names:?}").into());
     }
     if !args.bench {
@@ -173,6 +181,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             all.push(runs);
         }
         verdicts.extend(table::targets(&setup.scenario, &all, &offline));
+    }
+    if args.scenarios.is_empty() || args.scenarios.iter().any(|n| n == "parallel") {
+        print!("{}", concurrency::report(args.workers, args.tasks, args.seed)?);
     }
     if !verdicts.is_empty() {
         println!("\n{}", verdicts.join("\n"));

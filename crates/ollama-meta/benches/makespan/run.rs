@@ -53,6 +53,9 @@ pub(crate) struct Stats {
     pub(crate) attempts: Vec<Span>,
     /// Real time the run took.
     pub(crate) wall: std::time::Duration,
+    /// Per endpoint, its learned concurrency limit at the end (`None`:
+    /// configured).
+    pub(crate) limits: BTreeMap<String, Option<u32>>,
 }
 
 /// One attempt on the run's clock.
@@ -102,6 +105,7 @@ async fn measure(
     }
     tracker.spawn(workers.run(shutdown.clone()));
 
+    let registry = fleet.registry().clone();
     let (dispatcher, runner) =
         Dispatcher::builder(OnFleet { fleet }).workers(setup.workers).build();
     let runner = tracker.spawn(runner.run(shutdown.child_token()));
@@ -122,6 +126,7 @@ async fn measure(
         placed: BTreeMap::new(),
         attempts: Vec::new(),
         wall: std::time::Duration::ZERO,
+        limits: BTreeMap::new(),
     };
     for handle in handles {
         let ended = handle.await?;
@@ -152,6 +157,12 @@ async fn measure(
             None => stats.failed += 1,
         }
     }
+    stats.limits = registry
+        .snapshot()
+        .endpoints()
+        .iter()
+        .map(|e| (e.id.to_string(), e.live.learned_limit().map(|(n, _)| n)))
+        .collect();
     drop(dispatcher);
     runner.await?;
     shutdown.cancel();

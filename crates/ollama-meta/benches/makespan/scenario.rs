@@ -42,6 +42,34 @@ pub(crate) struct Machine {
     pub(crate) load_time: Duration,
     /// Models not loaded when the batch starts (the others are).
     pub(crate) cold: &'static [&'static str],
+    /// How the box shares its compute: `n` requests at once generate
+    /// `min(n^exponent, max_speedup)` times a lone request's tokens.
+    pub(crate) batching: Batching,
+    /// The orchestrator's permits: `slots` (as configured), or learned from
+    /// the answers (no `max_concurrency` configured).
+    pub(crate) permits: Permits,
+}
+
+/// A box's batching: om-sim's `batch_exponent` and `max_speedup`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Batching {
+    pub(crate) exponent: f64,
+    pub(crate) max_speedup: f64,
+}
+
+impl Batching {
+    /// om-sim's default: throughput grows as the square root of the load,
+    /// up to twice a lone request's.
+    pub(crate) const SHARED: Self = Self { exponent: 0.5, max_speedup: 2.0 };
+}
+
+/// Where an endpoint's concurrency limit comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Permits {
+    /// Configured: `max_concurrency = slots`.
+    Slots,
+    /// Learned by the orchestrator from its answers.
+    Learned,
 }
 
 /// One fleet and the kind of batch sent to it.
@@ -64,6 +92,8 @@ fn one_three_nine(cold: &'static [&'static str]) -> Vec<Machine> {
         slots: 2,
         load_time: Duration::from_secs(5),
         cold,
+        batching: Batching::SHARED,
+        permits: Permits::Slots,
     };
     vec![
         machine("slow", 150.0, 80, &[]),
@@ -97,6 +127,8 @@ pub(crate) fn all() -> Vec<Scenario> {
                     slots: 2,
                     load_time: Duration::from_secs(3),
                     cold: &[],
+                    batching: Batching::SHARED,
+                    permits: Permits::Slots,
                 },
                 Machine {
                     name: "laptop-a",
@@ -105,6 +137,8 @@ pub(crate) fn all() -> Vec<Scenario> {
                     slots: 2,
                     load_time: Duration::from_secs(8),
                     cold: &[],
+                    batching: Batching::SHARED,
+                    permits: Permits::Slots,
                 },
                 Machine {
                     name: "laptop-b",
@@ -113,6 +147,8 @@ pub(crate) fn all() -> Vec<Scenario> {
                     slots: 1,
                     load_time: Duration::from_secs(8),
                     cold: &[],
+                    batching: Batching::SHARED,
+                    permits: Permits::Slots,
                 },
             ],
             models: &[CODER],
@@ -138,8 +174,8 @@ impl Machine {
         text
     }
 
-    /// The simulator's spec: om-sim's default batching, replies from the
-    /// workload's rules.
+    /// The simulator's spec: its batching, replies from the workload's
+    /// rules.
     pub(crate) fn spec(
         &self,
         models: &[&str],
@@ -154,6 +190,8 @@ impl Machine {
             .with_ttft(self.ttft)
             .with_load_time(self.load_time)
             .with_num_parallel(self.slots)
+            .with_batch_exponent(self.batching.exponent)
+            .with_max_speedup(self.batching.max_speedup)
             .with_keep_alive(Duration::MAX)
             .with_seed(seed);
         match replies {
@@ -184,7 +222,8 @@ fn replies(workload: &Workload) -> Result<ReplyMode, Box<dyn std::error::Error>>
 
 /// Starts the scenario's machines on loopback ports (served on `tracker`
 /// until `shutdown`), loads every model that is not planned cold, and
-/// returns them as configured endpoints with `permits` = slots.
+/// returns them as configured endpoints (with `max_concurrency` = slots
+/// unless the limit is to be learned).
 pub(crate) async fn start(
     scenario: &Scenario,
     workload: &Workload,
@@ -209,7 +248,9 @@ pub(crate) async fn start(
         }
         let mut endpoint = Endpoint::new(url);
         endpoint.name = EndpointId::new(machine.name);
-        endpoint.max_concurrency = NonZeroUsize::new(machine.slots);
+        if machine.permits == Permits::Slots {
+            endpoint.max_concurrency = NonZeroUsize::new(machine.slots);
+        }
         endpoints.push(endpoint);
     }
     Ok(endpoints)

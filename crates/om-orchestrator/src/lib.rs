@@ -31,9 +31,10 @@
 //!
 //! # How a task runs
 //!
-//! Route on a fresh registry snapshot → take a permit of the endpoint (one
-//! semaphore per endpoint, sized by its `max_concurrency` or
-//! [`Settings::max_concurrency`]) → `POST /api/chat` (always streamed, so
+//! Route on a fresh registry snapshot → take a permit of the endpoint (a
+//! count per endpoint against its limit: learned from its answers when
+//! [`Settings::adaptive_concurrency`] is on, up to its `max_concurrency`,
+//! else that or [`Settings::max_concurrency`]) → `POST /api/chat` (always streamed, so
 //! time to first token and progress are measured) → record the outcome in
 //! the registry (moving averages, success rate, breaker; a cooldown for a
 //! 503/429, honouring `Retry-After`) and the metrics → on a failure that

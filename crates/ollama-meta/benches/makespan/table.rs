@@ -15,9 +15,9 @@ pub(crate) fn preamble(workers: usize) -> String {
     format!(
         "makespan: every strategy on fresh simulated fleets, in virtual time (paused tokio \
          clock, advanced {} ms per step once loopback I/O has settled); {workers} dispatcher \
-         workers as `ollama-meta run --concurrency {workers}`; max_concurrency per endpoint = slots (the ceiling of its learned limit); \
-         om-sim's shared compute (n requests on a box progress at min(n^0.5, 2) / n of a lone \
-         one's speed)\n\
+         workers as `ollama-meta run --concurrency {workers}`; max_concurrency per endpoint = \
+         slots (the ceiling of its learned limit); om-sim's shared compute (n requests on a box \
+         progress at min(n^0.5, 2) / n of a lone one's speed)\n\
          offline = earliest-completion-time list schedule of the same tasks in dispatch order, \
          output lengths known, under the same shared-compute model; * = the default strategy",
         STEP.as_millis()

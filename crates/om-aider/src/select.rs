@@ -285,7 +285,7 @@ pub fn capability(snapshot: &Snapshot, index: InstanceIdx, category: TaskCategor
 /// Requests in flight on the instance's endpoint per unit of capacity.
 fn endpoint_load(snapshot: &Snapshot, index: InstanceIdx) -> f64 {
     let facts = snapshot.facts(index);
-    f64::from(facts.endpoint_live.in_flight()) / f64::from(facts.capacity.max(1))
+    f64::from(facts.endpoint_live.in_flight()) / f64::from(facts.capacity_now().max(1))
 }
 
 /// True for a model that can chat: it says it completes, or says nothing.

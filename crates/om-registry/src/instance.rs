@@ -116,7 +116,8 @@ pub struct RouteFacts {
     pub routable: bool,
     /// `/api/ps` lists the model as loaded.
     pub loaded: bool,
-    /// The endpoint's concurrency limit (1 when unset).
+    /// The endpoint's concurrency limit when the snapshot was made (1 when
+    /// unset); see [`RouteFacts::capacity_now`] for the one in force.
     pub capacity: u32,
     /// The context window; `u64::MAX` when unknown.
     pub context_length: u64,
@@ -126,4 +127,13 @@ pub struct RouteFacts {
     pub live: Arc<InstanceLive>,
     /// The endpoint's live counters.
     pub endpoint_live: Arc<EndpointLive>,
+}
+
+impl RouteFacts {
+    /// The endpoint's concurrency limit now: the learned one when it adapts
+    /// (it moves between snapshots), else the configured one.
+    #[inline]
+    pub fn capacity_now(&self) -> u32 {
+        self.endpoint_live.learned_limit().map_or(self.capacity, |(limit, _)| limit)
+    }
 }

@@ -89,8 +89,8 @@ impl LimitReason {
             1 => Self::Raised,
             2 => Self::Slower,
             3 => Self::Busy,
-            4 => Self::Ceiling,
-            5 => Self::Queued,
+            4 => Self::Queued,
+            5 => Self::Ceiling,
             _ => Self::Initial,
         }
     }
@@ -222,6 +222,14 @@ mod tests {
         }
         assert!(rounds <= 7, "slow start doubles per round: {rounds} rounds");
         assert_eq!(l.reason(), LimitReason::Ceiling);
+    }
+
+    #[test]
+    fn reasons_round_trip_through_their_codes() {
+        use LimitReason::*;
+        for reason in [Initial, Raised, Slower, Busy, Queued, Ceiling] {
+            assert_eq!(LimitReason::from_code(reason.code()), reason);
+        }
     }
 
     #[test]

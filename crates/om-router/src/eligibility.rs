@@ -104,7 +104,7 @@ impl<'a> Eligibility<'a> {
             return None;
         }
         let warm = facts.loaded || live.recently_used;
-        let capacity = facts.capacity.max(1);
+        let capacity = facts.capacity_now().max(1);
         Some(Candidate {
             instance: index,
             model: facts.model,

@@ -6,10 +6,13 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use om_core::{Error, ErrorKind, TaskCategory};
-use om_registry::{BreakerConfig, BreakerState, Config, Outcome, Registry, Transition};
+use om_registry::{
+    BreakerConfig, BreakerState, Config, Health, LimitConfig, LimitReason, Outcome, Registry,
+    Transition,
+};
 use tokio::time::{Instant, advance, sleep};
 
-use crate::support::{id, instance, two_endpoints};
+use crate::support::{id, instance, model, spec, two_endpoints};
 
 fn warm(latency_ms: u64) -> Outcome {
     Outcome::success()
@@ -314,4 +317,64 @@ async fn a_recent_success_counts_as_warm_for_the_warm_window() {
     advance(Duration::from_millis(1)).await;
     assert!(!live.view(snapshot.ticks(Instant::now())).recently_used);
     let _ = Registry::clone(&registry);
+}
+
+/// A registry with one endpoint `a` whose limit adapts from 2 up to 8.
+fn adaptive() -> Registry {
+    let registry = Registry::new(Config::default());
+    let mut edit = registry.edit();
+    let mut a = spec("a");
+    a.max_concurrency = std::num::NonZeroU32::new(8);
+    a.adaptive = Some(LimitConfig {
+        initial: std::num::NonZeroU32::new(2).expect("non-zero"),
+        ..LimitConfig::default()
+    });
+    edit.upsert_endpoint(a).expect("valid spec");
+    edit.set_health(&id("a"), Health::Healthy).expect("known endpoint");
+    edit.replace_models(&id("a"), vec![model("llama3.2", "llama")]).expect("known endpoint");
+    edit.publish();
+    registry
+}
+
+/// A successful answer with Ollama's metrics: `tokens` generated at
+/// `rate` tokens/s, after waiting `slot_wait_ms` for a parallel slot.
+fn answered(tokens: u64, rate: f64, slot_wait_ms: u64) -> Outcome {
+    let eval = (tokens as f64 / rate * 1e9) as u64;
+    let metrics = om_core::wire::Metrics {
+        total_duration: Some(1_000_000 + 5_000_000 + eval + slot_wait_ms * 1_000_000),
+        load_duration: Some(1_000_000),
+        prompt_eval_count: Some(10),
+        prompt_eval_duration: Some(5_000_000),
+        eval_count: Some(tokens),
+        eval_duration: Some(eval),
+    };
+    Outcome::success().with_metrics(&metrics)
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_learned_limit_follows_the_answers_and_is_the_capacity_in_force() {
+    let registry = adaptive();
+    let snapshot = registry.snapshot();
+    let index = instance(&snapshot, "a", "llama3.2");
+    let endpoint = &snapshot.endpoints()[0];
+    let facts = snapshot.facts(index);
+    assert_eq!((endpoint.capacity(), facts.capacity_now()), (2, 2));
+    let live = &snapshot.instance(index).live;
+    // Two at once, both as fast as ever: raised, without a new snapshot.
+    let guards: Vec<_> = (0..2).map(|_| live.begin(Instant::now()).expect("admitted")).collect();
+    live.record(&answered(100, 50.0, 0), Instant::now());
+    assert_eq!(facts.capacity_now(), 3);
+    assert_eq!(endpoint.live.learned_limit(), Some((3, LimitReason::Raised)));
+    // An answer that waited for a slot: one less.
+    live.record(&answered(100, 50.0, 1_000), Instant::now());
+    assert_eq!(endpoint.live.learned_limit(), Some((2, LimitReason::Queued)));
+    // 503 busy: halved, never below one.
+    let busy = Error::from_status(503, "server busy");
+    live.record(&Outcome::failure(&busy), Instant::now());
+    assert_eq!(endpoint.live.learned_limit(), Some((1, LimitReason::Busy)));
+    drop(guards);
+    // The configured limit stays the ceiling; the snapshot's copy is the
+    // limit when it was made.
+    assert_eq!(endpoint.max_concurrency.map(std::num::NonZeroU32::get), Some(8));
+    assert_eq!(facts.capacity, 2);
 }

@@ -257,6 +257,10 @@ async fn run(options: &Options) -> Result<(), String> {
         .map(|url| url.parse().map(om_config::Endpoint::new).map_err(|e| format!("{url}: {e}")))
         .collect::<Result<_, _>>()?;
     let mut config = om_config::Config { endpoints, ..om_config::Config::default() };
+    // A fixed limit above anything the cases open: the memory and hold
+    // phases keep thousands of slow streams open at once, which a learned
+    // limit (rightly) would queue.
+    config.orchestrator.adaptive_concurrency = false;
     config.orchestrator.endpoint_concurrency = NonZeroUsize::new(1_000_000).expect("non-zero");
     let http = om_client::HttpConfig { pool_max_idle_per_host: 100_000, ..Default::default() };
     let (fleet, workers) = FleetBuilder::from_config(&config)

@@ -102,10 +102,8 @@ impl Fleet {
     /// The concurrency limit of `endpoint` now: learned, or its own, else
     /// the fleet's default.
     pub(crate) fn capacity(&self, endpoint: &om_registry::Endpoint) -> NonZeroU32 {
-        match endpoint.live.learned_limit() {
-            Some((limit, _)) => NonZeroU32::new(limit).unwrap_or(NonZeroU32::MIN),
-            None => endpoint.max_concurrency.unwrap_or(self.inner.settings.max_concurrency),
-        }
+        let configured = endpoint.max_concurrency.unwrap_or(self.inner.settings.max_concurrency);
+        NonZeroU32::new(endpoint.live.limit_or(configured.get())).unwrap_or(NonZeroU32::MIN)
     }
 }
 

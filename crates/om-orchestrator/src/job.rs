@@ -250,6 +250,15 @@ impl Job {
         }
         let pace = running.pace(now)?;
         let snapshot = inner.registry.snapshot();
+        // Only an idle box takes a hedge (see below): without one there is
+        // nothing to route, and this runs every check of every attempt.
+        let idle_elsewhere = snapshot
+            .endpoints()
+            .iter()
+            .any(|e| e.live.in_flight() == 0 && &e.id != running.endpoint());
+        if !idle_elsewhere {
+            return None;
+        }
         let current = snapshot.find_instance(running.endpoint(), running.model())?;
         let expected = inner.router.expected_output(&self.route, &snapshot, current);
         let left = (expected - running.collected.chunks as f64) / pace;

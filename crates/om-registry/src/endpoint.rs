@@ -128,6 +128,13 @@ impl EndpointLive {
         }
     }
 
+    /// The concurrency limit in force: the learned one when the endpoint
+    /// adapts, else `configured`.
+    #[inline]
+    pub fn limit_or(&self, configured: u32) -> u32 {
+        self.learned_limit().map_or(configured, |(limit, _)| limit)
+    }
+
     /// Starts, keeps or drops the adaptive limit as `spec` says: a limiter
     /// with the same settings keeps what it has learnt.
     pub(crate) fn configure(&self, spec: &EndpointSpec) {
@@ -211,9 +218,7 @@ impl Endpoint {
     /// adaptive, else the configured one, else 1.
     #[inline]
     pub fn capacity(&self) -> u32 {
-        self.live
-            .learned_limit()
-            .map_or_else(|| self.max_concurrency.map_or(1, NonZeroU32::get), |(n, _)| n)
+        self.live.limit_or(self.max_concurrency.map_or(1, NonZeroU32::get))
     }
 
     /// True when the endpoint carries every tag of `required`.

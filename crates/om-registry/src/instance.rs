@@ -134,6 +134,6 @@ impl RouteFacts {
     /// (it moves between snapshots), else the configured one.
     #[inline]
     pub fn capacity_now(&self) -> u32 {
-        self.endpoint_live.learned_limit().map_or(self.capacity, |(limit, _)| limit)
+        self.endpoint_live.limit_or(self.capacity)
     }
 }

@@ -18,9 +18,13 @@
 //! simulator and through the gateway, and printed with the ratio: small
 //! non-streaming requests (one token) and streaming ones (eight tokens,
 //! time to first byte and total). The simulator answering the latency
-//! cases does no pacing (no time to first token, unlimited token rate) and
-//! echoes the prompt; the one holding streams open sends a token every two
-//! seconds.
+//! cases does no pacing (no time to first token, unlimited token rate),
+//! runs 64 requests at once and queues the rest, and echoes the prompt; the
+//! gateway in front of it has the default settings, so its endpoint limit
+//! is learned (each case first runs for up to a second at its own load to
+//! let it settle, and the limit is printed after it). The simulator holding
+//! streams open sends a token every two seconds, behind a gateway with a
+//! fixed limit above the thousands of streams it holds.
 
 #![allow(missing_docs, reason = "a bench binary")]
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "a bench reports on its terminal")]
@@ -49,6 +53,13 @@ use tokio_util::sync::CancellationToken;
 /// The model of the latency simulator, and of the slow one.
 const FAST_MODEL: &str = "llama3.2";
 const SLOW_MODEL: &str = "qwen2.5-coder:7b";
+/// Requests the latency simulators run at once (they queue the rest).
+const FAST_PARALLEL: usize = 64;
+/// The model of the paced latency simulator, and its speed: 20 ms a token,
+/// every request at that speed however many run (a box that batches
+/// perfectly up to its 64 slots).
+const PACED_MODEL: &str = "qwen3:8b";
+const PACED_TOKENS_PER_SEC: f64 = 50.0;
 /// File descriptors one held stream takes in this process: the client's
 /// socket, the gateway's accepted one, the gateway's upstream one.
 const FDS_PER_STREAM: u64 = 3;
@@ -161,29 +172,37 @@ where
 
 // === the simulators, in child processes ===
 
-/// `--sim-child TOKENS_PER_SEC MODEL`: serves one simulator on a free port,
-/// prints `listening on http://ADDR`, and stops when stdin closes (when the
-/// bench that started it ends, whatever way).
+/// `--sim-child TOKENS_PER_SEC MODEL PARALLEL [unshared]`: serves one
+/// simulator on a free port, prints `listening on http://ADDR`, and stops
+/// when stdin closes (when the bench that started it ends, whatever way).
+/// `unshared`: every request runs at the full token rate however many run
+/// (a box that batches perfectly up to PARALLEL).
 fn sim_child(args: &[String]) -> ExitCode {
     let tokens_per_sec: f64 = args.first().and_then(|t| t.parse().ok()).unwrap_or(f64::INFINITY);
     let model = args.get(1).map_or(FAST_MODEL, String::as_str);
+    let parallel: usize = args.get(2).and_then(|p| p.parse().ok()).unwrap_or(1_000_000);
     let Some(spec_model) = om_sim::default_model(model) else {
         eprintln!("sim child: unknown model {model}");
         return ExitCode::FAILURE;
     };
-    // The fast one echoes the prompt: a reply costs next to nothing to make.
-    let reply = if model == FAST_MODEL {
-        om_sim::reply::ReplyMode::Echo
-    } else {
+    // The latency ones echo the prompt: a reply costs next to nothing to
+    // make.
+    let reply = if model == SLOW_MODEL {
         om_sim::reply::ReplyMode::Lorem
+    } else {
+        om_sim::reply::ReplyMode::Echo
     };
-    let spec = om_sim::EndpointSpec::default()
+    let mut spec = om_sim::EndpointSpec::default();
+    if args.get(3).map(String::as_str) == Some("unshared") {
+        spec = spec.with_unshared_compute();
+    }
+    let spec = spec
         .with_models(vec![spec_model])
         .with_reply(reply)
         .with_tokens_per_sec(tokens_per_sec)
         .with_ttft(Duration::ZERO)
         .with_load_time(Duration::ZERO)
-        .with_num_parallel(1_000_000)
+        .with_num_parallel(parallel)
         .with_max_queue(1_000_000)
         .with_keep_alive(Duration::from_hours(1));
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -216,10 +235,22 @@ struct SimChild {
 }
 
 impl SimChild {
-    fn start(tokens_per_sec: f64, model: &str) -> Result<Self, String> {
+    fn start(
+        tokens_per_sec: f64,
+        model: &str,
+        parallel: usize,
+        shared: bool,
+    ) -> Result<Self, String> {
         let exe = std::env::current_exe().map_err(|e| format!("own path: {e}"))?;
+        let sharing = if shared { "shared" } else { "unshared" };
         let mut child = Command::new(exe)
-            .args(["--sim-child", &tokens_per_sec.to_string(), model])
+            .args([
+                "--sim-child",
+                &tokens_per_sec.to_string(),
+                model,
+                &parallel.to_string(),
+                sharing,
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -250,30 +281,23 @@ impl Drop for SimChild {
 // === the run ===
 
 async fn run(options: &Options) -> Result<(), String> {
-    let fast = SimChild::start(f64::INFINITY, FAST_MODEL)?;
-    let slow = SimChild::start(0.5, SLOW_MODEL)?;
-    let endpoints = [&fast.url, &slow.url]
-        .iter()
-        .map(|url| url.parse().map(om_config::Endpoint::new).map_err(|e| format!("{url}: {e}")))
-        .collect::<Result<_, _>>()?;
-    let mut config = om_config::Config { endpoints, ..om_config::Config::default() };
-    // A fixed limit above anything the cases open: the memory and hold
-    // phases keep thousands of slow streams open at once, which a learned
-    // limit (rightly) would queue.
-    config.orchestrator.adaptive_concurrency = false;
-    config.orchestrator.endpoint_concurrency = NonZeroUsize::new(1_000_000).expect("non-zero");
-    let http = om_client::HttpConfig { pool_max_idle_per_host: 100_000, ..Default::default() };
-    let (fleet, workers) = FleetBuilder::from_config(&config)
-        .and_then(|builder| builder.http(http.build()).build())
-        .map_err(|e| format!("fleet: {e}"))?;
-    workers.probe_all().await;
-    let shutdown = CancellationToken::new();
-    let background = tokio::spawn(workers.run(shutdown.clone()));
-    let settings =
-        Settings { listen: "127.0.0.1:0".parse().expect("an address"), ..Settings::default() };
-    let gateway = Gateway::bind(fleet, settings).await.map_err(|e| format!("gateway: {e}"))?;
-    let gateway_url = format!("http://{}", gateway.local_addr());
-    let server = tokio::spawn(gateway.run(shutdown.clone()));
+    // The latency simulators run 64 requests at once and queue the rest,
+    // like an Ollama started with OLLAMA_NUM_PARALLEL=64: one answers at
+    // once, the other at a real model's pace.
+    let instant = SimChild::start(f64::INFINITY, FAST_MODEL, FAST_PARALLEL, true)?;
+    let paced = SimChild::start(PACED_TOKENS_PER_SEC, PACED_MODEL, FAST_PARALLEL, false)?;
+    let slow = SimChild::start(0.5, SLOW_MODEL, 1_000_000, true)?;
+    // The latency cases go through a gateway with the default settings: its
+    // endpoint limits start at the default and are learned from the answers.
+    let learned = Running::start(&[&instant.url, &paced.url], |_| {}).await?;
+    // The memory and hold phases keep thousands of slow streams open at
+    // once, which a learned limit (rightly) would queue: their gateway has
+    // a fixed limit above anything they open.
+    let fixed = Running::start(&[&slow.url], |orchestrator| {
+        orchestrator.adaptive_concurrency = false;
+        orchestrator.endpoint_concurrency = NonZeroUsize::new(1_000_000).expect("non-zero");
+    })
+    .await?;
 
     println!(
         "gateway bench{}: simulators in child processes; gateway and clients here on {} worker \
@@ -286,15 +310,57 @@ async fn run(options: &Options) -> Result<(), String> {
     let client = http_client();
     // Memory first, in a fresh process: later phases free memory that the
     // allocator would hand out again, hiding what new streams cost.
-    memory(options, &client, &slow.url, &gateway_url).await?;
-    latency(options, &client, &fast.url, &gateway_url).await;
-    hold(options, &client, &gateway_url).await?;
+    memory(options, &client, &slow.url, &fixed.url).await?;
+    for (backend, model) in [(&instant, FAST_MODEL), (&paced, PACED_MODEL)] {
+        latency(options, &client, backend, model, &learned.url).await?;
+    }
+    hold(options, &client, &fixed.url).await?;
 
-    shutdown.cancel();
-    server.await.map_err(|e| format!("gateway task: {e}"))?;
-    background.await.map_err(|e| format!("workers: {e}"))?;
-    drop((fast, slow));
+    learned.stop().await?;
+    fixed.stop().await?;
+    drop((instant, paced, slow));
     Ok(())
+}
+
+/// A gateway over simulators, with its fleet's background workers.
+struct Running {
+    url: String,
+    shutdown: CancellationToken,
+    server: tokio::task::JoinHandle<()>,
+    background: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    async fn start(
+        backends: &[&String],
+        tune: impl FnOnce(&mut om_config::Orchestrator),
+    ) -> Result<Self, String> {
+        let endpoints = backends
+            .iter()
+            .map(|url| url.parse().map(om_config::Endpoint::new).map_err(|e| format!("{url}: {e}")))
+            .collect::<Result<_, _>>()?;
+        let mut config = om_config::Config { endpoints, ..om_config::Config::default() };
+        tune(&mut config.orchestrator);
+        let http = om_client::HttpConfig { pool_max_idle_per_host: 100_000, ..Default::default() };
+        let (fleet, workers) = FleetBuilder::from_config(&config)
+            .and_then(|builder| builder.http(http.build()).build())
+            .map_err(|e| format!("fleet: {e}"))?;
+        workers.probe_all().await;
+        let shutdown = CancellationToken::new();
+        let background = tokio::spawn(workers.run(shutdown.clone()));
+        let settings =
+            Settings { listen: "127.0.0.1:0".parse().expect("an address"), ..Settings::default() };
+        let gateway = Gateway::bind(fleet, settings).await.map_err(|e| format!("gateway: {e}"))?;
+        let url = format!("http://{}", gateway.local_addr());
+        let server = tokio::spawn(gateway.run(shutdown.clone()));
+        Ok(Self { url, shutdown, server, background })
+    }
+
+    async fn stop(self) -> Result<(), String> {
+        self.shutdown.cancel();
+        self.server.await.map_err(|e| format!("gateway task: {e}"))?;
+        self.background.await.map_err(|e| format!("workers: {e}"))
+    }
 }
 
 fn http_client() -> Http {
@@ -358,10 +424,19 @@ impl Stats {
     }
 }
 
-async fn latency(options: &Options, client: &Http, direct: &str, gateway: &str) {
+async fn latency(
+    options: &Options,
+    client: &Http,
+    backend: &SimChild,
+    model: &str,
+    gateway: &str,
+) -> Result<(), String> {
+    let direct = backend.url.as_str();
     println!();
     println!(
-        "latency (µs) and throughput (requests/s), direct to the simulator vs through the gateway"
+        "latency (µs) and throughput (requests/s) of {model} ({}), direct to the simulator vs \
+         through the gateway",
+        if model == FAST_MODEL { "answers at once" } else { "a token per 20 ms" },
     );
     println!(
         "{:<24} {:>7} {:>16} {:>16} {:>16} {:>10} {:>10} {:>7}",
@@ -375,13 +450,21 @@ async fn latency(options: &Options, client: &Http, direct: &str, gateway: &str) 
         "ratio"
     );
     let duration = Duration::from_secs_f64(options.secs);
+    let settle = duration.min(Duration::from_secs(1));
+    let backend_pid = backend.child.id();
     for kind in [Kind::Small, Kind::Stream] {
         for &clients in &options.clients {
-            // Warm both paths (connections, the model) before measuring.
-            load(client, direct, kind, clients.min(8), Duration::from_millis(100)).await;
-            load(client, gateway, kind, clients.min(8), Duration::from_millis(100)).await;
-            let d = load(client, direct, kind, clients, duration).await;
-            let g = load(client, gateway, kind, clients, duration).await;
+            // Warm both paths (connections, the model) before measuring,
+            // at the case's own load: the gateway's endpoint limit settles
+            // for it.
+            load(client, direct, model, kind, clients, settle).await;
+            load(client, gateway, model, kind, clients, settle).await;
+            let cpu = Cpu::read(backend_pid)?;
+            let d = load(client, direct, model, kind, clients, duration).await;
+            let cpu_direct = Cpu::read(backend_pid)?;
+            let g = load(client, gateway, model, kind, clients, duration).await;
+            let cpu_gateway = Cpu::read(backend_pid)?;
+            let limit = endpoint_limit(client, gateway, direct).await;
             let rows: &[(&str, Pick)] = match kind {
                 Kind::Small => &[("small, not streamed", |s| &s.total)],
                 Kind::Stream => {
@@ -407,24 +490,105 @@ async fn latency(options: &Options, client: &Http, direct: &str, gateway: &str) 
                     g.rate() / d.rate().max(1e-9),
                 );
             }
+            let (here_d, sim_d) = cpu_direct.per_request_since(&cpu, d.done);
+            let (here_g, sim_g) = cpu_gateway.per_request_since(&cpu_direct, g.done);
+            println!(
+                "  limit after the case {limit}; CPU µs per request: clients {here_d:.0} direct, \
+                 clients and gateway {here_g:.0} (the gateway's share {:.0}); simulator {sim_d:.0} \
+                 direct, {sim_g:.0} through the gateway",
+                here_g - here_d,
+            );
             if d.errors + g.errors > 0 {
                 println!("  errors: direct {}, gateway {}", d.errors, g.errors);
             }
         }
     }
+    Ok(())
+}
+
+/// CPU time used so far by this process and by a simulator child, in
+/// clock ticks (`utime + stime` of `/proc/PID/stat`).
+struct Cpu {
+    here: u64,
+    backend: u64,
+}
+
+/// Linux's `USER_HZ`, the unit of `/proc/PID/stat` times (100 on every
+/// architecture Linux runs this bench on).
+const TICKS_PER_SEC: f64 = 100.0;
+
+impl Cpu {
+    fn read(backend: u32) -> Result<Self, String> {
+        Ok(Self { here: cpu_ticks("self")?, backend: cpu_ticks(&backend.to_string())? })
+    }
+
+    /// µs of CPU per request, here and in the simulator, since `earlier`.
+    fn per_request_since(&self, earlier: &Self, requests: u64) -> (f64, f64) {
+        let per = |ticks: u64| ticks as f64 / TICKS_PER_SEC * 1e6 / requests.max(1) as f64;
+        (
+            per(self.here.saturating_sub(earlier.here)),
+            per(self.backend.saturating_sub(earlier.backend)),
+        )
+    }
+}
+
+fn cpu_ticks(pid: &str) -> Result<u64, String> {
+    let path = format!("/proc/{pid}/stat");
+    let stat = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    // The command name (field 2) may hold spaces; the fields after its
+    // closing parenthesis start at field 3, so utime and stime (14, 15)
+    // are the 12th and 13th there.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+    match (field(11), field(12)) {
+        (Some(user), Some(system)) => Ok(user + system),
+        _ => Err(format!("{path}: no utime and stime")),
+    }
+}
+
+/// The limit in force on the gateway's endpoint at `url` and why, from
+/// `/api/meta/status`.
+async fn endpoint_limit(client: &Http, gateway: &str, url: &str) -> String {
+    let request = Request::builder()
+        .uri(format!("{gateway}/api/meta/status"))
+        .body(Full::new(Bytes::new()))
+        .expect("a request");
+    let status: Option<serde_json::Value> = async {
+        let body = client.request(request).await.ok()?.into_body().collect().await.ok()?;
+        serde_json::from_slice(&body.to_bytes()).ok()
+    }
+    .await;
+    let endpoints = status.as_ref().and_then(|s| s["endpoints"].as_array());
+    let Some(endpoint) = endpoints.into_iter().flatten().find(|e| {
+        e["url"].as_str().is_some_and(|u| u.trim_end_matches('/') == url.trim_end_matches('/'))
+    }) else {
+        return "unknown (no status)".to_owned();
+    };
+    let reason = endpoint["limit"]["reason"].as_str().unwrap_or("configured");
+    format!("{} ({reason})", endpoint["capacity"])
 }
 
 /// `clients` loops, each sending requests back to back for `duration`.
-async fn load(client: &Http, base: &str, kind: Kind, clients: usize, duration: Duration) -> Stats {
+async fn load(
+    client: &Http,
+    base: &str,
+    model: &str,
+    kind: Kind,
+    clients: usize,
+    duration: Duration,
+) -> Stats {
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = JoinSet::new();
     for _ in 0..clients {
-        let (client, base) = (client.clone(), base.to_owned());
+        let (client, base, model) = (client.clone(), base.to_owned(), model.to_owned());
         tasks.spawn(async move {
             let mut stats = Stats::new();
             while Instant::now() < deadline {
-                match one(&client, &base, kind).await {
+                match one(&client, &base, &model, kind).await {
                     Some((first, total)) => {
                         stats.first.saturating_record(micros(first));
                         stats.total.saturating_record(micros(total));
@@ -447,10 +611,10 @@ async fn load(client: &Http, base: &str, kind: Kind, clients: usize, duration: D
 }
 
 /// One request: time to the first body bytes and to the end.
-async fn one(client: &Http, base: &str, kind: Kind) -> Option<(Duration, Duration)> {
+async fn one(client: &Http, base: &str, model: &str, kind: Kind) -> Option<(Duration, Duration)> {
     let request = match kind {
-        Kind::Small => chat(base, FAST_MODEL, false, 1),
-        Kind::Stream => chat(base, FAST_MODEL, true, 8),
+        Kind::Small => chat(base, model, false, 1),
+        Kind::Stream => chat(base, model, true, 8),
     };
     let started = Instant::now();
     let response = client.request(request).await.ok()?;

@@ -128,13 +128,15 @@ impl Job {
     /// [`ErrorKind::Busy`] when every one is cooling down and waiting is off,
     /// and the deadline and cancellation errors.
     pub(crate) async fn acquire(&mut self) -> Result<Slot, Error> {
-        let released = Arc::clone(self.fleet.inner.permits.released());
+        let wake = self.fleet.inner.permits.wake();
         let _waiter = self.fleet.inner.permits.waiter();
         let mut waiting = false;
+        // Woken by a released permit: one not taken is passed on.
+        let mut woken = false;
         loop {
             // Listen before looking, so that a release between the look and
             // the wait is not missed.
-            let notified = released.notified();
+            let notified = wake.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             let snapshot = Arc::clone(&self.snapshots.borrow_and_update());
@@ -174,6 +176,9 @@ impl Job {
                     self.check_no_route(&no_route, &snapshot)?;
                 }
             }
+            if woken {
+                self.fleet.inner.permits.pass_on();
+            }
             if !waiting {
                 waiting = true;
                 self.options.report(&Progress::Waiting);
@@ -182,7 +187,7 @@ impl Job {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            self.wait(notified, expiry).await?;
+            woken = self.wait(notified, expiry).await?;
         }
     }
 
@@ -306,7 +311,7 @@ impl Job {
                 let Some(ticket) = self.route.ticket else { return };
                 let moved = self.hold.replace(endpoint.hold(ticket, service)).is_some();
                 if moved {
-                    self.fleet.inner.permits.released().notify_waiters();
+                    self.fleet.inner.permits.wake_all();
                 }
             }
         }
@@ -377,12 +382,13 @@ impl Job {
     }
 
     /// Waits for capacity: a released permit, a new snapshot or the
-    /// earliest cooldown or breaker expiry.
+    /// earliest cooldown or breaker expiry. True when a released permit
+    /// woke it.
     async fn wait(
         &mut self,
         notified: Pin<&mut Notified<'_>>,
         expiry: Option<Instant>,
-    ) -> Result<(), Error> {
+    ) -> Result<bool, Error> {
         let snapshots = &mut self.snapshots;
         let changed = async {
             // The registry outlives the job; should it not, wait for the rest.
@@ -394,9 +400,9 @@ impl Job {
             biased;
             () = cancelled(self.options.cancel.as_ref()) => Err(self.canceled()),
             () = at(self.deadline) => Err(self.out_of_time("waiting for capacity")),
-            () = notified => Ok(()),
-            () = changed => Ok(()),
-            () = at(expiry) => Ok(()),
+            () = notified => Ok(true),
+            () = changed => Ok(false),
+            () = at(expiry) => Ok(false),
         }
     }
 

@@ -1,9 +1,19 @@
 //! Per-endpoint concurrency: one count of requests in use per endpoint
 //! (checked against a limit that may change with every request: a learned
-//! one moves, and a count needs no rebuilding when it does), one `Notify` that
-//! wakes every task waiting for capacity when any permit comes back, and a
-//! count of the tasks waiting (a second, speculative attempt only takes
-//! capacity that nobody waits for).
+//! one moves, and a count needs no rebuilding when it does), one `Notify`
+//! the tasks waiting for capacity sleep on, and a count of those tasks (a
+//! second, speculative attempt only takes capacity that nobody waits for).
+//!
+//! A released permit wakes one waiter, not all: with hundreds waiting, waking
+//! every one of them to route again for the one permit costs a route per
+//! waiter per release, which is what saturated a gateway under load. The
+//! woken task takes the permit, or, when it cannot use it (another endpoint,
+//! a held place further back), passes the wake on, at most once per task
+//! that was waiting when the permit came back ([`Permits::pass_on`]); a
+//! task that took a permit and left room behind (a limit just raised, two
+//! permits back at once) wakes the next one too. `Notify` wakes in the order
+//! the tasks started waiting, and a dropped wake is handed on by tokio, so
+//! a wake is never lost to a task that left.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -13,66 +23,104 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use om_core::EndpointId;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
+use tokio::sync::futures::Notified;
 
 /// The counts, created on first use.
 #[derive(Debug)]
 pub(crate) struct Permits {
     in_use: Mutex<HashMap<EndpointId, Arc<AtomicU32>>>,
-    /// Notified (all waiters) whenever a permit is released.
-    released: Arc<Notify>,
+    wake: Arc<Wake>,
+}
+
+/// What waiting tasks sleep on, shared with every permit.
+#[derive(Debug, Default)]
+pub(crate) struct Wake {
+    /// Notified (one waiter) whenever a permit is released.
+    released: Notify,
     /// Tasks looking for capacity now.
-    waiting: Arc<AtomicUsize>,
+    waiting: AtomicUsize,
+    /// How many more times the last wake may be passed on.
+    hops: AtomicUsize,
+}
+
+impl Wake {
+    /// Completes when this task is woken for capacity.
+    pub(crate) fn notified(&self) -> Notified<'_> {
+        self.released.notified()
+    }
+
+    fn one(&self) {
+        self.hops.fetch_max(self.waiting.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.released.notify_one();
+    }
 }
 
 /// Counts a task as waiting for capacity until dropped.
 #[derive(Debug)]
-pub(crate) struct Waiter(Arc<AtomicUsize>);
+pub(crate) struct Waiter(Arc<Wake>);
 
 impl Drop for Waiter {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.waiting.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
 impl Permits {
     pub(crate) fn new() -> Self {
-        Self {
-            in_use: Mutex::new(HashMap::new()),
-            released: Arc::new(Notify::new()),
-            waiting: Arc::new(AtomicUsize::new(0)),
-        }
+        Self { in_use: Mutex::new(HashMap::new()), wake: Arc::new(Wake::default()) }
     }
 
     /// Counts the caller as waiting for capacity while the guard lives.
     pub(crate) fn waiter(&self) -> Waiter {
-        self.waiting.fetch_add(1, Ordering::Relaxed);
-        Waiter(Arc::clone(&self.waiting))
+        self.wake.waiting.fetch_add(1, Ordering::Relaxed);
+        Waiter(Arc::clone(&self.wake))
     }
 
     /// Whether some task is waiting for capacity.
     pub(crate) fn anyone_waiting(&self) -> bool {
-        self.waiting.load(Ordering::Relaxed) > 0
+        self.wake.waiting.load(Ordering::Relaxed) > 0
     }
 
-    /// What capacity changes wake.
-    pub(crate) fn released(&self) -> &Arc<Notify> {
-        &self.released
+    /// What a released permit wakes (one waiter at a time).
+    pub(crate) fn wake(&self) -> Arc<Wake> {
+        Arc::clone(&self.wake)
+    }
+
+    /// A woken task that could not use the capacity it was woken for hands
+    /// the wake to the next waiter, while the wake has hops left.
+    pub(crate) fn pass_on(&self) {
+        let left =
+            self.wake.hops.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |h| h.checked_sub(1));
+        if left.is_ok_and(|h| h > 1) {
+            self.wake.released.notify_one();
+        }
+    }
+
+    /// Wakes every waiter: the queue itself changed (a task moved from one
+    /// endpoint's queue to another's), so every place in it may have.
+    pub(crate) fn wake_all(&self) {
+        self.wake.released.notify_waiters();
     }
 
     /// A permit for `endpoint` if fewer than `capacity` are in use now. A
-    /// lower `capacity` than before takes effect as permits come back.
+    /// lower `capacity` than before takes effect as permits come back. When
+    /// it leaves room for another and someone waits, the next waiter is
+    /// woken for it.
     pub(crate) fn try_acquire(
         &self,
         endpoint: &EndpointId,
         capacity: NonZeroU32,
     ) -> Option<Permit> {
         let count = Arc::clone(self.in_use.lock().entry(endpoint.clone()).or_default());
-        count
+        let before = count
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < capacity.get()).then_some(n + 1)
             })
             .ok()?;
-        Some(Permit { count: Some(count), released: Arc::clone(&self.released) })
+        if before + 1 < capacity.get() && self.anyone_waiting() {
+            self.wake.one();
+        }
+        Some(Permit { count: Some(count), wake: Arc::clone(&self.wake) })
     }
 
     /// Permits of `endpoint` in use now.
@@ -83,11 +131,11 @@ impl Permits {
 }
 
 /// One request's right to use an endpoint; released on drop, which wakes
-/// the tasks waiting for capacity.
+/// a task waiting for capacity.
 #[derive(Debug)]
 pub(crate) struct Permit {
     count: Option<Arc<AtomicU32>>,
-    released: Arc<Notify>,
+    wake: Arc<Wake>,
 }
 
 impl Drop for Permit {
@@ -96,7 +144,7 @@ impl Drop for Permit {
         if let Some(count) = self.count.take() {
             count.fetch_sub(1, Ordering::AcqRel);
         }
-        self.released.notify_waiters();
+        self.wake.one();
     }
 }
 
@@ -151,12 +199,65 @@ mod tests {
         let permits = Permits::new();
         let a = EndpointId::new("a");
         let held = permits.try_acquire(&a, NonZeroU32::MIN).unwrap();
-        let notify = Arc::clone(permits.released());
-        let notified = notify.notified();
+        let wake = permits.wake();
+        let notified = wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         drop(held);
         notified.await;
         assert!(permits.try_acquire(&a, NonZeroU32::MIN).is_some());
+    }
+
+    #[test]
+    fn a_release_wakes_one_waiter_and_a_wake_is_passed_on_once_per_waiter() {
+        use futures_util::FutureExt;
+
+        let permits = Permits::new();
+        let a = EndpointId::new("a");
+        let held = permits.try_acquire(&a, NonZeroU32::MIN).unwrap();
+        let _waiters: Vec<Waiter> = (0..3).map(|_| permits.waiter()).collect();
+        let wake = permits.wake();
+        let mut sleeping: Vec<_> = (0..3).map(|_| Box::pin(wake.notified())).collect();
+        for notified in &mut sleeping {
+            notified.as_mut().enable();
+        }
+        let mut woken = |sleeping: &mut Vec<_>| {
+            let before = sleeping.len();
+            sleeping.retain_mut(|n: &mut std::pin::Pin<Box<Notified<'_>>>| {
+                n.as_mut().now_or_never().is_none()
+            });
+            before - sleeping.len()
+        };
+        drop(held);
+        assert_eq!(woken(&mut sleeping), 1, "one waiter per release");
+        // The woken one could not use it: the next, then the last.
+        permits.pass_on();
+        assert_eq!(woken(&mut sleeping), 1);
+        permits.pass_on();
+        assert_eq!(woken(&mut sleeping), 1);
+        // Every waiter of that release has had it: no more.
+        let mut late = Box::pin(wake.notified());
+        late.as_mut().enable();
+        permits.pass_on();
+        assert!(late.as_mut().now_or_never().is_none());
+    }
+
+    #[test]
+    fn taking_a_permit_that_leaves_room_wakes_the_next_waiter() {
+        use futures_util::FutureExt;
+
+        let permits = Permits::new();
+        let a = EndpointId::new("a");
+        let _waiter = permits.waiter();
+        let wake = permits.wake();
+        let mut notified = Box::pin(wake.notified());
+        notified.as_mut().enable();
+        let four = NonZeroU32::new(4).unwrap();
+        let _one = permits.try_acquire(&a, four).unwrap();
+        assert!(notified.as_mut().now_or_never().is_some(), "three left and someone waits");
+        let mut notified = Box::pin(wake.notified());
+        notified.as_mut().enable();
+        let _full = permits.try_acquire(&a, NonZeroU32::new(2).unwrap()).unwrap();
+        assert!(notified.as_mut().now_or_never().is_none(), "no room left: nobody woken");
     }
 }

@@ -391,17 +391,29 @@ impl InstanceLive {
                         if let Some(latency) = outcome.latency {
                             stats.latency.observe(latency.as_secs_f64(), alpha);
                         }
-                        // Time per token: Ollama's generation speed, or for
-                        // an answer without one the whole latency over the
-                        // tokens with the prompt counted as one.
-                        let per_token = match (outcome.tokens_per_sec, outcome.latency) {
-                            (Some(rate), _) if rate > 0.0 => Some(1.0 / rate),
-                            (_, Some(latency)) => Some(
+                        // Time per token against the floor: Ollama's own
+                        // generation speed. When the server's measured work
+                        // (prompt and generation) is under a quarter of the
+                        // answer, or took no time at all, its compute is
+                        // not what the answer waited on: the rest is
+                        // overhead on the way, which grows with load
+                        // whatever the server does, so the answer counts as
+                        // flat. An answer with no metrics at all falls back
+                        // on the whole latency over the tokens, the prompt
+                        // counted as one.
+                        let overhead_bound = matches!(
+                            (outcome.work, outcome.latency),
+                            (Some(work), Some(latency)) if work * 4 < latency
+                        );
+                        pace_ratio = match (outcome.tokens_per_sec, outcome.latency) {
+                            _ if overhead_bound => Some(1.0),
+                            (Some(rate), _) if rate > 0.0 => Some(stats.pace_ratio(1.0 / rate)),
+                            _ if outcome.work.is_some() => Some(1.0),
+                            (_, Some(latency)) => Some(stats.pace_ratio(
                                 latency.as_secs_f64() / (outcome.tokens.unwrap_or(0) as f64 + 1.0),
-                            ),
+                            )),
                             _ => None,
                         };
-                        pace_ratio = per_token.map(|t| stats.pace_ratio(t));
                         if let Some(ttft) = outcome.ttft {
                             stats.ttft.observe(ttft.as_secs_f64(), alpha);
                         }

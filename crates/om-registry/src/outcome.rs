@@ -176,16 +176,16 @@ impl Outcome {
         self.tokens = metrics.eval_count.or(self.tokens);
         self.tokens_per_sec = metrics.tokens_per_second().or(self.tokens_per_sec);
         self.latency = self.latency.or_else(|| metrics.total());
-        if let (Some(total), Some(load), Some(prompt), Some(eval)) = (
-            metrics.total_duration,
-            metrics.load_duration,
-            metrics.prompt_eval_duration,
-            metrics.eval_duration,
-        ) {
-            let work = prompt.saturating_add(eval);
+        // Ollama omits a duration that is zero, so with the total known an
+        // absent part took no time.
+        if let Some(total) = metrics.total_duration {
+            let part = |d: Option<u64>| d.unwrap_or(0);
+            let work =
+                part(metrics.prompt_eval_duration).saturating_add(part(metrics.eval_duration));
             self.work = Some(Duration::from_nanos(work));
-            self.slot_wait =
-                Some(Duration::from_nanos(total.saturating_sub(load).saturating_sub(work)));
+            self.slot_wait = Some(Duration::from_nanos(
+                total.saturating_sub(part(metrics.load_duration)).saturating_sub(work),
+            ));
         }
         self
     }
@@ -290,6 +290,16 @@ mod tests {
         assert_eq!(o.load_duration, Some(Duration::from_millis(1)));
         assert_eq!(o.tokens, Some(100));
         assert_eq!(o.tokens_per_sec, Some(100.0));
+        // The prompt's duration is absent (zero, as Ollama omits it).
+        assert_eq!(o.work, Some(Duration::from_secs(1)));
+        assert_eq!(o.slot_wait, Some(Duration::from_millis(999)));
+        assert!(o.waited_for_a_slot());
+        // Generation too fast to measure still tells the work apart.
+        let instant =
+            Metrics { total_duration: Some(300_000), eval_count: Some(1), ..Metrics::default() };
+        let o = Outcome::success().with_metrics(&instant);
+        assert_eq!((o.work, o.tokens_per_sec), (Some(Duration::ZERO), None));
+        assert!(!o.waited_for_a_slot());
     }
 
     #[test]

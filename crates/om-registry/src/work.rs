@@ -9,7 +9,8 @@
 //! and the [`Hold`] guard. Both guards remove their entry when dropped, so a
 //! cancelled or finished request never leaves phantom work behind.
 
-use std::cmp::Ordering;
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -96,17 +97,19 @@ impl Work {
         }
     }
 
+    // `held` stays sorted by ticket, the order the queue is served in, so
+    // a wait reads the requests ahead of a ticket as a prefix.
     fn hold(&mut self, ticket: Ticket, expected: Duration) {
         let expected = nanos(expected);
-        match self.held.iter_mut().find(|h| h.ticket == ticket) {
-            Some(held) => held.expected = expected,
-            None => self.held.push(Held { ticket, expected }),
+        match self.held.binary_search_by(|h| h.ticket.cmp(&ticket)) {
+            Ok(i) => self.held[i].expected = expected,
+            Err(i) => self.held.insert(i, Held { ticket, expected }),
         }
     }
 
     fn release(&mut self, ticket: Ticket) {
-        if let Some(i) = self.held.iter().position(|h| h.ticket == ticket) {
-            self.held.swap_remove(i);
+        if let Ok(i) = self.held.binary_search_by(|h| h.ticket.cmp(&ticket)) {
+            self.held.remove(i);
         }
     }
 
@@ -116,49 +119,43 @@ impl Work {
     /// then the earliest ends only bring the endpoint back under its
     /// limit), each held request ahead takes the slot that frees first, and
     /// the answer is when the next slot frees after that.
+    ///
+    /// It runs on every routing decision, with as many holds as requests
+    /// queued, so the slots are a min-heap: `O((running + held) log
+    /// capacity)`.
     pub(crate) fn wait(&self, capacity: u32, ticket: Option<Ticket>, now: Ticks) -> Duration {
         let capacity = capacity.max(1) as usize;
-        let mut slots: Vec<f64> = self
+        let mut left: Vec<u64> = self
             .running
             .iter()
             .map(|r| {
                 let elapsed = now.0.saturating_sub(r.start) as f64;
                 let expected = r.expected as f64;
-                (expected - elapsed).max(expected * OVERDUE_SHARE)
+                (expected - elapsed).max(expected * OVERDUE_SHARE) as u64
             })
             .collect();
-        slots.sort_unstable_by(f64::total_cmp);
-        if slots.len() > capacity {
-            slots.drain(..slots.len() - capacity);
+        if left.len() > capacity {
+            // Only the latest `capacity` ends free a slot.
+            let cut = left.len() - capacity;
+            left.select_nth_unstable(cut);
+            left.drain(..cut);
         }
-        slots.resize(capacity, 0.0);
-        let mut ahead: Vec<&Held> = self
-            .held
-            .iter()
-            .filter(|h| ticket.is_none_or(|mine| h.ticket.is_ahead_of(&mine)))
-            .collect();
-        ahead.sort_unstable_by_key(|h| h.ticket);
+        let idle = capacity - left.len();
+        let mut slots: BinaryHeap<Reverse<u64>> =
+            left.into_iter().chain(std::iter::repeat_n(0, idle)).map(Reverse).collect();
+        let ahead =
+            self.held.iter().take_while(|h| ticket.is_none_or(|mine| h.ticket.is_ahead_of(&mine)));
         for held in ahead {
-            let first = earliest(&slots);
-            slots[first] += held.expected as f64;
+            if let Some(mut first) = slots.peek_mut() {
+                first.0 = first.0.saturating_add(held.expected);
+            }
         }
-        let wait = slots[earliest(&slots)];
-        Duration::from_nanos(wait.max(0.0) as u64)
+        Duration::from_nanos(slots.peek().map_or(0, |first| first.0))
     }
 
     pub(crate) fn held(&self) -> usize {
         self.held.len()
     }
-}
-
-fn earliest(slots: &[f64]) -> usize {
-    let mut best = 0;
-    for (i, slot) in slots.iter().enumerate() {
-        if *slot < slots[best] {
-            best = i;
-        }
-    }
-    best
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -290,5 +287,66 @@ mod tests {
         // Capacity 2 with three running: below the limit once the 1 s and
         // then a slot frees at 2 s.
         assert_eq!(work.wait(2, None, Ticks(0)), secs(2.0));
+    }
+
+    /// The list schedule written out plainly: slots sorted, the held ahead
+    /// in ticket order each onto the earliest slot.
+    fn plain_wait(work: &Work, capacity: u32, ticket: Option<Ticket>, now: Ticks) -> u64 {
+        let mut slots: Vec<u64> = work
+            .running
+            .iter()
+            .map(|r| {
+                let elapsed = now.0.saturating_sub(r.start) as f64;
+                let expected = r.expected as f64;
+                (expected - elapsed).max(expected * OVERDUE_SHARE) as u64
+            })
+            .collect();
+        slots.sort_unstable();
+        let capacity = capacity.max(1) as usize;
+        if slots.len() > capacity {
+            slots.drain(..slots.len() - capacity);
+        }
+        slots.resize(capacity, 0);
+        let mut ahead: Vec<&Held> = work
+            .held
+            .iter()
+            .filter(|h| ticket.is_none_or(|mine| h.ticket.is_ahead_of(&mine)))
+            .collect();
+        ahead.sort_unstable_by_key(|h| h.ticket);
+        for held in ahead {
+            let first = (0..slots.len()).min_by_key(|&i| slots[i]).unwrap();
+            slots[first] += held.expected;
+        }
+        slots.into_iter().min().unwrap()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_wait_is_the_plain_list_schedule(
+            running in proptest::collection::vec((0_u64..5_000, 1_u64..10_000), 0..12),
+            held in proptest::collection::vec((0_u8..3, 0_u64..40, 1_u64..10_000), 0..20),
+            released in proptest::collection::vec(0_u64..40, 0..5),
+            capacity in 1_u32..8,
+            mine in proptest::option::of((0_u8..3, 0_u64..40)),
+            now in 0_u64..6_000,
+        ) {
+            let priority = |p: u8| [Priority::Low, Priority::Normal, Priority::High][p as usize];
+            let mut work = Work::default();
+            for (start, expected) in running {
+                work.start(Ticks(start), Duration::from_millis(expected));
+            }
+            for (p, seq, expected) in held {
+                work.hold(ticket(priority(p), seq), Duration::from_millis(expected));
+            }
+            for seq in released {
+                work.release(ticket(Priority::Normal, seq));
+            }
+            proptest::prop_assert!(work.held.is_sorted_by_key(|h| h.ticket));
+            let mine = mine.map(|(p, seq)| ticket(priority(p), seq));
+            proptest::prop_assert_eq!(
+                work.wait(capacity, mine, Ticks(now)),
+                Duration::from_nanos(plain_wait(&work, capacity, mine, Ticks(now)))
+            );
+        }
     }
 }

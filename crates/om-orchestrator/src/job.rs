@@ -143,17 +143,25 @@ impl Job {
             let now = Instant::now();
             // When to look again though nothing woke us: a held task's
             // estimate of when its slot frees, so that a slower request
-            // ahead (or a stalled one) makes it reconsider.
+            // ahead (or a stalled one) makes it reconsider, when there is
+            // another endpoint to reconsider for. With none, only a
+            // released permit can change anything, and that wakes it:
+            // hundreds of requests queued for one box must not route again
+            // every few milliseconds each.
             let mut recheck = None;
             match self.fleet.inner.router.route(&self.route, &snapshot, now) {
                 Ok(decision) => {
+                    let first_endpoint = snapshot.instance(decision.chosen.instance).endpoint;
+                    let elsewhere = decision
+                        .ranked()
+                        .any(|c| snapshot.instance(c.instance).endpoint != first_endpoint);
                     for choice in decision.ranked() {
                         if choice.wait > 0.0 {
                             // Ranked above every instance after it even
                             // with its queue: hold for it rather than take
                             // a free instance that would finish later.
                             let wait = Duration::from_secs_f64(choice.wait);
-                            recheck = Some(now + wait.clamp(MIN_RECHECK, MAX_RECHECK));
+                            recheck = elsewhere.then(|| now + wait.clamp(MIN_RECHECK, MAX_RECHECK));
                             let service = Duration::from_secs_f64(choice.service.unwrap_or(0.0));
                             self.hold_for(&snapshot, choice.instance, service);
                             break;

@@ -170,11 +170,7 @@ impl EndpointLive {
     fn adjust(&self, change: impl FnOnce(&mut Limiter)) {
         let mut limiter = self.limiter.lock();
         if let Some(l) = limiter.as_mut() {
-            let before = (l.limit(), l.reason());
             change(l);
-            if std::env::var_os("OM_DEBUG_LIMIT").is_some() && (l.limit(), l.reason()) != before {
-                eprintln!("DEBUG limit {:?} -> {} {:?}", before, l.limit(), l.reason());
-            }
             self.publish(Some(l));
         }
     }

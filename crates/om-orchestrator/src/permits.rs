@@ -221,7 +221,7 @@ mod tests {
         for notified in &mut sleeping {
             notified.as_mut().enable();
         }
-        let mut woken = |sleeping: &mut Vec<_>| {
+        let woken = |sleeping: &mut Vec<_>| {
             let before = sleeping.len();
             sleeping.retain_mut(|n: &mut std::pin::Pin<Box<Notified<'_>>>| {
                 n.as_mut().now_or_never().is_none()

@@ -61,6 +61,15 @@ struct Running {
     expected: u64,
 }
 
+impl Running {
+    /// Nanoseconds it is expected to run for still, at `now`.
+    fn left(&self, now: Ticks) -> u64 {
+        let elapsed = now.0.saturating_sub(self.start) as f64;
+        let expected = self.expected as f64;
+        (expected - elapsed).max(expected * OVERDUE_SHARE) as u64
+    }
+}
+
 /// A request held for this endpoint.
 #[derive(Debug, Clone, Copy)]
 struct Held {
@@ -125,15 +134,7 @@ impl Work {
     /// capacity)`.
     pub(crate) fn wait(&self, capacity: u32, ticket: Option<Ticket>, now: Ticks) -> Duration {
         let capacity = capacity.max(1) as usize;
-        let mut left: Vec<u64> = self
-            .running
-            .iter()
-            .map(|r| {
-                let elapsed = now.0.saturating_sub(r.start) as f64;
-                let expected = r.expected as f64;
-                (expected - elapsed).max(expected * OVERDUE_SHARE) as u64
-            })
-            .collect();
+        let mut left: Vec<u64> = self.running.iter().map(|r| r.left(now)).collect();
         if left.len() > capacity {
             // Only the latest `capacity` ends free a slot.
             let cut = left.len() - capacity;
@@ -292,15 +293,7 @@ mod tests {
     /// The list schedule written out plainly: slots sorted, the held ahead
     /// in ticket order each onto the earliest slot.
     fn plain_wait(work: &Work, capacity: u32, ticket: Option<Ticket>, now: Ticks) -> u64 {
-        let mut slots: Vec<u64> = work
-            .running
-            .iter()
-            .map(|r| {
-                let elapsed = now.0.saturating_sub(r.start) as f64;
-                let expected = r.expected as f64;
-                (expected - elapsed).max(expected * OVERDUE_SHARE) as u64
-            })
-            .collect();
+        let mut slots: Vec<u64> = work.running.iter().map(|r| r.left(now)).collect();
         slots.sort_unstable();
         let capacity = capacity.max(1) as usize;
         if slots.len() > capacity {

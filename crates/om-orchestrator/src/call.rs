@@ -20,7 +20,7 @@ use crate::options::{Options, Progress};
 use crate::permits::Permit;
 use crate::result::{Attempt, AttemptError};
 
-/// An instance reserved for one attempt: its permit and in-flight guards.
+/// An instance chosen for one attempt, and what it holds there.
 #[derive(Debug)]
 pub(crate) struct Slot {
     pub(crate) number: u32,
@@ -29,6 +29,15 @@ pub(crate) struct Slot {
     pub(crate) client: Client,
     /// From the task's start to this attempt's.
     pub(crate) offset: Duration,
+    /// `None` for a metadata call, which takes no capacity and leaves no
+    /// record.
+    pub(crate) reserved: Option<Reserved>,
+}
+
+/// The capacity an inference attempt holds: the endpoint permit and the
+/// in-flight guards.
+#[derive(Debug)]
+pub(crate) struct Reserved {
     pub(crate) in_flight: InFlight,
     pub(crate) metrics_in_flight: om_metrics::InFlight,
     /// Released last, when the slot drops, so that a task woken by its
@@ -268,64 +277,67 @@ impl Call {
         let latency = now.saturating_duration_since(self.sent);
         let pace = self.pace(now);
         let Self { slot, category, ttft, collected, .. } = self;
-        let Slot { number, endpoint, model, offset, in_flight, metrics_in_flight, permit, .. } =
-            slot;
-
-        let outcome = match end {
-            End::Done => {
-                let mut outcome =
-                    Outcome::success().with_latency(latency).with_metrics(&collected.metrics);
-                if let Some(ttft) = ttft {
-                    outcome = outcome.with_ttft(ttft);
-                }
-                outcome
-            }
-            End::Failed(error) => Outcome::failure(error),
-            End::Stopped(error) => {
-                let outcome = Outcome::new(Verdict::Neutral(error.kind()));
-                match pace {
-                    Some(rate) => outcome.with_tokens_per_sec(rate),
-                    None => outcome,
-                }
-            }
-        }
-        .with_category(category);
-        let recorded = in_flight.finish(&outcome, now);
-        if let Some((limit, _)) = recorded.limit {
-            fleet.metrics.set_endpoint_limit(&endpoint, limit);
-        }
-        if let Some(transition) = recorded.transition {
-            let (from, to) = match transition {
-                Transition::Opened { trips: 1, .. } => (BreakerState::Closed, BreakerState::Open),
-                Transition::Opened { .. } => (BreakerState::HalfOpen, BreakerState::Open),
-                Transition::Closed => (BreakerState::HalfOpen, BreakerState::Closed),
-            };
-            tracing::info!(%endpoint, %model, from = from.as_str(), to = to.as_str(), "circuit breaker");
-            fleet.metrics.record_breaker_transition(BreakerTransition {
-                endpoint: endpoint.clone(),
-                model: model.clone(),
-                from,
-                to,
-            });
-        }
-
+        let Slot { number, endpoint, model, offset, reserved, .. } = slot;
         let error = match end {
             End::Done => None,
             End::Failed(error) | End::Stopped(error) => Some(*error),
         };
-        let mut record = RequestRecord::new(
-            &endpoint,
-            &model,
-            error.map_or(om_metrics::Outcome::Ok, om_metrics::Outcome::from),
-            latency,
-        )
-        .with_category(category);
-        record.ttft = ttft;
-        record.tokens = collected.metrics.eval_count;
-        record.tokens_per_sec = collected.metrics.tokens_per_second();
-        fleet.metrics.record_request(record);
-        drop(metrics_in_flight);
-        drop(permit);
+        // A metadata call took no capacity and says nothing of the
+        // instance's speed: only inference is recorded.
+        if let Some(Reserved { in_flight, metrics_in_flight, permit }) = reserved {
+            let outcome = match end {
+                End::Done => {
+                    let mut outcome =
+                        Outcome::success().with_latency(latency).with_metrics(&collected.metrics);
+                    if let Some(ttft) = ttft {
+                        outcome = outcome.with_ttft(ttft);
+                    }
+                    outcome
+                }
+                End::Failed(error) => Outcome::failure(error),
+                End::Stopped(error) => {
+                    let outcome = Outcome::new(Verdict::Neutral(error.kind()));
+                    match pace {
+                        Some(rate) => outcome.with_tokens_per_sec(rate),
+                        None => outcome,
+                    }
+                }
+            }
+            .with_category(category);
+            let recorded = in_flight.finish(&outcome, now);
+            if let Some((limit, _)) = recorded.limit {
+                fleet.metrics.set_endpoint_limit(&endpoint, limit);
+            }
+            if let Some(transition) = recorded.transition {
+                let (from, to) = match transition {
+                    Transition::Opened { trips: 1, .. } => {
+                        (BreakerState::Closed, BreakerState::Open)
+                    }
+                    Transition::Opened { .. } => (BreakerState::HalfOpen, BreakerState::Open),
+                    Transition::Closed => (BreakerState::HalfOpen, BreakerState::Closed),
+                };
+                tracing::info!(%endpoint, %model, from = from.as_str(), to = to.as_str(), "circuit breaker");
+                fleet.metrics.record_breaker_transition(BreakerTransition {
+                    endpoint: endpoint.clone(),
+                    model: model.clone(),
+                    from,
+                    to,
+                });
+            }
+            let mut record = RequestRecord::new(
+                &endpoint,
+                &model,
+                error.map_or(om_metrics::Outcome::Ok, om_metrics::Outcome::from),
+                latency,
+            )
+            .with_category(category);
+            record.ttft = ttft;
+            record.tokens = collected.metrics.eval_count;
+            record.tokens_per_sec = collected.metrics.tokens_per_second();
+            fleet.metrics.record_request(record);
+            drop(metrics_in_flight);
+            drop(permit);
+        }
 
         let attempt = Attempt {
             number,

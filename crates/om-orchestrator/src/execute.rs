@@ -8,11 +8,10 @@ use std::future::Future;
 use om_core::Task;
 use tracing::Instrument;
 
-use crate::call::{Call, End};
+use crate::drive::Whole;
 use crate::fleet::Fleet;
-use crate::job::{Job, Next};
+use crate::job::Job;
 use crate::options::Options;
-use crate::race::Race;
 use crate::result::{TaskFailure, TaskResult};
 
 impl Fleet {
@@ -87,45 +86,13 @@ impl Fleet {
     ) -> impl Future<Output = Result<TaskResult, TaskFailure>> + Send + use<> {
         let span = tracing::debug_span!("task", task = %task.id);
         let (fleet, task) = (self.clone(), task.clone());
-        async move { fleet.run_to_end(Job::new(fleet.clone(), task, options)).await }
-            .instrument(span)
-    }
-
-    async fn run_to_end(&self, mut job: Job) -> Result<TaskResult, TaskFailure> {
-        loop {
-            let slot = match job.acquire().await {
-                Ok(slot) => slot,
-                Err(error) => return Err(job.fail(error, String::new())),
-            };
-            let request = job.chat_request(&slot);
-            let mut call = Call::new(slot, job.category);
-            call.send(request);
-            let mut race = Race::new(call);
-            let outcome = job.guard(race.run(&job, &self.inner)).await;
-            if outcome.as_ref().is_ok_and(Result::is_ok) {
-                race.stop_loser(&self.inner);
-            }
-            let Race { lead, hedge, ended, .. } = race;
-            job.attempts.extend(ended.into_iter().map(|f| f.attempt));
-            match outcome {
-                Ok(Ok(())) => {
-                    let finished = lead.finish(&self.inner, &End::Done);
-                    return Ok(job.succeed(finished));
-                }
-                Ok(Err(error)) => {
-                    let finished = lead.finish(&self.inner, &End::Failed(&error));
-                    match job.after_failure(finished, error).await {
-                        Next::Retry => {}
-                        Next::Fail(error) => return Err(job.fail(error, String::new())),
-                    }
-                }
-                Err(stop) => {
-                    for call in std::iter::once(lead).chain(hedge) {
-                        job.stop(call, &stop);
-                    }
-                    return Err(job.fail(stop, String::new()));
-                }
+        async move {
+            let mut job = Job::new(fleet, &task, options);
+            match job.drive(&Whole(&task)).await {
+                Ok(finished) => Ok(job.succeed(finished)),
+                Err(error) => Err(job.fail(error, String::new())),
             }
         }
+        .instrument(span)
     }
 }

@@ -14,18 +14,18 @@ use http::{HeaderValue, Method};
 use om_client::{Client, Lines, RawRequest};
 use om_core::wire::Metrics as WireMetrics;
 use om_core::{
-    Capabilities, EndpointId, Error, ErrorKind, ModelChoice, ModelName, RequestId, Task,
-    TaskCategory, TaskId,
+    Capabilities, EndpointId, Error, ErrorKind, ModelName, RequestId, TaskCategory, TaskId,
 };
 use om_router::{RouteRequest, detect_category};
 use serde::Deserialize;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Sleep;
 use tokio_util::sync::WaitForCancellationFutureOwned;
 use tracing::Instrument;
 
 use crate::call::{Call, End};
+use crate::drive::FirstLine;
 use crate::fleet::Fleet;
-use crate::job::{Job, Next};
+use crate::job::{Job, Kind};
 use crate::options::Options;
 
 /// The native call a forwarded request makes.
@@ -247,8 +247,9 @@ impl Fleet {
         let fleet = self.clone();
         async move {
             match request.operation {
-                Operation::Show => fleet.forward_show(request).await,
-                op if op.is_inference() => fleet.forward_inference(request, options).await,
+                op if op.is_inference() || op == Operation::Show => {
+                    fleet.forward_routed(request, options).await
+                }
                 op => Err(Error::new(
                     ErrorKind::InvalidRequest,
                     format!("{} changes a model store: it needs a target endpoint", op.as_str()),
@@ -301,75 +302,31 @@ impl Fleet {
         }
     }
 
-    async fn forward_inference(
-        &self,
-        request: Forward,
-        options: Options,
-    ) -> Result<Forwarded, Error> {
+    /// Routes `request` through the attempt driver: inference under a
+    /// permit, recorded; `/api/show` without one and unrecorded.
+    async fn forward_routed(&self, request: Forward, options: Options) -> Result<Forwarded, Error> {
         let model = parse_model(&request)?;
         let category = request.category.unwrap_or_else(|| detect_category(&request.sample));
-        let route = self.forward_route(&request, &model, category);
-        let mut task = Task::new(TaskId::new(request.id.as_str()), String::new());
-        task.model = ModelChoice::Pinned(model.clone());
-        task.requires = route.capabilities;
-        task.category = Some(category);
-        let mut job = Job::forwarded(self.clone(), task, category, route, options);
-        loop {
-            let slot = match job.acquire().await {
-                Ok(slot) => slot,
-                Err(error) => {
-                    let error = self.explain(error, &request, &model);
-                    return Err(job.fail(error, String::new()).into_error());
-                }
-            };
-            let mut call = Call::new(slot, category);
-            match job.guard(open_call(&mut call, request.raw(), request.streaming)).await {
-                Ok(Ok((lines, first))) => {
-                    return Ok(Forwarded::running(job, call, request.operation, lines, first));
-                }
-                Ok(Err(error)) => {
-                    let finished = call.finish(&self.inner, &End::Failed(&error));
-                    match job.after_failure(finished, error).await {
-                        Next::Retry => {}
-                        Next::Fail(error) => {
-                            return Err(job.fail(error, String::new()).into_error());
-                        }
-                    }
-                }
-                Err(stop) => {
-                    job.stop(call, &stop);
-                    return Err(job.fail(stop, String::new()).into_error());
-                }
+        let (kind, route) = if request.operation.is_inference() {
+            let route = RouteRequest::for_model(model.clone())
+                .with_capabilities(request.capabilities)
+                .with_tokens(request.prompt_tokens, request.num_predict)
+                .with_category(category);
+            (Kind::Forward, route)
+        } else {
+            (Kind::Metadata, RouteRequest::for_model(model.clone()).with_category(category))
+        };
+        let id = TaskId::new(request.id.as_str());
+        let mut job = Job::forwarded(self.clone(), id, kind, category, route, options);
+        let raw = request.raw();
+        match job.drive(&FirstLine { raw: &raw, streaming: request.streaming }).await {
+            Ok((call, (lines, first))) => {
+                Ok(Forwarded::running(job, call, request.operation, lines, first))
             }
-        }
-    }
-
-    /// The route of a forwarded request. Capabilities and the context need
-    /// pick among the model's instances; when none of them could ever meet
-    /// them, they are dropped, so that the model's own server answers (its
-    /// error names the missing capability, and it truncates a long prompt)
-    /// instead of the gateway refusing what Ollama would not.
-    fn forward_route(
-        &self,
-        request: &Forward,
-        model: &ModelName,
-        category: TaskCategory,
-    ) -> RouteRequest {
-        let strict = RouteRequest::for_model(model.clone())
-            .with_capabilities(request.capabilities)
-            .with_tokens(request.prompt_tokens, request.num_predict)
-            .with_category(category);
-        let snapshot = self.inner.registry.snapshot();
-        match self.inner.router.route(&strict, &snapshot, Instant::now()) {
-            Err(no_route)
-                if !no_route.is_unknown_model()
-                    && no_route.why.removed.capabilities + no_route.why.removed.context > 0
-                    && no_route.why.removed.transient() == 0 =>
-            {
-                tracing::debug!(request_id = %request.id, why = %no_route.why, "requirements relaxed");
-                RouteRequest::for_model(model.clone()).with_category(category)
+            Err(error) => {
+                let error = self.explain(error, &request, &model);
+                Err(job.fail(error, String::new()).into_error())
             }
-            _ => strict,
         }
     }
 
@@ -381,58 +338,6 @@ impl Fleet {
             return request.operation.model_not_found(&request.model);
         }
         error
-    }
-
-    async fn forward_show(&self, request: Forward) -> Result<Forwarded, Error> {
-        let model = parse_model(&request)?;
-        let ranked: Vec<(EndpointId, ModelName, Client)> = {
-            let snapshot = self.inner.registry.snapshot();
-            let route = RouteRequest::for_model(model.clone());
-            match self.inner.router.route(&route, &snapshot, Instant::now()) {
-                Ok(decision) => decision
-                    .ranked()
-                    .map(|choice| {
-                        let instance = snapshot.instance(choice.instance);
-                        let endpoint = snapshot.endpoint(instance.endpoint);
-                        (
-                            endpoint.id.clone(),
-                            instance.info.name.clone(),
-                            self.inner.backends.client(endpoint),
-                        )
-                    })
-                    .collect(),
-                Err(no_route) if no_route.is_unknown_model() => {
-                    return Err(request.operation.model_not_found(&request.model));
-                }
-                Err(no_route) => {
-                    return Err(Error::new(
-                        ErrorKind::NoBackend,
-                        format!("no endpoint with model {model} answers now: {}", no_route.why),
-                    )
-                    .with_model(model.to_string()));
-                }
-            }
-        };
-        let mut last = None;
-        for (endpoint, model, client) in ranked {
-            match open_plain(&endpoint, &client, request.raw()).await {
-                Ok((lines, first)) => {
-                    return Ok(Forwarded::plain(
-                        endpoint,
-                        Some(model),
-                        request.operation,
-                        lines,
-                        first,
-                    ));
-                }
-                Err(error) if error.is_failover() => {
-                    tracing::debug!(%endpoint, error = %error, "show failed over");
-                    last = Some(error);
-                }
-                Err(error) => return Err(error),
-            }
-        }
-        Err(last.unwrap_or_else(|| request.operation.model_not_found(&request.model)))
     }
 }
 
@@ -449,7 +354,7 @@ fn parse_model(request: &Forward) -> Result<ModelName, Error> {
 /// # Cancel safety
 ///
 /// Dropping it closes the connection; the call stays unfinished.
-async fn open_call(
+pub(crate) async fn open_call(
     call: &mut Call,
     raw: RawRequest,
     streaming: bool,

@@ -6,28 +6,35 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use om_core::wire::ChatRequest;
-use om_core::{Error, ErrorKind, ModelChoice, Task, TaskCategory, TimeoutPhase};
+use om_core::{
+    Capabilities, Error, ErrorKind, ModelChoice, Priority, Task, TaskCategory, TaskId, TimeoutPhase,
+};
 use om_metrics::{TaskRecord, TaskStart};
 use om_registry::{BreakerState, Health, Hold, InstanceId, InstanceIdx, Snapshot};
-use om_router::{NoRoute, RouteRequest, Why};
+use om_router::{ModelSelector, NoRoute, RouteRequest, Why};
 use tokio::sync::futures::Notified;
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
-use crate::call::{Call, End, Finished, Slot};
+use crate::call::{Call, End, Finished, Reserved, Slot};
 use crate::fleet::Fleet;
 use crate::options::{Options, Progress};
 use crate::race::worth_hedging;
-use crate::request::{category, chat_request, route_request};
+use crate::request::{category, route_request};
 use crate::result::{Attempt, TaskFailure, TaskResult};
 
-/// A task being executed: everything that outlives one attempt.
+/// A request being served — a task, or a forwarded native request:
+/// everything that outlives one attempt.
 #[derive(Debug)]
 pub(crate) struct Job {
     pub(crate) fleet: Fleet,
-    pub(crate) task: Task,
+    pub(crate) id: TaskId,
+    /// The models asked for, and what they must be able to do: for the
+    /// error when none can.
+    wanted: ModelChoice,
+    requires: Capabilities,
+    kind: Kind,
     pub(crate) options: Options,
     pub(crate) category: TaskCategory,
     route: RouteRequest,
@@ -45,6 +52,22 @@ pub(crate) struct Job {
     hold: Option<Hold>,
 }
 
+/// What a job asks of the instances it tries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A batch task: its requirements are firm.
+    Task,
+    /// A native request forwarded as it came: capabilities and the context
+    /// need are preferences, dropped when no instance could ever meet them,
+    /// so that the model's own server answers (its error names what is
+    /// missing, and it truncates a long prompt) rather than the gateway
+    /// refusing what Ollama would not.
+    Forward,
+    /// A metadata call (`/api/show`): it takes no permit — it must not wait
+    /// behind generation — and leaves no record.
+    Metadata,
+}
+
 /// What to do after a failed attempt.
 pub(crate) enum Next {
     /// Try again (the exclusions and backoff are already applied).
@@ -54,35 +77,51 @@ pub(crate) enum Next {
 }
 
 impl Job {
-    pub(crate) fn new(fleet: Fleet, task: Task, options: Options) -> Self {
-        let category = category(&task);
-        let route = route_request(&task, category);
+    pub(crate) fn new(fleet: Fleet, task: &Task, options: Options) -> Self {
+        let category = category(task);
+        let route = route_request(task, category);
         let timeout = task.timeout.or(fleet.inner.settings.task_timeout);
-        Self::start(fleet, task, category, route, timeout, options)
+        let head = Head {
+            id: task.id.clone(),
+            priority: task.priority,
+            wanted: task.model.clone(),
+            requires: task.requires,
+            kind: Kind::Task,
+        };
+        Self::start(fleet, head, category, route, timeout, options)
     }
 
-    /// A job for a request forwarded as it came (the gateway's path): it is
-    /// routed by `route` as given, and its only deadline is the options' —
-    /// the fleet's default task timeout is for batch tasks and would cut a
-    /// long but live stream.
+    /// A job for a request forwarded as it came (the gateway's path) to an
+    /// instance of `model`, routed by `route` (its requirements relaxed when
+    /// none could meet them, see [`Kind::Forward`]). Its only deadline is
+    /// the options' — the fleet's default task timeout is for batch tasks
+    /// and would cut a long but live stream.
     pub(crate) fn forwarded(
         fleet: Fleet,
-        task: Task,
+        id: TaskId,
+        kind: Kind,
         category: TaskCategory,
         route: RouteRequest,
         options: Options,
     ) -> Self {
-        Self::start(fleet, task, category, route, None, options)
+        let wanted = match &route.models {
+            ModelSelector::Model(model) => ModelChoice::Pinned(model.clone()),
+            _ => ModelChoice::Any,
+        };
+        let requires = route.capabilities;
+        let head = Head { id, priority: Priority::default(), wanted, requires, kind };
+        Self::start(fleet, head, category, route, None, options)
     }
 
     fn start(
         fleet: Fleet,
-        task: Task,
+        head: Head,
         category: TaskCategory,
         route: RouteRequest,
         timeout: Option<Duration>,
         options: Options,
     ) -> Self {
+        let Head { id, priority, wanted, requires, kind } = head;
         let started = Instant::now();
         let deadline = match (timeout.map(|t| started + t), options.deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -90,14 +129,19 @@ impl Job {
         };
         let snapshots = fleet.inner.registry.subscribe();
         let mut route = route;
-        route.ticket = Some(fleet.inner.registry.ticket(task.priority));
-        fleet
-            .inner
-            .metrics
-            .task_started(TaskStart { task: task.id.clone(), category: Some(category) });
+        if kind != Kind::Metadata {
+            route.ticket = Some(fleet.inner.registry.ticket(priority));
+            fleet
+                .inner
+                .metrics
+                .task_started(TaskStart { task: id.clone(), category: Some(category) });
+        }
         Self {
             fleet,
-            task,
+            id,
+            wanted,
+            requires,
+            kind,
             options,
             category,
             route,
@@ -107,14 +151,10 @@ impl Job {
             attempts: Vec::new(),
             faults: 0,
             snapshots,
-            recorded: false,
+            // A metadata call is no task: it never enters the task counts.
+            recorded: kind == Kind::Metadata,
             hold: None,
         }
-    }
-
-    /// The `/api/chat` request for the slot's model.
-    pub(crate) fn chat_request(&self, slot: &Slot) -> ChatRequest {
-        chat_request(&self.task, &slot.model, &self.fleet.inner.models)
     }
 
     /// Reserves an instance: routes, takes the first ranked instance whose
@@ -156,7 +196,7 @@ impl Job {
                         .ranked()
                         .any(|c| snapshot.instance(c.instance).endpoint != first_endpoint);
                     for choice in decision.ranked() {
-                        if choice.wait > 0.0 {
+                        if choice.wait > 0.0 && self.kind != Kind::Metadata {
                             // Ranked above every instance after it even
                             // with its queue: hold for it rather than take
                             // a free instance that would finish later.
@@ -178,7 +218,7 @@ impl Job {
                     }
                 }
                 Err(no_route) => {
-                    if self.clear_exclusions(&no_route) {
+                    if self.relax(&no_route) || self.clear_exclusions(&no_route) {
                         continue;
                     }
                     self.check_no_route(&no_route, &snapshot)?;
@@ -218,25 +258,28 @@ impl Job {
         let inner = &self.fleet.inner;
         let instance = snapshot.instance(index);
         let endpoint = snapshot.endpoint(instance.endpoint);
-        let permit = inner.permits.try_acquire(&endpoint.id, self.fleet.capacity(endpoint))?;
-        // A half-open breaker may have filled its probe slots since the
-        // decision.
-        let mut in_flight = instance.begin(now).ok()?;
-        in_flight.expect(inner.router.expected_service(&self.route, snapshot, index, now));
         let model = instance.info.name.clone();
-        let metrics_in_flight = inner.metrics.start_request(&endpoint.id, &model);
+        let reserved = if self.kind == Kind::Metadata {
+            None
+        } else {
+            let permit = inner.permits.try_acquire(&endpoint.id, self.fleet.capacity(endpoint))?;
+            // A half-open breaker may have filled its probe slots since the
+            // decision.
+            let mut in_flight = instance.begin(now).ok()?;
+            in_flight.expect(inner.router.expected_service(&self.route, snapshot, index, now));
+            let metrics_in_flight = inner.metrics.start_request(&endpoint.id, &model);
+            Some(Reserved { in_flight, metrics_in_flight, permit })
+        };
         let slot = Slot {
             number,
             endpoint: endpoint.id.clone(),
             model,
             client: inner.backends.client(endpoint),
             offset: now.saturating_duration_since(self.started),
-            in_flight,
-            metrics_in_flight,
-            permit,
+            reserved,
         };
         tracing::debug!(
-            task = %self.task.id,
+            task = %self.id,
             endpoint = %slot.endpoint,
             model = %slot.model,
             attempt = slot.number,
@@ -297,7 +340,7 @@ impl Job {
                 self.open_slot(&snapshot, choice.instance, number, &decision.why, now)
             {
                 tracing::debug!(
-                    task = %self.task.id,
+                    task = %self.id,
                     left_secs = left,
                     hedge_secs = service.as_secs_f64(),
                     "hedging a slow attempt"
@@ -323,6 +366,27 @@ impl Job {
                 }
             }
         }
+    }
+
+    /// Drops a forwarded request's capabilities and context need when no
+    /// instance of its model could ever meet them (see [`Kind::Forward`]);
+    /// true when it did.
+    fn relax(&mut self, no_route: &NoRoute) -> bool {
+        let removed = &no_route.why.removed;
+        let relax = self.kind == Kind::Forward
+            && !no_route.is_unknown_model()
+            && removed.capabilities + removed.context > 0
+            && removed.transient() == 0
+            && (self.route.capabilities != Capabilities::NONE
+                || self.route.prompt_tokens > 0
+                || self.route.num_predict.is_some());
+        if relax {
+            tracing::debug!(request_id = %self.id, why = %no_route.why, "requirements relaxed");
+            self.route.capabilities = Capabilities::NONE;
+            self.route.prompt_tokens = 0;
+            self.route.num_predict = None;
+        }
+        relax
     }
 
     /// After failures everything left may be excluded: then the failed
@@ -353,25 +417,25 @@ impl Job {
         {
             return Err(Error::new(
                 ErrorKind::Busy,
-                format!("every instance that can serve task {} is busy", self.task.id),
+                format!("every instance that can serve task {} is busy", self.id),
             ));
         }
         Ok(())
     }
 
     fn no_backend(&self, no_route: &NoRoute, snapshot: &Snapshot) -> Error {
-        let mut wanted = match &self.task.model {
+        let mut wanted = match &self.wanted {
             ModelChoice::Any => "any model".to_owned(),
             ModelChoice::Pinned(model) => format!("model {model}"),
             ModelChoice::AllowList(models) => format!("any of the models {}", models.join(", ")),
         };
-        if !self.task.requires.is_empty() {
-            wanted = format!("{wanted} with {}", self.task.requires.names().join(", "));
+        if !self.requires.is_empty() {
+            wanted = format!("{wanted} with {}", self.requires.names().join(", "));
         }
         let mut message = if no_route.is_unknown_model() {
-            format!("no endpoint has {wanted} for task {}", self.task.id)
+            format!("no endpoint has {wanted} for task {}", self.id)
         } else {
-            format!("no instance can serve {wanted} for task {}: {}", self.task.id, no_route.why)
+            format!("no instance can serve {wanted} for task {}: {}", self.id, no_route.why)
         };
         // Down endpoints may be where the model lives: say so.
         let down: Vec<String> = snapshot
@@ -383,7 +447,7 @@ impl Job {
             message = format!("{message}; unreachable: {}", down.join(", "));
         }
         let error = Error::new(ErrorKind::NoBackend, message);
-        match &self.task.model {
+        match &self.wanted {
             ModelChoice::Pinned(model) => error.with_model(model.to_string()),
             _ => error,
         }
@@ -443,7 +507,7 @@ impl Job {
         } else {
             self.route.exclude_endpoints.push(endpoint);
         }
-        tracing::debug!(task = %self.task.id, attempt = number, error = %error, "retrying");
+        tracing::debug!(task = %self.id, attempt = number, error = %error, "retrying");
         self.options.report(&Progress::Retrying { number, kind: error.kind() });
         let delay = self.fleet.inner.backoff.delay(self.faults);
         match self.guard(tokio::time::sleep(delay)).await {
@@ -467,7 +531,7 @@ impl Job {
     }
 
     pub(crate) fn canceled(&self) -> Error {
-        Error::new(ErrorKind::Canceled, format!("task {} was cancelled", self.task.id))
+        Error::new(ErrorKind::Canceled, format!("task {} was cancelled", self.id))
     }
 
     pub(crate) fn out_of_time(&self, doing: &str) -> Error {
@@ -477,7 +541,7 @@ impl Job {
             ErrorKind::Timeout(TimeoutPhase::Total),
             format!(
                 "task {} ran out of time ({} ms) while {doing}, after {} attempts",
-                self.task.id,
+                self.id,
                 limit.as_millis(),
                 self.attempts.len()
             ),
@@ -499,7 +563,7 @@ impl Job {
         self.attempts.push(attempt);
         let metrics = collected.metrics;
         let result = TaskResult {
-            task: self.task.id.clone(),
+            task: self.id.clone(),
             category: self.category,
             endpoint,
             model,
@@ -528,7 +592,7 @@ impl Job {
         let attempts = std::mem::take(&mut self.attempts);
         self.record_task(om_metrics::Outcome::from(&error), &attempts, elapsed);
         TaskFailure {
-            task: self.task.id.clone(),
+            task: self.id.clone(),
             category: self.category,
             error,
             attempts,
@@ -546,9 +610,12 @@ impl Job {
         elapsed: Duration,
     ) {
         self.recorded = true;
+        if self.kind == Kind::Metadata {
+            return;
+        }
         let last = attempts.last();
         self.fleet.inner.metrics.record_task(TaskRecord {
-            task: self.task.id.clone(),
+            task: self.id.clone(),
             category: Some(self.category),
             endpoint: last.map(|a| a.endpoint.clone()),
             model: last.map(|a| a.model.clone()),
@@ -568,6 +635,15 @@ impl Drop for Job {
             self.record_task(om_metrics::Outcome::Err(ErrorKind::Canceled), &attempts, elapsed);
         }
     }
+}
+
+/// Who a job is for, as its constructor knows it.
+struct Head {
+    id: TaskId,
+    priority: Priority,
+    wanted: ModelChoice,
+    requires: Capabilities,
+    kind: Kind,
 }
 
 /// Bounds of a held task's own re-check: often enough to notice a request

@@ -103,6 +103,7 @@
 mod backends;
 mod backoff;
 mod call;
+mod drive;
 mod execute;
 mod fleet;
 mod forward;

@@ -17,13 +17,14 @@ use std::future::pending;
 use std::time::Duration;
 
 use om_core::wire::ChatResponse;
-use om_core::{Error, ErrorKind};
+use om_core::{Error, ErrorKind, Task};
 use tokio::time::{Instant, sleep_until};
 
 use crate::call::{Call, End, Finished};
 use crate::fleet::Inner;
 use crate::job::Job;
 use crate::options::Options;
+use crate::request::chat_request;
 
 /// How often a running attempt is weighed against a second one.
 pub(crate) const HEDGE_CHECK: Duration = Duration::from_millis(250);
@@ -75,7 +76,8 @@ impl Race {
     /// # Cancel safety
     ///
     /// Cancel-safe: dropped, the attempts stay in the race, unfinished.
-    pub(crate) async fn run(&mut self, job: &Job, inner: &Inner) -> Result<(), Error> {
+    pub(crate) async fn run(&mut self, job: &Job, task: &Task) -> Result<(), Error> {
+        let inner = &job.fleet.inner;
         let quiet = Options::default();
         let mut check = Instant::now() + HEDGE_CHECK;
         loop {
@@ -89,7 +91,7 @@ impl Race {
             };
             let Some((lane, item)) = event else {
                 check += HEDGE_CHECK;
-                self.try_hedge(job);
+                self.try_hedge(job, task);
                 continue;
             };
             let done = match lane {
@@ -119,9 +121,9 @@ impl Race {
     }
 
     /// Starts a hedge if one pays now.
-    fn try_hedge(&mut self, job: &Job) {
+    fn try_hedge(&mut self, job: &Job, task: &Task) {
         let Some(slot) = job.hedge_slot(&self.lead, Instant::now()) else { return };
-        let request = job.chat_request(&slot);
+        let request = chat_request(task, &slot.model, &job.fleet.inner.models);
         let mut hedge = Call::new(slot, job.category);
         hedge.send(request);
         self.hedge = Some(hedge);

@@ -15,8 +15,9 @@ use tokio_util::sync::WaitForCancellationFutureOwned;
 use tracing::Instrument;
 
 use crate::call::{Call, End};
+use crate::drive::FirstChunk;
 use crate::fleet::Fleet;
-use crate::job::{Job, Next};
+use crate::job::Job;
 use crate::options::Options;
 use crate::result::{Attempt, TaskFailure, TaskResult};
 
@@ -66,34 +67,14 @@ impl Fleet {
     ) -> impl Future<Output = Result<TaskStream, TaskFailure>> + Send + use<> {
         let span = tracing::debug_span!("task_stream", task = %task.id);
         let (fleet, task) = (self.clone(), task.clone());
-        async move { fleet.open_stream(Job::new(fleet.clone(), task, options)).await }
-            .instrument(span)
-    }
-
-    async fn open_stream(&self, mut job: Job) -> Result<TaskStream, TaskFailure> {
-        loop {
-            let slot = match job.acquire().await {
-                Ok(slot) => slot,
-                Err(error) => return Err(job.fail(error, String::new())),
-            };
-            let request = job.chat_request(&slot);
-            let mut call = Call::new(slot, job.category);
-            let options = job.options.clone();
-            match job.guard(call.open(request, &options)).await {
-                Ok(Ok(first)) => return Ok(TaskStream::new(job, call, first)),
-                Ok(Err(error)) => {
-                    let finished = call.finish(&self.inner, &End::Failed(&error));
-                    match job.after_failure(finished, error).await {
-                        Next::Retry => {}
-                        Next::Fail(error) => return Err(job.fail(error, String::new())),
-                    }
-                }
-                Err(stop) => {
-                    job.stop(call, &stop);
-                    return Err(job.fail(stop, String::new()));
-                }
+        async move {
+            let mut job = Job::new(fleet, &task, options);
+            match job.drive(&FirstChunk(&task)).await {
+                Ok((call, first)) => Ok(TaskStream::new(job, call, first)),
+                Err(error) => Err(job.fail(error, String::new())),
             }
         }
+        .instrument(span)
     }
 }
 

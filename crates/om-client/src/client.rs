@@ -26,7 +26,9 @@ use crate::body::BodyReader;
 use crate::errors;
 use crate::http::HttpClient;
 use crate::ndjson::{DEFAULT_MAX_LINE_LEN, FrameDecoder, LineDecoder, decode_frame};
-use crate::retry::{Backoff, RetryPolicy};
+use om_core::Backoff;
+
+use crate::retry::RetryPolicy;
 use crate::stream::{Chunk, Context, ndjson_stream};
 use crate::timeouts::{Timeouts, deadline_after, earliest, run_until, sleep_until};
 
@@ -79,6 +81,8 @@ struct Inner {
     host: Option<HeaderValue>,
     authorization: Option<HeaderValue>,
     timeouts: Timeouts,
+    retry: RetryPolicy,
+    /// The waits of `retry`, with their jitter state.
     backoff: Backoff,
     max_line_len: usize,
 }
@@ -92,7 +96,8 @@ impl Clone for Inner {
             host: self.host.clone(),
             authorization: self.authorization.clone(),
             timeouts: self.timeouts,
-            backoff: Backoff::new(*self.backoff.policy()),
+            retry: self.retry,
+            backoff: Backoff::new(self.retry.backoff),
             max_line_len: self.max_line_len,
         }
     }
@@ -132,7 +137,8 @@ impl Client {
             host,
             authorization: None,
             timeouts: Timeouts::default(),
-            backoff: Backoff::new(RetryPolicy::default()),
+            retry: RetryPolicy::NEVER,
+            backoff: Backoff::new(RetryPolicy::NEVER.backoff),
             max_line_len: DEFAULT_MAX_LINE_LEN,
         };
         Self { inner: Arc::new(inner) }
@@ -148,7 +154,9 @@ impl Client {
     /// Uses this retry policy.
     #[must_use]
     pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
-        Arc::make_mut(&mut self.inner).backoff = Backoff::new(policy);
+        let inner = Arc::make_mut(&mut self.inner);
+        inner.retry = policy;
+        inner.backoff = Backoff::new(policy.backoff);
         self
     }
 
@@ -198,7 +206,7 @@ impl Client {
 
     /// The retry policy in force.
     pub fn retry_policy(&self) -> RetryPolicy {
-        *self.inner.backoff.policy()
+        self.inner.retry
     }
 }
 
@@ -487,17 +495,17 @@ impl Client {
     /// allows; every error is annotated with `context`.
     pub(crate) async fn execute(&self, call: &Call, context: &Context) -> Result<Started> {
         let total = deadline_after(self.inner.timeouts.total);
-        let policy = self.inner.backoff.policy();
+        let policy = self.inner.retry;
         let mut attempt = 1;
         loop {
             let error = match self.attempt(call, total).await {
                 Ok(started) => return Ok(started),
                 Err(error) => context.annotate(error),
             };
-            if attempt >= policy.max_attempts || !RetryPolicy::is_retryable(&error) {
+            if attempt >= policy.max_attempts || !error.is_resendable() {
                 return Err(error);
             }
-            let delay = self.inner.backoff.delay(attempt, error.retry_after());
+            let delay = self.inner.backoff.delay_after(attempt, error.retry_after());
             if total.is_some_and(|total| Instant::now() + delay >= total) {
                 // Sleeping would only run into the total limit.
                 return Err(error);

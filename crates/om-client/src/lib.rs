@@ -18,9 +18,10 @@
 //!   whole fleet shares (`TCP_NODELAY`, connect timeout, idle pool timeout).
 //! - [`Timeouts`]: connect, first byte, idle between chunks and total, each
 //!   reported as its own [`om_core::TimeoutPhase`].
-//! - [`RetryPolicy`]: exponential backoff with seedable jitter, only for
-//!   failures that did no work upstream (connect errors, 503 busy, 429) and
-//!   never once a body byte was consumed; `Retry-After` is honoured.
+//! - [`RetryPolicy`]: off by default (in the fleet every retry is an
+//!   orchestrator attempt); when asked for, the workspace's one backoff,
+//!   only for failures that did no work upstream
+//!   ([`om_core::Error::is_resendable`]); `Retry-After` is honoured.
 //! - [`ndjson`]: the sans-IO [`LineDecoder`] and [`FrameDecoder`], public so
 //!   they can be property-tested and benchmarked.
 //!
@@ -40,7 +41,7 @@
 //! let http = HttpConfig::default().build(); // one pool for the whole fleet
 //! let client = Client::new(http, "127.0.0.1:11434".parse()?)
 //!     .with_timeouts(Timeouts::default())
-//!     .with_retry(RetryPolicy::default());
+//!     .with_retry(RetryPolicy::attempts(3));
 //!
 //! let request = ChatRequest::new("llama3.2", vec![Message::new(Role::User, "Why is the sky blue?")]);
 //! let mut chunks = client.chat(request).await?;
@@ -77,5 +78,5 @@ pub use client::{Client, MAX_BODY_LEN, USER_AGENT_VALUE};
 pub use http::{HttpClient, HttpConfig, http_client};
 pub use lines::{Lines, RawRequest};
 pub use ndjson::{FrameDecoder, LineDecoder};
-pub use retry::{Jitter, RetryPolicy};
+pub use retry::RetryPolicy;
 pub use timeouts::Timeouts;

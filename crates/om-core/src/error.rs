@@ -214,6 +214,20 @@ impl Error {
         matches!(self.kind, ErrorKind::Busy | ErrorKind::RateLimited)
     }
 
+    /// True when the request cannot have started any work upstream, so the
+    /// same endpoint may be sent it again: a failed connect (or connect
+    /// timeout), or a refusal before work (503 `server busy`, 429) — and
+    /// only before any byte of an answer was consumed.
+    pub fn is_resendable(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::Connect
+                | ErrorKind::Timeout(TimeoutPhase::Connect)
+                | ErrorKind::Busy
+                | ErrorKind::RateLimited
+        ) && !self.is_partial()
+    }
+
     /// True when the caller cancelled.
     pub fn is_canceled(&self) -> bool {
         self.kind == ErrorKind::Canceled
@@ -295,6 +309,12 @@ mod tests {
     fn retry_rules() {
         assert!(Error::from_status(503, "server busy").is_retryable());
         assert!(Error::from_status(503, "server busy").is_busy());
+        assert!(Error::from_status(503, "server busy").is_resendable());
+        assert!(Error::from_status(429, "slow down").is_resendable());
+        assert!(Error::new(ErrorKind::Connect, "refused").is_resendable());
+        assert!(!Error::from_status(500, "boom").is_resendable());
+        assert!(!Error::new(ErrorKind::Timeout(TimeoutPhase::FirstByte), "slow").is_resendable());
+        assert!(!Error::from_status(503, "server busy").with_partial(true).is_resendable());
         assert!(Error::from_status(500, "boom").is_retryable());
         assert!(!Error::from_status(400, "bad").is_retryable());
         assert!(!Error::from_status(404, "model 'x' not found").is_retryable());

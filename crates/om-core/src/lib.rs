@@ -13,10 +13,12 @@
 //! - Wire types for every native endpoint in [`wire`], shared by the client,
 //!   the gateway and the simulator.
 //! - One [`Error`] with an [`ErrorKind`] and predicates
-//!   ([`Error::is_retryable`], [`Error::is_timeout`], [`Error::http_status`]).
+//!   ([`Error::is_retryable`], [`Error::is_failover`], [`Error::is_busy`],
+//!   [`Error::is_resendable`], [`Error::http_status`]): the one
+//!   classification of failures every crate decides by.
 //! - Pure helpers the protocol needs: Go duration syntax ([`GoDuration`]),
 //!   `OLLAMA_HOST` parsing ([`EndpointUrl`]) and RFC 3339 timestamps
-//!   ([`time`]), and seeded randomness ([`rng`]).
+//!   ([`time`]), seeded randomness ([`rng`]) and the one [`Backoff`].
 //!
 //! ```
 //! use om_core::{EndpointUrl, ModelName, wire::GenerateRequest};
@@ -30,6 +32,7 @@
 //! ```
 
 mod backend;
+mod backoff;
 mod duration;
 mod error;
 mod fleet_event;
@@ -42,6 +45,7 @@ pub mod time;
 pub mod wire;
 
 pub use backend::{Backend, ChunkStream};
+pub use backoff::{Backoff, BackoffPolicy, Jitter};
 pub use duration::{GoDuration, ParseDurationError, format_duration};
 pub use error::{BoxError, Error, ErrorKind, Result, TimeoutPhase};
 pub use fleet_event::FleetEvent;

@@ -9,7 +9,7 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use om_client::{Client, HttpClient, RetryPolicy, Timeouts};
+use om_client::{Client, HttpClient, Timeouts};
 use om_registry::{Edit, EndpointSpec, Health, Registry};
 
 use crate::error::Error;
@@ -86,8 +86,7 @@ impl Discovery {
             .map(|spec| {
                 let client = Client::new(http.clone(), spec.url.clone())
                     .with_endpoint_id(&spec.id)
-                    .with_timeouts(timeouts)
-                    .with_retry(RetryPolicy::NEVER);
+                    .with_timeouts(timeouts);
                 Target::new(spec, client, now)
             })
             .collect();

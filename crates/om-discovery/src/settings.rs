@@ -3,6 +3,8 @@
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
+use om_core::{BackoffPolicy, Jitter};
+
 use crate::error::Error;
 
 /// The settings of [`Discovery`](crate::Discovery). Plain data; `om-config`'s
@@ -70,8 +72,10 @@ impl Settings {
     /// assert_eq!(settings.backoff(40), Duration::from_secs(30));
     /// ```
     pub fn backoff(&self, failures: u32) -> Duration {
-        let factor = 2_u32.saturating_pow(failures.saturating_sub(1));
-        self.backoff_initial.saturating_mul(factor).min(self.backoff_max)
+        // Probes of one endpoint are sequential: nothing to spread, so no
+        // jitter.
+        BackoffPolicy { initial: self.backoff_initial, max: self.backoff_max, jitter: Jitter::None }
+            .base(failures)
     }
 
     /// Checks the values a loop cannot run with.

@@ -3,14 +3,14 @@
 
 use std::collections::HashMap;
 
-use om_client::{Client, HttpClient, RetryPolicy, Timeouts};
+use om_client::{Client, HttpClient, Timeouts};
 use om_core::EndpointId;
 use om_registry::Endpoint;
 use parking_lot::Mutex;
 
 /// The endpoint clients of a fleet.
 ///
-/// Clients retry nothing themselves ([`RetryPolicy::NEVER`]): every retry is
+/// Clients retry nothing themselves (their default, [`om_client::RetryPolicy::NEVER`]): every retry is
 /// the orchestrator's, which can go to another endpoint, spends one budget
 /// and records each attempt in the registry.
 #[derive(Debug)]
@@ -36,7 +36,6 @@ impl Backends {
         }
         let client = Client::new(self.http.clone(), endpoint.url.clone())
             .with_timeouts(self.timeouts)
-            .with_retry(RetryPolicy::NEVER)
             .with_endpoint_id(&endpoint.id);
         clients.insert(endpoint.id.clone(), client.clone());
         client

@@ -16,7 +16,6 @@ use om_router::{Router, RouterConfig, Strategy};
 use tokio_util::sync::CancellationToken;
 
 use crate::backends::Backends;
-use crate::backoff::Backoff;
 use crate::permits::Permits;
 use crate::settings::{Settings, to_u32};
 use crate::workers::Workers;
@@ -49,7 +48,7 @@ pub(crate) struct Inner {
     pub(crate) settings: Settings,
     pub(crate) backends: Backends,
     pub(crate) permits: Permits,
-    pub(crate) backoff: Backoff,
+    pub(crate) backoff: om_core::Backoff,
     pub(crate) models: BTreeMap<ModelName, ModelSettings>,
 }
 
@@ -353,7 +352,7 @@ impl FleetBuilder {
             registry,
             router,
             metrics,
-            backoff: Backoff::new(&self.settings),
+            backoff: om_core::Backoff::new(self.settings.backoff()),
             settings: self.settings,
             backends: Backends::new(http, self.timeouts),
             permits: Permits::new(),

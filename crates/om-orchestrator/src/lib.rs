@@ -101,7 +101,6 @@
 //! [`Task`]: om_core::Task
 
 mod backends;
-mod backoff;
 mod call;
 mod drive;
 mod execute;

@@ -4,6 +4,8 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use om_core::{BackoffPolicy, Jitter};
+
 /// How the orchestrator spends attempts and time. Plain data; built from
 /// `om-config`'s `[retry]` and `[orchestrator]` sections by
 /// [`Settings::from_config`].
@@ -75,6 +77,16 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// The shape of the wait between two attempts.
+    pub fn backoff(&self) -> BackoffPolicy {
+        let jitter = match (self.jitter, self.seed) {
+            (false, _) => Jitter::None,
+            (true, Some(seed)) => Jitter::Seeded(seed),
+            (true, None) => Jitter::Random,
+        };
+        BackoffPolicy { initial: self.initial_backoff, max: self.max_backoff, jitter }
+    }
+
     /// The settings a configuration asks for.
     pub fn from_config(config: &om_config::Config) -> Self {
         let retry = &config.retry;

@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
-use om_client::{Jitter, RetryPolicy};
+use om_client::RetryPolicy;
 use om_core::ErrorKind;
 use om_core::wire::ChatRequest;
+use om_core::{BackoffPolicy, Jitter};
 use tokio::time::Instant;
 
 use crate::support::{
@@ -140,9 +141,11 @@ async fn seeded_jitter_is_deterministic_and_bounded() {
     let _clock = VirtualClock::start(STEP);
     let policy = RetryPolicy {
         max_attempts: 4,
-        initial_backoff: Duration::from_millis(400),
-        max_backoff: Duration::from_secs(10),
-        jitter: Jitter::Seeded(42),
+        backoff: BackoffPolicy {
+            initial: Duration::from_millis(400),
+            max: Duration::from_secs(10),
+            jitter: Jitter::Seeded(42),
+        },
     };
     let mut waits = Vec::new();
     for _ in 0..2 {

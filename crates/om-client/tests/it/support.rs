@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use om_client::{Client, HttpConfig, Jitter, RetryPolicy, Timeouts};
+use om_client::{Client, HttpConfig, RetryPolicy, Timeouts};
 use om_core::EndpointUrl;
+use om_core::{BackoffPolicy, Jitter};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, mpsc};
@@ -308,9 +309,11 @@ pub(crate) fn client(url: EndpointUrl) -> Client {
 pub(crate) fn retries(max_attempts: u32, max_backoff: Duration) -> RetryPolicy {
     RetryPolicy {
         max_attempts,
-        initial_backoff: Duration::from_millis(100),
-        max_backoff,
-        jitter: Jitter::None,
+        backoff: BackoffPolicy {
+            initial: Duration::from_millis(100),
+            max: max_backoff,
+            jitter: Jitter::None,
+        },
     }
 }
 

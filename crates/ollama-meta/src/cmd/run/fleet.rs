@@ -78,14 +78,14 @@ fn names(endpoints: &[Endpoint]) -> String {
 
 /// Asks `url` for its version, once, quickly.
 async fn probe(url: &EndpointUrl) -> Result<(), String> {
-    let client = om_client::Client::new(om_client::http_client(), url.clone())
-        .with_timeouts(om_client::Timeouts {
+    let client = om_client::Client::new(om_client::http_client(), url.clone()).with_timeouts(
+        om_client::Timeouts {
             connect: Some(PROBE_TIMEOUT),
             first_byte: Some(PROBE_TIMEOUT),
             idle: Some(PROBE_TIMEOUT),
             total: Some(PROBE_TIMEOUT),
-        })
-        .with_retry(om_client::RetryPolicy::NEVER);
+        },
+    );
     client.version().await.map(drop).map_err(|err| err.to_string())
 }
 

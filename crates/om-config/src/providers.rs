@@ -7,9 +7,10 @@
 use std::fmt;
 use std::path::Path;
 
-use figment::providers::{Format, Json, Serialized, Toml, Yaml};
+use figment::providers::{Format, Json, Serialized, Toml};
 use figment::value::{Dict, Map, Value};
 use figment::{Metadata, Profile, Provider};
+use serde_saphyr::figment::Yaml;
 
 use crate::source::{COMMAND_LINE_NAME, DEFAULTS_NAME, ENV_NAME_PREFIX};
 

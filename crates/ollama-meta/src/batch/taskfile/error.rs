@@ -156,14 +156,16 @@ impl fmt::Display for DisplayProblems<'_> {
     }
 }
 
-/// Removes the ` at line N column M` that `serde_json` and `serde_yaml` append to
+/// Removes the ` at line N column M` that `serde_json` and `serde-saphyr` append to
 /// their messages; the location is reported separately.
 pub(crate) fn strip_location(message: &str) -> &str {
     let Some((head, tail)) = message.rsplit_once(" at line ") else {
         return message;
     };
-    let is_location =
-        tail.split_once(" column ").is_some_and(|(l, c)| is_number(l) && is_number(c.trim_end()));
+    // `line 3 column 5` (serde_json) or `line 3, column 5` (serde-saphyr).
+    let is_location = tail.split_once(" column ").is_some_and(|(l, c)| {
+        is_number(l.strip_suffix(',').unwrap_or(l)) && is_number(c.trim_end())
+    });
     if is_location { head } else { message }
 }
 

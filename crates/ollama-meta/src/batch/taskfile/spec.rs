@@ -56,12 +56,6 @@ pub(crate) struct TaskSpec {
     pub(crate) read: Option<Vec<String>>,
 }
 
-/// The keys a task may have, as written in files.
-pub(crate) const FIELDS: [&str; 14] = [
-    "id", "prompt", "messages", "system", "category", "priority", "model", "models", "requires",
-    "options", "timeout", "format", "files", "read",
-];
-
 /// A problem with one field of an otherwise readable task: the key it is
 /// reported at (for its location) and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,8 +190,8 @@ fn id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::E
 /// A closed name (priority, category), parsed leniently (`HIGH`,
 /// `code-review`) with a message that lists what is accepted.
 ///
-/// Parsing happens inside the visitor, so `serde_yaml` stamps the error with
-/// the value's own location rather than the enclosing task's.
+/// Parsing happens inside the visitor, so the error is the value's own
+/// (located at the value, not at the enclosing task).
 fn named<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,

@@ -1,66 +1,70 @@
 //! YAML task files: `tasks: [...]` or a top-level list.
 //!
-//! `serde_yaml`'s `Value` keeps no positions, so the document is parsed twice
-//! when a task is wrong: once whole (syntax errors carry their location,
-//! and the `Value` is what counts), and then, for a task that does not
-//! deserialize, its own lines alone, which gives the error's exact line and
-//! column. The lines of each task are found by a scan for the list's `- `
-//! markers; when the scan disagrees with the parser (flow style, odd
-//! layouts) problems are reported by task number without a line.
+//! The document is parsed once, by `serde-saphyr`, into nodes that keep
+//! their positions: each task is a list of (key, value) pairs, each with
+//! where it was written. A task is then deserialized from its own nodes
+//! through a map reader that remembers which node it was reading, so an
+//! error lands on that node's line and column (the key for an unknown
+//! field, the value for a bad one, the task's `-` for a missing one), and
+//! one broken task does not hide the problems of the others.
 
 use std::collections::HashMap;
+use std::fmt;
 
-use serde_yaml::Value;
+use serde::Deserialize;
+use serde::de::value::{MapAccessDeserializer, StringDeserializer};
+use serde::de::{self, DeserializeSeed, IgnoredAny, IntoDeserializer, MapAccess, Visitor};
+use serde_json::Value;
+use serde_saphyr::Spanned;
 
 use crate::batch::taskfile::error::{Location, Problem, strip_location};
-use crate::batch::taskfile::spec::{FIELDS, TaskSpec};
+use crate::batch::taskfile::spec::TaskSpec;
 use crate::batch::taskfile::{Entry, TOP_LEVEL_KEY};
 
 /// The entries of a YAML task file, or the problems with its shape.
 pub(super) fn entries(text: &str) -> Result<Vec<Entry>, Vec<Problem>> {
-    let document: Value = serde_yaml::from_str(text).map_err(|err| vec![syntax_problem(&err)])?;
-    let (items, wrapped) = match document {
-        Value::Sequence(items) => (items, false),
-        Value::Mapping(mut map) => {
-            let unknown: Vec<Problem> = map
-                .keys()
-                .filter(|key| key.as_str() != Some(TOP_LEVEL_KEY))
-                .map(|key| {
-                    let name = key.as_str().map_or_else(|| format!("{key:?}"), str::to_owned);
-                    Problem::file(
-                        top_level_key_location(text, &name),
-                        format!("unknown top-level key `{name}`; expected `{TOP_LEVEL_KEY}`"),
-                    )
-                })
-                .collect();
+    if text.lines().all(is_noise) {
+        return Ok(Vec::new());
+    }
+    // YAML 1.2's booleans only, as the other YAML readers of the ecosystem:
+    // `prompt: y` is the letter, not `true`.
+    let options = serde_saphyr::options! { strict_booleans: true, with_snippet: false };
+    let document: Document =
+        serde_saphyr::from_str_with_options(text, options).map_err(|err| vec![syntax(&err)])?;
+    let items = match document {
+        Document::List(items) => items,
+        Document::Wrapped { tasks, unknown } => {
             if !unknown.is_empty() {
-                return Err(unknown);
+                return Err(unknown
+                    .into_iter()
+                    .map(|key| {
+                        Problem::file(
+                            Some(key.at),
+                            format!(
+                                "unknown top-level key `{}`; expected `{TOP_LEVEL_KEY}`",
+                                key.name
+                            ),
+                        )
+                    })
+                    .collect());
             }
-            match map.remove(TOP_LEVEL_KEY) {
-                Some(Value::Sequence(items)) => (items, true),
-                Some(Value::Null) => (Vec::new(), true),
-                Some(_) => {
+            match tasks {
+                Some((_, Tasks::List(items))) => items,
+                Some((_, Tasks::Empty)) => Vec::new(),
+                Some((at, Tasks::NotList)) => {
                     return Err(vec![Problem::file(
-                        top_level_key_location(text, TOP_LEVEL_KEY),
+                        Some(at),
                         format!("`{TOP_LEVEL_KEY}` must be a list of tasks"),
                     )]);
                 }
                 None => return Err(vec![shape_problem()]),
             }
         }
-        Value::Null => (Vec::new(), false),
-        _ => return Err(vec![shape_problem()]),
+        Document::Empty => Vec::new(),
+        Document::Other => return Err(vec![shape_problem()]),
     };
-    let spans = item_spans(text, wrapped).filter(|spans| spans.len() == items.len());
     let lines: Vec<&str> = text.lines().collect();
-    Ok(items
-        .into_iter()
-        .enumerate()
-        .map(|(i, item)| {
-            let span = spans.as_ref().map(|spans| &spans[i]);
-            entry(i + 1, item, span, &lines)
-        })
-        .collect())
+    Ok(items.into_iter().enumerate().map(|(i, item)| entry(i + 1, item, &lines)).collect())
 }
 
 fn shape_problem() -> Problem {
@@ -70,98 +74,23 @@ fn shape_problem() -> Problem {
     )
 }
 
-fn syntax_problem(err: &serde_yaml::Error) -> Problem {
-    let location = err.location().map(|l| Location { line: l.line(), column: l.column() });
-    Problem::file(location, strip_location(&err.to_string()))
-}
-
-fn entry(index: usize, item: Value, span: Option<&Span>, lines: &[&str]) -> Entry {
-    let id_hint = match item.get("id") {
-        Some(Value::String(id)) => Some(id.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    };
-    let start = span.map(|s| Location { line: s.first + 1, column: s.dash + 1 });
-    let fields = span.map(|s| s.fields(lines)).unwrap_or_default();
-    let spec = serde_yaml::from_value::<TaskSpec>(item).map_err(|err| {
-        // Re-read the task's own lines for the exact location; the whole
-        // document's `Value` is authoritative for whether it is wrong.
-        let located = span.and_then(|s| serde_yaml::from_str::<TaskSpec>(&s.text(lines)).err());
-        match located.as_ref().and_then(|e| e.location().map(|l| (e, l))) {
-            Some((err, at)) => {
-                let inner = Location { line: at.line(), column: at.column() };
-                let line_start = Location { line: start.map_or(1, |s| s.line), column: 1 };
-                (Some(line_start.nested(inner)), message(err))
-            }
-            None => (start, message(&err)),
-        }
-    });
-    Entry { index, start, id_hint, fields, spec }
-}
-
-/// The error's message without its location, and without the path
-/// `serde_yaml` puts first when that is just the key the location points at
-/// (`priority: unknown priority …`); nested paths (`messages[0].role`) stay.
-fn message(err: &serde_yaml::Error) -> String {
+fn syntax(err: &serde_saphyr::Error) -> Problem {
+    let location = err.location().map(|l| location(&l));
     let text = err.to_string();
-    let message = strip_location(&text);
-    match message.split_once(": ") {
-        Some((path, rest)) if FIELDS.contains(&path) => rest.to_owned(),
-        _ => message.to_owned(),
-    }
+    // The message alone: its first line, without the position around it
+    // (`error: line 2 column 13: unclosed bracket`), reported apart.
+    let first = text.lines().next().unwrap_or_default();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let first = match first.split_once(": ") {
+        Some((head, rest)) if head.starts_with("line ") && head.contains(" column ") => rest,
+        _ => first,
+    };
+    Problem::file(location, strip_location(first).to_owned())
 }
 
-/// Where one list item sits: its lines `first..end` (0-based) and the
-/// column of its `-`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Span {
-    first: usize,
-    end: usize,
-    dash: usize,
-}
-
-impl Span {
-    /// The item's lines with its `-` blanked, so they parse as a mapping
-    /// whose columns match the file's.
-    fn text(&self, lines: &[&str]) -> String {
-        let mut out = String::new();
-        for (n, line) in lines[self.first..self.end].iter().enumerate() {
-            if n == 0 {
-                out.push_str(&line[..self.dash]);
-                out.push(' ');
-                out.push_str(&line[self.dash + 1..]);
-            } else {
-                out.push_str(line);
-            }
-            out.push('\n');
-        }
-        out
-    }
-
-    /// The location of each key of the item's mapping, for checks made
-    /// after parsing (`prompt` and `messages` both given, a duplicate id).
-    fn fields(&self, lines: &[&str]) -> HashMap<String, Location> {
-        let first = lines[self.first];
-        let after_dash = &first[self.dash + 1..];
-        let key_column = self.dash + 1 + (after_dash.len() - after_dash.trim_start().len());
-        let mut fields = HashMap::new();
-        for (n, line) in lines.iter().enumerate().take(self.end).skip(self.first) {
-            let Some(rest) = line.get(key_column..) else { continue };
-            let indent_ok = n == self.first || line[..key_column].bytes().all(|b| b == b' ');
-            if !indent_ok {
-                continue;
-            }
-            let key_len = rest
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-                .unwrap_or(rest.len());
-            if key_len > 0 && rest[key_len..].trim_start_matches(' ').starts_with(':') {
-                fields
-                    .entry(rest[..key_len].to_owned())
-                    .or_insert(Location { line: n + 1, column: key_column + 1 });
-            }
-        }
-        fields
-    }
+fn location(at: &serde_saphyr::Location) -> Location {
+    let as_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX).max(1);
+    Location { line: as_usize(at.line()), column: as_usize(at.column()) }
 }
 
 /// True for lines that carry no content: blank, comments, document markers.
@@ -170,104 +99,264 @@ fn is_noise(line: &str) -> bool {
     trimmed.is_empty() || trimmed.starts_with('#') || trimmed == "---" || trimmed.starts_with('%')
 }
 
-fn indent(line: &str) -> usize {
-    line.len() - line.trim_start_matches(' ').len()
+fn entry(index: usize, item: Spanned<Item>, lines: &[&str]) -> Entry {
+    let start = Some(dash(location(&item.referenced), lines));
+    let Item::Map(nodes) = item.value else {
+        let spec = Err((start, "a task must be a mapping of keys to values".to_owned()));
+        return Entry { index, start, id_hint: None, fields: HashMap::new(), spec };
+    };
+    let id_hint = nodes.iter().find(|n| n.key == "id").and_then(|n| match &n.value {
+        Value::String(id) => Some(id.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    });
+    let mut fields = HashMap::new();
+    for node in &nodes {
+        fields.entry(node.key.clone()).or_insert(node.key_at);
+    }
+    let mut reader = Reader { nodes: nodes.into_iter(), value: None, start, at: start };
+    let spec = TaskSpec::deserialize(MapAccessDeserializer::new(&mut reader))
+        .map_err(|err| (reader.at, strip_location(&err.to_string()).to_owned()));
+    Entry { index, start, id_hint, fields, spec }
 }
 
-/// True when `line` starts a list item at exactly column `dash`.
-fn is_item_at(line: &str, dash: usize) -> bool {
-    indent(line) == dash
-        && line[dash..].starts_with('-')
-        && line[dash + 1..].chars().next().is_none_or(char::is_whitespace)
+/// A block-list item's location is its first key; its task is named at its
+/// `-`, like the other formats name an object at its `{`.
+fn dash(at: Location, lines: &[&str]) -> Location {
+    let Some(line) = lines.get(at.line - 1) else { return at };
+    let before: Vec<char> = line.chars().take(at.column - 1).collect();
+    let mut column = before.len();
+    while column > 0 && before[column - 1] == ' ' {
+        column -= 1;
+    }
+    if column > 0 && before[column - 1] == '-' { Location { line: at.line, column } } else { at }
 }
 
-/// The spans of the task list's items, found by scanning for `- ` at the
-/// list's indentation; `None` when the layout is not the plain block style.
-fn item_spans(text: &str, wrapped: bool) -> Option<Vec<Span>> {
-    let lines: Vec<&str> = text.lines().collect();
-    let mut n = 0;
-    if wrapped {
-        // Find the `tasks:` key at the root mapping's indentation.
-        let root = lines.iter().find(|l| !is_noise(l)).map(|l| indent(l))?;
-        loop {
-            let line = lines.get(n)?;
-            n += 1;
-            if !is_noise(line) && indent(line) == root && is_key(&line[root..], TOP_LEVEL_KEY) {
-                break;
+/// The parsed document: a list of tasks, a mapping with a `tasks` key, or
+/// neither.
+enum Document {
+    List(Vec<Spanned<Item>>),
+    Wrapped {
+        /// Where the `tasks` key is, and its value.
+        tasks: Option<(Location, Tasks)>,
+        unknown: Vec<Key>,
+    },
+    Empty,
+    Other,
+}
+
+/// The value of the `tasks` key.
+enum Tasks {
+    List(Vec<Spanned<Item>>),
+    Empty,
+    NotList,
+}
+
+struct Key {
+    name: String,
+    at: Location,
+}
+
+/// One list item: a mapping's nodes in file order, or something else.
+enum Item {
+    Map(Vec<Node>),
+    Other,
+}
+
+/// A key of a task and its value, each with where it was written.
+struct Node {
+    key: String,
+    key_at: Location,
+    value: Value,
+    value_at: Location,
+}
+
+/// Accepts anything that is not the expected container as `other`, so the
+/// caller can say what it expected instead of serde's generic message.
+macro_rules! accept_scalars_as {
+    ($other:expr) => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($other)
+        }
+    };
+}
+
+impl<'de> Deserialize<'de> for Document {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DocumentVisitor;
+
+        impl<'de> Visitor<'de> for DocumentVisitor {
+            type Value = Document;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "a list of tasks, or a mapping with a `{TOP_LEVEL_KEY}` list")
+            }
+
+            accept_scalars_as!(Document::Other);
+
+            fn visit_unit<E: de::Error>(self) -> Result<Document, E> {
+                Ok(Document::Empty)
+            }
+
+            fn visit_none<E: de::Error>(self) -> Result<Document, E> {
+                Ok(Document::Empty)
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Document, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Document::List(items))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Document, A::Error> {
+                let mut tasks = None;
+                let mut unknown = Vec::new();
+                while let Some(key) = map.next_key::<Spanned<String>>()? {
+                    let at = location(&key.referenced);
+                    if key.value == TOP_LEVEL_KEY && tasks.is_none() {
+                        tasks = Some((at, map.next_value::<Tasks>()?));
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                        unknown.push(Key { name: key.value, at });
+                    }
+                }
+                Ok(Document::Wrapped { tasks, unknown })
             }
         }
+
+        deserializer.deserialize_any(DocumentVisitor)
     }
-    while lines.get(n).is_some_and(|l| is_noise(l)) {
-        n += 1;
-    }
-    let dash = indent(lines.get(n)?);
-    if !is_item_at(lines[n], dash) {
-        return None;
-    }
-    let mut spans: Vec<Span> = Vec::new();
-    while let Some(line) = lines.get(n) {
-        if is_noise(line) {
-            n += 1;
-            continue;
-        }
-        if is_item_at(line, dash) {
-            if let Some(last) = spans.last_mut() {
-                last.end = n;
+}
+
+impl<'de> Deserialize<'de> for Tasks {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TasksVisitor;
+
+        impl<'de> Visitor<'de> for TasksVisitor {
+            type Value = Tasks;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of tasks")
             }
-            spans.push(Span { first: n, end: lines.len(), dash });
-        } else if indent(line) <= dash {
-            break;
+
+            accept_scalars_as!(Tasks::NotList);
+
+            fn visit_unit<E: de::Error>(self) -> Result<Tasks, E> {
+                Ok(Tasks::Empty)
+            }
+
+            fn visit_none<E: de::Error>(self) -> Result<Tasks, E> {
+                Ok(Tasks::Empty)
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Tasks, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Tasks::NotList)
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Tasks, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Tasks::List(items))
+            }
         }
-        n += 1;
+
+        deserializer.deserialize_any(TasksVisitor)
     }
-    if let Some(last) = spans.last_mut() {
-        last.end = last.end.min(n);
-    }
-    Some(spans)
 }
 
-/// True when `rest` is `key:` (then a space, a comment or the end).
-fn is_key(rest: &str, key: &str) -> bool {
-    rest.strip_prefix(key)
-        .map(|after| after.trim_start_matches(' '))
-        .and_then(|after| after.strip_prefix(':'))
-        .is_some_and(|after| after.is_empty() || after.starts_with([' ', '\t', '#']))
+impl<'de> Deserialize<'de> for Item {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ItemVisitor;
+
+        impl<'de> Visitor<'de> for ItemVisitor {
+            type Value = Item;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a task")
+            }
+
+            accept_scalars_as!(Item::Other);
+
+            fn visit_unit<E: de::Error>(self) -> Result<Item, E> {
+                Ok(Item::Other)
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Item, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Item::Other)
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Item, A::Error> {
+                let mut nodes = Vec::new();
+                while let Some(key) = map.next_key::<Spanned<String>>()? {
+                    let value = map.next_value::<Spanned<Value>>()?;
+                    nodes.push(Node {
+                        key: key.value,
+                        key_at: location(&key.referenced),
+                        value: value.value,
+                        value_at: location(&value.referenced),
+                    });
+                }
+                Ok(Item::Map(nodes))
+            }
+        }
+
+        deserializer.deserialize_any(ItemVisitor)
+    }
 }
 
-fn top_level_key_location(text: &str, key: &str) -> Option<Location> {
-    text.lines().enumerate().find_map(|(n, line)| {
-        let column = indent(line);
-        is_key(&line[column..], key).then_some(Location { line: n + 1, column: column + 1 })
-    })
+/// Reads a task's nodes as a map, remembering where it is: after an error,
+/// `at` is the node it was reading (the task's start once all are read).
+struct Reader {
+    nodes: std::vec::IntoIter<Node>,
+    value: Option<(Value, Location)>,
+    start: Option<Location>,
+    at: Option<Location>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl<'de> MapAccess<'de> for Reader {
+    type Error = serde_json::Error;
 
-    #[test]
-    fn spans_follow_the_list_markers() {
-        let text = "# batch\ntasks:\n  - id: a\n    prompt: |\n      - not an item\n\n  # note\n  - id: b\n    prompt: x\nother: 1\n";
-        let spans = item_spans(text, true).unwrap();
-        assert_eq!(
-            spans,
-            vec![Span { first: 2, end: 7, dash: 2 }, Span { first: 7, end: 9, dash: 2 }]
-        );
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(spans[1].text(&lines), "    id: b\n    prompt: x\n");
-        let fields = spans[0].fields(&lines);
-        assert_eq!(fields["prompt"], Location { line: 4, column: 5 });
-        assert!(!fields.contains_key("- not an item"));
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Self::Error> {
+        let Some(node) = self.nodes.next() else {
+            // What fails now (a missing field) is the task's as a whole.
+            self.at = self.start;
+            return Ok(None);
+        };
+        self.at = Some(node.key_at);
+        self.value = Some((node.value, node.value_at));
+        let key: StringDeserializer<Self::Error> = node.key.into_deserializer();
+        seed.deserialize(key).map(Some)
     }
 
-    #[test]
-    fn dash_at_the_key_column_and_top_level_lists() {
-        let text = "tasks:\n- prompt: a\n- prompt: b\n";
-        assert_eq!(item_spans(text, true).unwrap().len(), 2);
-        let text = "---\n- prompt: a\n-\n  prompt: b\n";
-        let spans = item_spans(text, false).unwrap();
-        assert_eq!(spans.len(), 2);
-        assert_eq!(spans[1], Span { first: 2, end: 4, dash: 0 });
-        assert!(item_spans("[{prompt: a}]", false).is_none());
+    fn next_value_seed<V: DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, Self::Error> {
+        let (value, at) = self.value.take().ok_or_else(|| {
+            <Self::Error as de::Error>::custom("a value was asked for before its key")
+        })?;
+        self.at = Some(at);
+        seed.deserialize(value)
     }
 }

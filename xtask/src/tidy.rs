@@ -9,7 +9,9 @@
 //! - no member manifest writes a dependency version: every dependency uses
 //!   `workspace = true`, so versions live in the root `[workspace.dependencies]` only;
 //! - no test is marked ignored or should-panic anywhere in the tree;
-//! - no placeholder macros (`todo`, `unimplemented`) appear outside tests.
+//! - no placeholder macros (`todo`, `unimplemented`) appear outside tests;
+//! - the workspace crates each member depends on (outside dev-dependencies)
+//!   are exactly the edges `docs/architecture.md` lists.
 
 use crate::{Result, cargo, run_command};
 
@@ -283,7 +285,91 @@ mod tests {
             || path.file_name().is_some_and(|name| name == "tests.rs")
     }
 
+    /// The workspace crates (`om-*`, `ollama-meta`) a manifest depends on,
+    /// dev-dependencies aside.
+    fn workspace_edges(manifest: &str) -> std::collections::BTreeSet<String> {
+        manifest_entries(manifest)
+            .into_iter()
+            .filter(|entry| entry.path.first().is_none_or(|seg| seg != "workspace"))
+            .filter_map(|entry| {
+                let kind = entry
+                    .path
+                    .iter()
+                    .position(|seg| seg == "dependencies" || seg == "build-dependencies")?;
+                let name = entry.path.get(kind + 1)?;
+                (name.starts_with("om-") || name == "ollama-meta").then(|| name.clone())
+            })
+            .collect()
+    }
+
+    /// The edges `docs/architecture.md` lists after "Current edges:", as
+    /// `crate → a, b` items up to the first `(`; `all` for the umbrella.
+    fn documented_edges(doc: &str) -> Vec<(String, Vec<String>)> {
+        let start = doc.find("Current edges:").expect("docs/architecture.md lists the edges");
+        let rest = &doc[start + "Current edges:".len()..];
+        let text = rest[..rest.find('(').unwrap_or(rest.len())].replace('\n', " ");
+        let mut edges = Vec::new();
+        for item in text.split('`').skip(1).step_by(2) {
+            let Some((from, to)) = item.split_once('→') else { continue };
+            let targets = to.split(',').map(|t| t.trim().to_owned()).collect();
+            edges.push((from.trim().to_owned(), targets));
+        }
+        edges
+    }
+
     // === the checks ===
+
+    #[test]
+    fn crate_edges_match_the_architecture_doc() {
+        let root = project_root();
+        let doc = read(&root.join("docs/architecture.md"));
+        let documented = documented_edges(&doc);
+        assert!(documented.len() >= 10, "edges parsed from the doc: {documented:?}");
+        let mut problems = Vec::new();
+        for manifest in member_manifests() {
+            let text = read(&manifest);
+            let Some(name) = manifest_entries(&text)
+                .into_iter()
+                .find(|e| e.path == ["package", "name"])
+                .map(|e| e.value.trim_matches('"').to_owned())
+            else {
+                continue;
+            };
+            let actual = workspace_edges(&text);
+            let Some((_, targets)) = documented.iter().find(|(from, _)| *from == name) else {
+                if !actual.is_empty() {
+                    problems
+                        .push(format!("{name} depends on {actual:?} but the doc lists no edges"));
+                }
+                continue;
+            };
+            if targets == &["all"] {
+                continue;
+            }
+            let listed: std::collections::BTreeSet<String> = targets.iter().cloned().collect();
+            for extra in actual.difference(&listed) {
+                problems.push(format!("{name} → {extra} is not in docs/architecture.md"));
+            }
+            for missing in listed.difference(&actual) {
+                problems.push(format!(
+                    "docs/architecture.md lists {name} → {missing}, which the manifest lacks"
+                ));
+            }
+        }
+        assert_no_violations("crate edges", &problems);
+    }
+
+    #[test]
+    fn edges_are_read_from_the_doc_and_manifests() {
+        let doc = "x Current edges:\n  `a → b, c`,\n  `d → all`. (`e → f` aside)";
+        let edges = documented_edges(doc);
+        assert_eq!(
+            edges,
+            [("a".into(), vec!["b".into(), "c".into()]), ("d".into(), vec!["all".into()])]
+        );
+        let manifest = "[dependencies]\nom-core = { workspace = true }\nserde = \"1\"\n[dev-dependencies]\nom-sim = { workspace = true }\n";
+        assert_eq!(workspace_edges(manifest).into_iter().collect::<Vec<_>>(), ["om-core"]);
+    }
 
     #[test]
     fn rust_files_start_with_module_docs() {

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::{Result, cargo, display_command, e2e, run_command};
+use crate::{Result, cargo, deny, display_command, e2e, run_command};
 
 /// Command-line flags of `cargo xtask ci`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -37,6 +37,8 @@ enum Action {
     Cargo { args: &'static [&'static str], env: &'static [(&'static str, &'static str)] },
     /// The Python end-to-end tests (`cargo xtask e2e`).
     E2e,
+    /// The dependency audit (`cargo xtask deny`).
+    Deny,
 }
 
 /// One named CI step.
@@ -60,6 +62,7 @@ impl Step {
                 display_command(&cmd)
             }
             Action::E2e => "cargo xtask e2e".to_owned(),
+            Action::Deny => "cargo xtask deny".to_owned(),
         }
     }
 
@@ -71,6 +74,7 @@ impl Step {
                 run_command(&mut cmd)
             }
             Action::E2e => e2e::run(),
+            Action::Deny => deny::run(),
         }
     }
 }
@@ -80,6 +84,7 @@ impl Step {
 fn steps(flags: Flags) -> Vec<Step> {
     let mut steps = vec![
         Step::cargo("fmt", &["fmt", "--all", "--", "--check"]),
+        Step { name: "deny", action: Action::Deny },
         Step::cargo(
             "clippy",
             &[
@@ -175,10 +180,10 @@ mod tests {
 
     #[test]
     fn steps_run_in_the_documented_order() {
-        assert_eq!(names(Flags::default()), ["fmt", "clippy", "doc", "test", "e2e"]);
+        assert_eq!(names(Flags::default()), ["fmt", "deny", "clippy", "doc", "test", "e2e"]);
         assert_eq!(
             names(Flags { full: true }),
-            ["fmt", "clippy", "doc", "test", "bench-smoke", "e2e"]
+            ["fmt", "deny", "clippy", "doc", "test", "bench-smoke", "e2e"]
         );
     }
 

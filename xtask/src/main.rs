@@ -6,7 +6,8 @@
 //!
 //! | subcommand | what it does |
 //! |---|---|
-//! | `ci [--full]` | fmt, clippy, doc, test and the Python end-to-end tests, stopping at the first failure |
+//! | `ci [--full]` | fmt, the dependency audit, clippy, doc, test and the Python end-to-end tests, stopping at the first failure |
+//! | `deny` | the dependency audit (`cargo-deny` with `deny.toml`) |
 //! | `e2e` | the Python compatibility tests against `ollama-meta sim`, and the real Aider through `ollama-meta aider` |
 //! | `bench [crate] [--save NAME \| --compare NAME] [-- args]` | criterion benches |
 //! | `bench aider [LEVELS]` | ten real Aider sessions against the simulator, timed per concurrency |
@@ -22,6 +23,7 @@
 mod aider;
 mod bench;
 mod ci;
+mod deny;
 mod e2e;
 mod tidy;
 
@@ -55,6 +57,7 @@ commands:
   bench makespan [-- ARGS...]
                     makespan of each routing strategy on three heterogeneous simulated
                     fleets (virtual time), against an offline schedule
+  deny              audit the dependencies (cargo-deny with deny.toml)
   tidy              check repository conventions (cargo test -p xtask)
   help              print this message
 ";
@@ -83,6 +86,10 @@ fn run(args: &[String]) -> Result<()> {
         }
         "bench" if rest.first().is_some_and(|arg| arg == "aider") => aider::bench(&rest[1..]),
         "bench" => bench::run(&bench::Flags::parse(rest)?),
+        "deny" => {
+            no_extra_args("deny", rest)?;
+            deny::run()
+        }
         "tidy" => {
             no_extra_args("tidy", rest)?;
             tidy::run()

@@ -31,7 +31,8 @@ pub(crate) struct GlobalArgs {
     /// Less log output (errors only).
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub(crate) quiet: bool,
-    /// Print data as JSON instead of tables.
+    /// Print data as JSON instead of tables, and logs (on stderr) as one
+    /// JSON object per line.
     #[arg(long, global = true)]
     pub(crate) json: bool,
 }
@@ -163,8 +164,9 @@ pub(crate) struct RunArgs {
 /// `ollama-meta sim`.
 #[derive(Debug, Args)]
 pub(crate) struct SimArgs {
-    /// Address to listen on (port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:11434", value_name = "ADDR")]
+    /// Address to listen on: IP:PORT, localhost:PORT or :PORT (loopback);
+    /// port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:11434", value_name = "ADDR", value_parser = parse_listen)]
     pub(crate) listen: SocketAddr,
     /// Models to serve, comma separated: any Ollama model names (details of
     /// names outside the built-in set are derived from the name).
@@ -324,11 +326,48 @@ for invalid configuration.";
 /// `ollama-meta serve`.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
-    /// Address to listen on (default: [gateway].listen, 127.0.0.1:11435).
-    #[arg(long, value_name = "ADDR")]
+    /// Address to listen on: IP:PORT, localhost:PORT or :PORT (loopback)
+    /// (default: [gateway].listen, 127.0.0.1:11435).
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
     pub(crate) listen: Option<SocketAddr>,
     /// Require `Authorization: Bearer TOKEN` on every route but `/`
     /// (default: the token of the [gateway] configuration, if any).
     #[arg(long, value_name = "TOKEN")]
     pub(crate) auth_token: Option<String>,
+}
+
+/// A listen address as people write it: `IP:PORT`, `[::1]:PORT`,
+/// `localhost:PORT` or `:PORT`. The two short forms bind loopback only
+/// (`127.0.0.1`), never every interface: exposing a server is spelled out.
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    let port = |p: &str| {
+        p.parse::<u16>().map_err(|_| format!("{p:?} is not a port number (0-65535) in {text:?}"))
+    };
+    if let Some(p) = text.strip_prefix(':') {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port(p)?)));
+    }
+    if let Some(p) = text.strip_prefix("localhost:") {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port(p)?)));
+    }
+    text.parse().map_err(|_| {
+        format!("{text:?} is not an address; expected IP:PORT, localhost:PORT or :PORT")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses_in_every_usual_form() {
+        let loopback = |port| SocketAddr::from(([127, 0, 0, 1], port));
+        assert_eq!(parse_listen(":11435"), Ok(loopback(11435)));
+        assert_eq!(parse_listen("localhost:0"), Ok(loopback(0)));
+        assert_eq!(parse_listen("127.0.0.1:8080"), Ok(loopback(8080)));
+        assert_eq!(parse_listen("0.0.0.0:1").map(|a| a.ip().is_unspecified()), Ok(true));
+        assert_eq!(parse_listen("[::1]:9").map(|a| a.port()), Ok(9));
+        assert!(parse_listen(":99999").unwrap_err().contains("not a port number"));
+        assert!(parse_listen("localhost").unwrap_err().contains("localhost:PORT"));
+        assert!(parse_listen("example.com:80").is_err());
+    }
 }

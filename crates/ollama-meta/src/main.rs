@@ -22,7 +22,12 @@ fn main() -> ExitCode {
     let quiet =
         cli.global.quiet || (matches!(cli.command, Command::Models(_)) && cli.global.verbose == 0);
     // `run` draws its own progress; lifecycle logs would tear through it.
-    logging::init(cli.global.verbose, quiet, matches!(cli.command, Command::Run(_)));
+    logging::init(
+        cli.global.verbose,
+        quiet,
+        matches!(cli.command, Command::Run(_)),
+        cli.global.json,
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {

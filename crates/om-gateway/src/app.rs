@@ -83,7 +83,9 @@ impl App {
     }
 
     /// Answers one request. Every answer carries the request's id in
-    /// `X-Request-Id`, and everything logged for it is in one span.
+    /// `X-Request-Id`, and everything logged for it is in one span — at
+    /// info level, so that an info line (a breaker opening, a warning)
+    /// names the request it happened in.
     ///
     /// # Cancel safety
     ///
@@ -91,7 +93,7 @@ impl App {
     /// request holds upstream (a connection, a permit) is released then.
     pub(crate) async fn handle(self, request: Request<Incoming>) -> Response<Body> {
         let id = self.shared.ids.assign(request.headers());
-        let span = tracing::debug_span!(
+        let span = tracing::info_span!(
             "request",
             request_id = %id,
             method = %request.method(),

@@ -105,6 +105,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &AiderArgs) -> anyhow::Result
     let services = CancellationToken::new();
     let tracker = TaskTracker::new();
     let mut new_records = Vec::new();
+    let mut interrupted = false;
     let mut fatal = None;
     if !todo.is_empty() {
         let (fleet, workers) = Fleet::from_config(&loaded.config)
@@ -133,7 +134,10 @@ pub(crate) async fn run(global: &GlobalArgs, args: &AiderArgs) -> anyhow::Result
         let outcome = batch.run(todo, journal, &services).await;
         progress.finish();
         match outcome {
-            Ok(records) => new_records = records,
+            Ok(journaled) => {
+                interrupted = journaled.interrupted;
+                new_records = journaled.records;
+            }
             Err(err) => fatal = Some(err),
         }
     }
@@ -163,7 +167,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &AiderArgs) -> anyhow::Result
             writeln!(stdout, "results: {}", args.out.display())?;
         }
     }
-    Ok(if summary.is_all_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(drive::exit_code(summary.is_all_ok(), interrupted))
 }
 
 /// The `--json` document: the summary and one row per session.
@@ -252,7 +256,7 @@ impl Batch<'_> {
         entries: Vec<&AiderEntry>,
         mut journal: Journal<Record>,
         services: &CancellationToken,
-    ) -> anyhow::Result<Vec<Record>> {
+    ) -> anyhow::Result<drive::Journaled> {
         let concurrency = self.args.concurrency;
         let pool = Pool::builder(AiderFactory::new(Arc::clone(&self.sessions)))
             .min(0)

@@ -101,6 +101,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RunArgs) -> anyhow::Result<E
     let tracker = TaskTracker::new();
     let mut simulated = args.sim;
     let mut new_records = Vec::new();
+    let mut interrupted = false;
     let mut fatal = None;
     let mut slots = std::collections::BTreeMap::new();
     if !todo.is_empty() {
@@ -132,7 +133,10 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RunArgs) -> anyhow::Result<E
         let outcome = batch.run(todo, journal).await;
         progress.finish();
         match outcome {
-            Ok(records) => new_records = records,
+            Ok(journaled) => {
+                interrupted = journaled.interrupted;
+                new_records = journaled.records;
+            }
             Err(err) => fatal = Some(err),
         }
     }
@@ -177,7 +181,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RunArgs) -> anyhow::Result<E
             writeln!(std::io::stdout().lock(), "report: {}", path.display())?;
         }
     }
-    Ok(if summary.is_all_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(drive::exit_code(summary.is_all_ok(), interrupted))
 }
 
 /// Loads the configuration as every command does, plus `--strategy`.
@@ -261,7 +265,7 @@ impl Batch {
         self,
         tasks: Vec<Task>,
         mut journal: Journal<Record>,
-    ) -> anyhow::Result<Vec<Record>> {
+    ) -> anyhow::Result<drive::Journaled> {
         // Listen first, so that no press is lost while the batch is queued.
         let mut interrupts = interrupt::Interrupts::new().context("listening for Ctrl-C")?;
         let running = Running::default();

@@ -22,6 +22,22 @@ pub(crate) struct Words {
     pub(crate) cancelling: &'static str,
 }
 
+/// The records a batch journaled, and whether Ctrl-C cut it short.
+pub(crate) struct Journaled {
+    pub(crate) records: Vec<Record>,
+    pub(crate) interrupted: bool,
+}
+
+/// The exit code of a batch: 130 (128 + SIGINT, as shells report it) when
+/// Ctrl-C cut it short, else 0 when every task ended ok and 1 otherwise.
+pub(crate) fn exit_code(all_ok: bool, interrupted: bool) -> std::process::ExitCode {
+    match (interrupted, all_ok) {
+        (true, _) => std::process::ExitCode::from(130),
+        (false, true) => std::process::ExitCode::SUCCESS,
+        (false, false) => std::process::ExitCode::FAILURE,
+    }
+}
+
 /// The dispatcher's side of a queued batch.
 pub(crate) struct Queued<'a, E: Executor> {
     /// Closed on the first Ctrl-C, cancelled on the second or when the
@@ -33,7 +49,8 @@ pub(crate) struct Queued<'a, E: Executor> {
 
 /// Waits for every `pending` outcome, turns each into a record with
 /// `finish` (which also says which worker ran it), appends it to `journal`
-/// before it counts, and returns the records, or the first journal failure
+/// before it counts, and returns the records (and whether Ctrl-C was
+/// pressed), or the first journal failure
 /// (after cancelling everything: without a journal nothing that finishes
 /// would count).
 pub(crate) async fn journal_outcomes<E, F, T>(
@@ -44,7 +61,7 @@ pub(crate) async fn journal_outcomes<E, F, T>(
     interrupts: &mut Interrupts,
     progress: &Progress,
     words: &Words,
-) -> anyhow::Result<Vec<Record>>
+) -> anyhow::Result<Journaled>
 where
     E: Executor,
     F: Future<Output = T>,
@@ -85,6 +102,6 @@ where
     }
     match failure {
         Some(err) => Err(err),
-        None => Ok(records),
+        None => Ok(Journaled { records, interrupted: presses > 0 }),
     }
 }

@@ -61,6 +61,20 @@ pub(crate) enum Command {
     /// on its own branch, with progress, a results journal and a summary.
     #[command(long_about = AIDER_ABOUT)]
     Aider(AiderArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    /// on stdout, e.g. `ollama-meta completions bash > ~/.local/share/bash-completion/completions/ollama-meta`.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) on stdout, e.g.
+    /// `ollama-meta man > ollama-meta.1`.
+    Man,
+}
+
+/// `ollama-meta completions`.
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub(crate) shell: clap_complete::Shell,
 }
 
 /// The long help of `ollama-meta models`, with its output and exit codes.
@@ -140,10 +154,9 @@ pub(crate) struct RunArgs {
     /// Tasks running at once.
     #[arg(long, default_value = "10", value_name = "N")]
     pub(crate) concurrency: std::num::NonZeroUsize,
-    /// Routing strategy: completion-time, round-robin, least-loaded, random,
-    /// performance, affinity or hybrid (default: the configuration's, else
+    /// Routing strategy (default: the configuration's, else
     /// completion-time).
-    #[arg(long, value_name = "S")]
+    #[arg(long, value_name = "S", value_parser = strategies())]
     pub(crate) strategy: Option<String>,
     /// The results file (one JSON line per finished task); replaced unless
     /// --resume.
@@ -334,6 +347,14 @@ pub(crate) struct ServeArgs {
     /// (default: the token of the [gateway] configuration, if any).
     #[arg(long, value_name = "TOKEN")]
     pub(crate) auth_token: Option<String>,
+}
+
+/// The router's strategies as `--strategy` values: written with `-`, the
+/// configuration's `_` spelling accepted too.
+fn strategies() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(om_router::StrategyKind::ALL.map(|kind| {
+        clap::builder::PossibleValue::new(kind.as_str().replace('_', "-")).alias(kind.as_str())
+    }))
 }
 
 /// A listen address as people write it: `IP:PORT`, `[::1]:PORT`,

@@ -37,11 +37,22 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
+        // `ollama-meta … | head`: the reader has all it wanted.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// True when the error comes from writing to a pipe whose reader left.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -54,6 +65,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Models(args) => cmd::models::run(&cli.global, args, shutdown.clone()).await,
         Command::Serve(args) => cmd::serve::run(&cli.global, args, shutdown.clone()).await,
         Command::Aider(args) => cmd::aider::run(&cli.global, args).await,
+        Command::Completions(args) => cmd::docs::completions(args.shell),
+        Command::Man => cmd::docs::man(),
     };
     signals.abort();
     result

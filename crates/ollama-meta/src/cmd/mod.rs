@@ -2,6 +2,7 @@
 
 pub(crate) mod aider;
 pub(crate) mod config;
+pub(crate) mod docs;
 pub(crate) mod models;
 pub(crate) mod run;
 pub(crate) mod serve;

@@ -130,3 +130,18 @@ async fn invalid_config_exits_2_naming_key_and_file() {
     assert!(stderr.contains("timeouts.connect"), "{stderr}");
     assert!(stderr.contains(file.to_str().unwrap()), "{stderr}");
 }
+
+#[tokio::test]
+async fn completions_and_the_manual_come_from_the_parser() {
+    let bash = Command::new(BIN).args(["completions", "bash"]).output().await.unwrap();
+    assert!(bash.status.success());
+    let script = String::from_utf8_lossy(&bash.stdout);
+    // Subcommands and a flag's possible values are in the script.
+    assert!(script.contains("serve") && script.contains("completion-time"), "{script}");
+    let man = Command::new(BIN).arg("man").output().await.unwrap();
+    assert!(man.status.success());
+    let page = String::from_utf8_lossy(&man.stdout);
+    assert!(page.contains(".TH ollama-meta 1") && page.contains("aider"), "{page}");
+    let bad = Command::new(BIN).args(["completions", "tcsh"]).output().await.unwrap();
+    assert_eq!(bad.status.code(), Some(2), "an unknown shell is a usage error");
+}

@@ -33,7 +33,7 @@ pub(crate) enum Stream {
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
-    /// Live bars, redrawn in place (a terminal).
+    /// Live bars, redrawn in place on stderr (a terminal).
     Bars,
     /// One line per task start and end.
     Lines(Stream),
@@ -83,7 +83,7 @@ impl Progress {
     pub(crate) fn new(mode: Mode, total: u64, already_done: u64) -> Self {
         let view = match mode {
             Mode::Bars => {
-                let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stdout());
+                let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
                 let overall = multi.add(ProgressBar::new(total));
                 overall.set_style(
                     ProgressStyle::with_template(

@@ -123,7 +123,8 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RunArgs) -> anyhow::Result<E
             .collect();
         let mode = if global.json {
             Mode::Lines(Stream::Stderr)
-        } else if std::io::stdout().is_terminal() {
+        } else if std::io::stderr().is_terminal() {
+            // Bars on stderr, so stdout keeps only the summary.
             Mode::Bars
         } else {
             Mode::Lines(Stream::Stdout)

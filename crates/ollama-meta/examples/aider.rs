@@ -19,16 +19,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use ollama_meta::EndpointId;
 use ollama_meta::aider::{
-    AiderExecutor, AiderFactory, AiderTask, EditFormat, Select, Selector, SessionSpec, Sessions,
-    Settings, find_program,
+    AiderExecutor, AiderFactory, AiderTask, EditFormat, Fixed, SessionSpec, Sessions, Settings,
+    Target, find_program,
 };
 use ollama_meta::dispatch::{Dispatcher, Task};
 use ollama_meta::pool::Pool;
-use ollama_meta::registry::{Config, EndpointSpec, Health, ModelInfo, Registry};
 use ollama_meta::sim::EndpointSpec as SimSpec;
 use ollama_meta::sim::reply::ReplyMode;
-use ollama_meta::{Capabilities, Capability, EndpointId};
 use tokio_util::sync::CancellationToken;
 
 const FILES: [&str; 3] = ["greet.py", "math_utils.py", "strings.py"];
@@ -79,17 +78,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
 
-    // The fleet as the registry sees it: the simulated endpoint and one
-    // chat model (a real run discovers this; see `ollama-meta aider`).
-    let registry = Registry::new(Config::default());
-    let endpoint = EndpointId::new("sim");
-    let mut edit = registry.edit();
-    edit.upsert_endpoint(EndpointSpec::new(endpoint.clone(), sim.url().parse()?))?;
-    edit.set_health(&endpoint, Health::Healthy)?;
-    let mut info = ModelInfo::new("qwen2.5-coder:7b".parse()?);
-    info.capabilities = Capabilities::of(&[Capability::Completion]);
-    edit.replace_models(&endpoint, vec![info])?;
-    edit.publish();
+    // Every session talks to the simulator. `ollama-meta aider` places
+    // sessions on a whole fleet instead, through a gateway per session.
+    let place = Fixed::new(Target {
+        model: "qwen2.5-coder:7b".parse()?,
+        endpoint: EndpointId::new("sim"),
+        url: sim.url().parse()?,
+    });
 
     let settings = Settings {
         program,
@@ -100,12 +95,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let sessions = Sessions::open(&repo, "HEAD", settings).await?;
     let pool = Pool::builder(AiderFactory::new(sessions.clone())).min(0).max(3).build()?;
-    let executor = AiderExecutor::new(
-        sessions.clone(),
-        pool.clone(),
-        registry,
-        Selector::new(Select::Fastest),
-    );
+    let executor = AiderExecutor::new(sessions.clone(), pool.clone(), place);
     let (dispatcher, runner) =
         Dispatcher::builder(executor).workers(NonZeroUsize::new(3).ok_or("zero")?).build();
     let shutdown = CancellationToken::new();

@@ -1,20 +1,17 @@
 //! [`AiderExecutor`]: the dispatcher's executor for Aider tasks. The
-//! dispatcher decides what runs next; the executor routes the task to a
-//! model instance and checks an agent out of the pool for it; the pool
-//! decides who runs it.
+//! dispatcher decides what runs next; the [`Place`] where the session's
+//! requests go; the pool who runs it.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use om_core::{EndpointId, ErrorKind, ModelChoice, ModelName, TaskCategory};
+use om_core::{EndpointId, ModelChoice, ModelName, TaskCategory};
 use om_dispatch::{Context, Executor, TaskError};
 use om_pool::{AgentId, CheckoutError, Pool, Request};
-use om_registry::{Outcome, Registry, Verdict};
-use tokio::time::Instant;
 
 use crate::agent::{AgentTask, AiderFactory};
 use crate::error::SessionError;
-use crate::select::{NoInstance, Route, SelectRequest};
+use crate::place::{Lease as _, NoInstance, Place};
 use crate::session::{SessionReport, SessionSpec, Sessions};
 
 /// The category assumed for a task that does not give one: Aider tasks are
@@ -48,7 +45,7 @@ pub enum Progress {
     Assigned {
         /// The model.
         model: ModelName,
-        /// The endpoint.
+        /// Where it runs, as the place names it.
         endpoint: EndpointId,
         /// The pool's agent.
         agent: AgentId,
@@ -62,6 +59,10 @@ pub enum TaskFailure {
     /// No model instance can serve it.
     #[error(transparent)]
     NoInstance(NoInstance),
+    /// The place could not set up where the session's requests go (a
+    /// gateway that could not bind, say).
+    #[error("the session could not be placed")]
+    Place(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The pool gave no agent.
     #[error("no agent for the session")]
     Checkout(#[source] CheckoutError<Infallible>),
@@ -87,6 +88,7 @@ impl TaskError for TaskFailure {
     fn kind_name(&self) -> &'static str {
         match self {
             Self::NoInstance(_) => "no_instance",
+            Self::Place(_) => "placement",
             Self::Checkout(err) => err.kind_name(),
             Self::Session(err) => err.kind_name(),
             Self::Unsuccessful(report) => report.status.as_str(),
@@ -96,35 +98,28 @@ impl TaskError for TaskFailure {
 
 /// Runs [`AiderTask`]s for an [`om_dispatch::Dispatcher`].
 ///
-/// For each task it asks the [`Route`] to rank instances on the registry's
-/// current snapshot, starts the first whose breaker admits it (counting the
-/// session in flight there), checks an agent for that placement out of the
-/// pool, runs the session, and records the session's
-/// [outcome](SessionReport::outcome) on the instance, so health, breakers
-/// and learned affinity see Aider sessions too. A session that ran but did
-/// not succeed is an error carrying its report.
+/// For each task it asks the [`Place`] where the session's requests go,
+/// checks an agent for that placement out of the pool, runs the session,
+/// and ends the lease with the session's [outcome](SessionReport::outcome),
+/// which says how good the edit was; the report names the endpoints that
+/// answered. A session that ran but did not succeed is an error carrying
+/// its report.
 #[derive(Debug)]
-pub struct AiderExecutor<R> {
+pub struct AiderExecutor<P> {
     sessions: Arc<Sessions>,
     pool: Pool<AiderFactory>,
-    registry: Registry,
-    route: R,
+    place: P,
 }
 
-impl<R: Route> AiderExecutor<R> {
-    /// An executor running `sessions` on agents of `pool`, placed by
-    /// `route` on the fleet of `registry`.
-    pub fn new(
-        sessions: Arc<Sessions>,
-        pool: Pool<AiderFactory>,
-        registry: Registry,
-        route: R,
-    ) -> Self {
-        Self { sessions, pool, registry, route }
+impl<P: Place> AiderExecutor<P> {
+    /// An executor running `sessions` on agents of `pool`, wherever `place`
+    /// puts them.
+    pub fn new(sessions: Arc<Sessions>, pool: Pool<AiderFactory>, place: P) -> Self {
+        Self { sessions, pool, place }
     }
 }
 
-impl<R: Route> Executor for AiderExecutor<R> {
+impl<P: Place> Executor for AiderExecutor<P> {
     type Payload = AiderTask;
     type Output = SessionReport;
     type Error = TaskFailure;
@@ -136,35 +131,27 @@ impl<R: Route> Executor for AiderExecutor<R> {
         cx: &Context<'_, Progress>,
     ) -> Result<SessionReport, TaskFailure> {
         let category = task.category.unwrap_or(DEFAULT_CATEGORY);
-        let snapshot = self.registry.snapshot();
-        let now = Instant::now();
-        let request = SelectRequest { models: &task.models, category };
-        let ranked = self.route.route(&snapshot, &request, now).map_err(TaskFailure::NoInstance)?;
-        let Some((index, in_flight)) = ranked.iter().find_map(|&index| {
-            snapshot.instance(index).begin(now).ok().map(|guard| (index, guard))
-        }) else {
-            return Err(TaskFailure::NoInstance(NoInstance {
-                reason: "every ranked instance's breaker refused".to_owned(),
-                temporary: true,
-            }));
-        };
-        let instance = snapshot.instance(index);
-        let endpoint = snapshot.endpoint(instance.endpoint);
-        let placement = om_pool::Placement::new(instance.info.name.clone(), endpoint.id.clone());
-        let url = endpoint.url.clone();
-        drop(snapshot);
-
+        let lease = self.place.place(&task).await?;
+        let target = lease.target();
+        let placement = om_pool::Placement::new(target.model.clone(), target.endpoint.clone());
+        let url = target.url.clone();
         let checkout = Request::placement(placement.clone()).with_task(cx.id().clone());
-        let mut agent = self.pool.checkout(checkout).await.map_err(TaskFailure::Checkout)?;
+        let mut agent = match self.pool.checkout(checkout).await {
+            Ok(agent) => agent,
+            Err(err) => {
+                lease.end(None).await;
+                return Err(TaskFailure::Checkout(err));
+            }
+        };
         cx.report(Progress::Assigned {
             model: placement.model.clone(),
             endpoint: placement.endpoint.clone(),
             agent: agent.id(),
         });
         match agent.run(AgentTask { spec: task.spec, url }).await {
-            Ok(report) => {
-                let mode = self.sessions.settings().mode;
-                in_flight.finish(&report.outcome(mode, Some(category)), Instant::now());
+            Ok(mut report) => {
+                let outcome = report.outcome(self.sessions.settings().mode, Some(category));
+                report.served_by = lease.end(Some(&outcome)).await;
                 if report.status.is_success() {
                     Ok(report)
                 } else {
@@ -173,8 +160,7 @@ impl<R: Route> Executor for AiderExecutor<R> {
             }
             Err(err) => {
                 // Aider or git failed here: nothing to say about the model.
-                in_flight
-                    .finish(&Outcome::new(Verdict::Neutral(ErrorKind::Internal)), Instant::now());
+                lease.end(None).await;
                 Err(TaskFailure::Session(err))
             }
         }

@@ -2,8 +2,9 @@
 //! [Aider](https://aider.chat) sessions at once over the fleet, each in its
 //! own git worktree on its own branch.
 //!
-//! `om-aider` depends on `om-core`, `om-registry` (the fleet it selects
-//! models from), `om-dispatch` (it is an [`Executor`](om_dispatch::Executor))
+//! `om-aider` depends on `om-core`, `om-registry` (the measurements its
+//! [`cost`] ranks by, the [`Outcome`](om_registry::Outcome) a session
+//! ends with), `om-dispatch` (it is an [`Executor`](om_dispatch::Executor))
 //! and `om-pool` (its sessions run on pooled [`Agent`](om_pool::Agent)s).
 //!
 //! - [`AiderCommand`]: the `aider` command line of one session as an
@@ -21,15 +22,19 @@
 //!   and files are confined to the repository ([`SessionName`],
 //!   [`RepoPath`]); a missing Aider is [`AiderNotFound`], which says how to
 //!   install it.
-//! - [`Select`]: fastest, most capable or round-robin, from the registry's
-//!   measurements and learned affinity; [`Selector`] is the built-in
-//!   [`Route`], and any closure can route instead (the binary asks
-//!   `om-router`, ranking with [`cost`]).
+//! - [`Place`]: where a session's model requests go, as a [`Lease`] that
+//!   ends with the session's outcome and names the endpoints that answered.
+//!   om-aider routes no request itself: the binary's place gives each
+//!   session a gateway of its own over the orchestrator's fleet (permits,
+//!   failover, breakers, metrics, like every other request); [`Fixed`]
+//!   sends every session to one server.
+//! - [`Select`]: fastest, most capable or round-robin, and its [`cost`],
+//!   from the registry's measurements and learned affinity, for the
+//!   router's ranking of a session's model.
 //! - [`AiderAgent`] and [`AiderFactory`] put sessions in an
 //!   [`om_pool::Pool`]; [`AiderExecutor`] runs [`AiderTask`]s for an
-//!   [`om_dispatch::Dispatcher`], recording each session's outcome on its
-//!   model instance. The dispatcher decides what runs next, the pool who
-//!   runs it.
+//!   [`om_dispatch::Dispatcher`]. The dispatcher decides what runs next,
+//!   the place where, the pool who runs it.
 //!
 //! ```
 //! use om_aider::{AiderCommand, Commits, EditFormat, Mode};
@@ -54,16 +59,21 @@
 //! ```no_run
 //! use std::time::Duration;
 //!
-//! use om_aider::{AiderExecutor, AiderFactory, AiderTask, Select, SessionSpec, Selector, Sessions, Settings};
+//! use om_aider::{AiderExecutor, AiderFactory, AiderTask, Fixed, SessionSpec, Sessions, Settings, Target};
 //! use om_dispatch::{Dispatcher, Task};
 //! use om_pool::Pool;
-//! use om_registry::Registry;
 //! use tokio_util::sync::CancellationToken;
 //!
-//! # async fn demo(registry: Registry) -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let sessions = Sessions::open("/src/project".as_ref(), "main", Settings::default()).await?;
 //! let pool = Pool::builder(AiderFactory::new(sessions.clone())).min(0).max(10).build()?;
-//! let executor = AiderExecutor::new(sessions, pool.clone(), registry, Selector::new(Select::Fastest));
+//! // One server for every session: an Ollama, or `ollama-meta serve`.
+//! let place = Fixed::new(Target {
+//!     model: "qwen2.5-coder:7b".parse()?,
+//!     endpoint: "gateway".into(),
+//!     url: "http://127.0.0.1:11435".parse()?,
+//! });
+//! let executor = AiderExecutor::new(sessions, pool.clone(), place);
 //! let (dispatcher, runner) = Dispatcher::new(executor);
 //! let shutdown = CancellationToken::new();
 //! let pool_worker = tokio::spawn(pool.run(shutdown.clone()));
@@ -101,6 +111,7 @@ mod git;
 mod locate;
 mod name;
 mod output;
+mod place;
 mod process;
 mod select;
 mod session;
@@ -119,9 +130,10 @@ pub use git::{GitError, GitFailure};
 pub use locate::{AiderNotFound, DEFAULT_PROGRAM, find_program};
 pub use name::{InvalidName, InvalidPath, MAX_NAME_LEN, RepoPath, SessionName};
 pub use output::{OutputScan, TokenLine, TokenUsage, parse_token_line};
+pub use place::{Fixed, Lease, NoInstance, Place};
 pub use select::{
-    COLD_LOAD, NoInstance, PRIOR_TOKENS_PER_SEC, PRIOR_TTFT, REFERENCE_TOKENS, Route, Select,
-    SelectRequest, Selector, UnknownSelect, capability, cost,
+    COLD_LOAD, PRIOR_TOKENS_PER_SEC, PRIOR_TTFT, REFERENCE_TOKENS, Select, UnknownSelect,
+    capability, cost,
 };
 pub use session::{
     DEFAULT_TIMEOUT, MAX_MESSAGE_ARG, SessionReport, SessionSpec, SessionStatus, Sessions,

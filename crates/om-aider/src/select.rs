@@ -1,21 +1,14 @@
-//! Choosing the model instance an Aider session talks to, from the fleet as
-//! the registry sees it.
-//!
-//! A [`Route`] ranks the instances that may serve a session. The built-in
-//! [`Selector`] applies basic eligibility (the allowed models, a model that
-//! can chat, a healthy endpoint, a breaker that admits, no 503 cooldown)
-//! and then a [`Select`] strategy. A composition crate that has the router
-//! passes its own `Route` (a closure) that asks `om-router` with its full
-//! eligibility filters and ranks with [`cost`], so configured allow/deny
-//! lists, tags and context windows apply to Aider sessions too.
+//! How an Aider session's model is chosen: the [`Select`] strategies and
+//! their [`cost`], from the registry's measurements and learned affinity.
+//! Eligibility (allowed models, health, breakers, cooldowns) is the
+//! router's; a composition crate ranks what the router found eligible with
+//! [`cost`] (the binary's `--select`).
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use om_core::{Capabilities, Capability, ModelChoice, ModelName, TaskCategory};
+use om_core::TaskCategory;
 use om_registry::{InstanceIdx, Snapshot, Ticks};
-use tokio::time::Instant;
 
 /// How sessions pick their model instance.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -81,166 +74,6 @@ pub const PRIOR_TOKENS_PER_SEC: f64 = 20.0;
 /// What loading a model that is not loaded is assumed to add, in seconds.
 pub const COLD_LOAD: f64 = 5.0;
 
-/// What a session asks of the selection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SelectRequest<'a> {
-    /// Which models may serve it: any, a pinned one, or an allow-list whose
-    /// entries name a model (`qwen2.5-coder:7b`) or, without a tag, also a
-    /// family (`qwen2`), as for `ollama-meta run`.
-    pub models: &'a ModelChoice,
-    /// The task's category, for affinity.
-    pub category: TaskCategory,
-}
-
-/// No instance can serve a session.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("no model instance can serve the session: {reason}")]
-pub struct NoInstance {
-    /// Why, in words.
-    pub reason: String,
-    /// True when instances exist but are unhealthy, tripped or cooling
-    /// down: waiting may help.
-    pub temporary: bool,
-}
-
-/// Ranks the model instances that may serve a session, best first.
-///
-/// Implemented by [`Selector`], and by any
-/// `Fn(&Snapshot, &SelectRequest, Instant) -> Result<Vec<InstanceIdx>, NoInstance>`
-/// closure, so a caller can route with `om-router` instead.
-pub trait Route: Send + Sync + 'static {
-    /// The eligible instances of `snapshot` for `request` at `now`, best
-    /// first.
-    ///
-    /// # Errors
-    ///
-    /// [`NoInstance`] when none is eligible.
-    fn route(
-        &self,
-        snapshot: &Snapshot,
-        request: &SelectRequest<'_>,
-        now: Instant,
-    ) -> Result<Vec<InstanceIdx>, NoInstance>;
-}
-
-impl<F> Route for F
-where
-    F: Fn(&Snapshot, &SelectRequest<'_>, Instant) -> Result<Vec<InstanceIdx>, NoInstance>
-        + Send
-        + Sync
-        + 'static,
-{
-    fn route(
-        &self,
-        snapshot: &Snapshot,
-        request: &SelectRequest<'_>,
-        now: Instant,
-    ) -> Result<Vec<InstanceIdx>, NoInstance> {
-        self(snapshot, request, now)
-    }
-}
-
-/// The built-in [`Route`]: basic eligibility, then a [`Select`] strategy.
-///
-/// ```
-/// use om_aider::{Route, Select, SelectRequest, Selector};
-/// use om_core::{EndpointId, TaskCategory};
-/// use om_registry::{Config, EndpointSpec, ModelInfo, Registry};
-/// use tokio::time::Instant;
-///
-/// let registry = Registry::new(Config::default());
-/// let mut edit = registry.edit();
-/// for (name, params) in [("small", "1B"), ("big", "14B")] {
-///     let id = EndpointId::new(name);
-///     edit.upsert_endpoint(EndpointSpec::new(id.clone(), format!("{name}.lan").parse()?))?;
-///     let mut model = ModelInfo::new(format!("coder-{name}").parse()?);
-///     model.parameters = om_registry::parse_parameter_count(params);
-///     edit.replace_models(&id, vec![model])?;
-/// }
-/// edit.publish();
-///
-/// let selector = Selector::new(Select::Capable);
-/// let request = SelectRequest { models: &om_core::ModelChoice::Any, category: TaskCategory::Coding };
-/// let snapshot = registry.snapshot();
-/// let ranked = selector.route(&snapshot, &request, Instant::now())?;
-/// assert_eq!(snapshot.instance(ranked[0]).info.name.to_string(), "coder-big:latest");
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Default)]
-pub struct Selector {
-    select: Select,
-    turn: AtomicU64,
-}
-
-impl Selector {
-    /// A selector with the strategy `select`.
-    pub fn new(select: Select) -> Self {
-        Self { select, turn: AtomicU64::new(0) }
-    }
-
-    /// The strategy.
-    pub fn select(&self) -> Select {
-        self.select
-    }
-}
-
-impl Route for Selector {
-    fn route(
-        &self,
-        snapshot: &Snapshot,
-        request: &SelectRequest<'_>,
-        now: Instant,
-    ) -> Result<Vec<InstanceIdx>, NoInstance> {
-        let ticks = snapshot.ticks(now);
-        let considered = candidates(snapshot, request.models);
-        let mut eligible: Vec<(InstanceIdx, f64, f64)> = Vec::with_capacity(considered.len());
-        let mut blocked = 0usize;
-        for index in considered.iter().copied() {
-            let instance = snapshot.instance(index);
-            let caps = instance.info.capabilities;
-            if !can_chat(caps) {
-                continue;
-            }
-            let facts = snapshot.facts(index);
-            let live = facts.live.view(ticks);
-            if !facts.routable || !live.admits || live.cooling_down {
-                blocked += 1;
-                continue;
-            }
-            let cost = match self.select {
-                Select::RoundRobin => 0.0,
-                select => cost(select, snapshot, index, request.category, ticks),
-            };
-            eligible.push((index, cost, endpoint_load(snapshot, index)));
-        }
-        if eligible.is_empty() {
-            let reason = if considered.is_empty() {
-                match request.models {
-                    ModelChoice::Any => "the fleet has no models".to_owned(),
-                    ModelChoice::Pinned(model) => format!("no endpoint has {model}"),
-                    ModelChoice::AllowList(names) => {
-                        format!("no endpoint has any of {}", names.join(", "))
-                    }
-                }
-            } else if blocked > 0 {
-                format!("{blocked} instance(s) unhealthy, with an open breaker or cooling down")
-            } else {
-                "no model that can chat".to_owned()
-            };
-            return Err(NoInstance { reason, temporary: blocked > 0 });
-        }
-        if self.select == Select::RoundRobin {
-            let turn = self.turn.fetch_add(1, Ordering::Relaxed);
-            let start = usize::try_from(turn % eligible.len() as u64).unwrap_or(0);
-            eligible.rotate_left(start);
-        } else {
-            eligible
-                .sort_by(|a, b| a.1.total_cmp(&b.1).then(a.2.total_cmp(&b.2)).then(a.0.cmp(&b.0)));
-        }
-        Ok(eligible.into_iter().map(|(index, ..)| index).collect())
-    }
-}
-
 /// The cost of `index` for `select` (lower is better), for a router
 /// strategy that ranks Aider sessions: [`Select::Fastest`] gives expected
 /// seconds for a reference reply, [`Select::Capable`] `1 / (1 + score)`.
@@ -288,36 +121,6 @@ fn endpoint_load(snapshot: &Snapshot, index: InstanceIdx) -> f64 {
     f64::from(facts.endpoint_live.in_flight()) / f64::from(facts.capacity_now().max(1))
 }
 
-/// True for a model that can chat: it says it completes, or says nothing.
-fn can_chat(caps: Capabilities) -> bool {
-    caps.is_empty() || caps.has(Capability::Completion)
-}
-
-fn candidates(snapshot: &Snapshot, models: &ModelChoice) -> Vec<InstanceIdx> {
-    match models {
-        ModelChoice::Any => snapshot.all_instances().to_vec(),
-        ModelChoice::Pinned(model) => snapshot
-            .find_model(model)
-            .map(|m| snapshot.model(m).instances.clone())
-            .unwrap_or_default(),
-        ModelChoice::AllowList(names) => snapshot
-            .all_instances()
-            .iter()
-            .copied()
-            .filter(|&i| names.iter().any(|name| allows(name, &snapshot.instance(i).info)))
-            .collect(),
-    }
-}
-
-/// An allow-list entry with a tag names one model; one without names the
-/// model with the `latest` tag or any model of that family.
-fn allows(entry: &str, info: &om_registry::ModelInfo) -> bool {
-    let entry = entry.trim();
-    let tagged = entry.rsplit('/').next().is_some_and(|last| last.contains(':'));
-    entry.parse::<ModelName>().is_ok_and(|name| name == info.name)
-        || (!tagged && info.is_family(entry))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,23 +132,5 @@ mod tests {
         }
         assert_eq!("round_robin".parse::<Select>(), Ok(Select::RoundRobin));
         assert!("best".parse::<Select>().unwrap_err().to_string().contains("round-robin"));
-    }
-
-    #[test]
-    fn allow_list_entries_name_models_or_families() {
-        let mut info = om_registry::ModelInfo::new("qwen2.5-coder:7b".parse().unwrap());
-        info.family = "qwen2".to_owned();
-        assert!(allows("qwen2.5-coder:7b", &info));
-        assert!(allows("qwen2", &info));
-        assert!(allows("QWEN2", &info));
-        assert!(!allows("qwen2.5-coder", &info), "untagged means :latest or a family");
-        assert!(!allows("qwen2:7b", &info), "a tag names one model");
-    }
-
-    #[test]
-    fn chat_capability() {
-        assert!(can_chat(Capabilities::NONE));
-        assert!(can_chat(Capabilities::of(&[Capability::Completion, Capability::Tools])));
-        assert!(!can_chat(Capabilities::of(&[Capability::Embedding])));
     }
 }

@@ -127,7 +127,8 @@ impl SessionSpec {
 pub struct Target {
     /// The model.
     pub model: ModelName,
-    /// The endpoint's name.
+    /// Where it runs: an endpoint's name, or a name for the fleet behind a
+    /// gateway.
     pub endpoint: EndpointId,
     /// The endpoint's URL (or the gateway's): Aider's `OLLAMA_API_BASE`.
     pub url: EndpointUrl,
@@ -199,8 +200,12 @@ pub struct SessionReport {
     pub worktree_kept: bool,
     /// The model.
     pub model: ModelName,
-    /// The endpoint.
+    /// Where it ran, as its [`Target`] named it.
     pub endpoint: EndpointId,
+    /// The endpoints that answered the session's model requests, when the
+    /// executor's [`Place`](crate::Place) knows them (empty from
+    /// [`Sessions::run`] alone).
+    pub served_by: Vec<EndpointId>,
     /// The files changed since the base commit, committed or not.
     pub diff: DiffStat,
     /// The commits on the branch, oldest first.
@@ -408,6 +413,7 @@ impl Sessions {
             worktree_kept,
             model: target.model.clone(),
             endpoint: target.endpoint.clone(),
+            served_by: Vec::new(),
             diff,
             commits,
             tokens: scan.tokens,

@@ -12,7 +12,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use om_core::RequestId;
 use om_core::wire::openai::OpenAiError;
-use om_orchestrator::Fleet;
+use om_orchestrator::{Fleet, Forward, Forwarded, Options};
 use serde_json::json;
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -21,6 +21,7 @@ use crate::auth::Auth;
 use crate::body::Body;
 use crate::request_id::{RequestIds, X_REQUEST_ID};
 use crate::route::Route;
+use crate::served::Served;
 use crate::settings::Settings;
 use crate::{manage, native, observe, openai, reply};
 
@@ -42,10 +43,12 @@ pub(crate) struct Shared {
     /// Numbers the `/v1` completion ids.
     completions: AtomicU64,
     pub(crate) started: Instant,
+    /// Counts the endpoints that answered, when the caller asked.
+    served: Option<Served>,
 }
 
 impl App {
-    pub(crate) fn new(fleet: Fleet, settings: Settings) -> Self {
+    pub(crate) fn new(fleet: Fleet, settings: Settings, served: Option<Served>) -> Self {
         let auth = Auth::new(settings.auth_token.as_deref());
         Self {
             shared: Arc::new(Shared {
@@ -55,6 +58,7 @@ impl App {
                 ids: RequestIds::new(),
                 completions: AtomicU64::new(0),
                 started: Instant::now(),
+                served,
             }),
         }
     }
@@ -65,6 +69,20 @@ impl App {
 
     pub(crate) fn fleet(&self) -> &Fleet {
         &self.shared.fleet
+    }
+
+    /// Forwards a model request to the fleet, naming the backend that
+    /// took it in the request's span (and in the [`Served`] tally).
+    pub(crate) async fn forward(&self, request: Forward) -> Result<Forwarded, om_core::Error> {
+        let operation = request.operation;
+        let answer = self.fleet().forward(request, Options::default()).await?;
+        tracing::Span::current().record("backend", answer.endpoint().as_str());
+        if let Some(served) = &self.shared.served
+            && operation.is_inference()
+        {
+            served.add(answer.endpoint());
+        }
+        Ok(answer)
     }
 
     /// The next `/v1` completion number.
@@ -222,7 +240,7 @@ mod tests {
 
     fn app(forward_authorization: bool) -> App {
         let (fleet, _workers) = Fleet::builder().build().expect("an empty fleet");
-        App::new(fleet, Settings { forward_authorization, ..Settings::default() })
+        App::new(fleet, Settings { forward_authorization, ..Settings::default() }, None)
     }
 
     #[test]

@@ -94,9 +94,11 @@ mod openai;
 mod reply;
 mod request_id;
 mod route;
+mod served;
 mod server;
 mod settings;
 
 pub use error::Error;
+pub use served::Served;
 pub use server::Gateway;
 pub use settings::Settings;

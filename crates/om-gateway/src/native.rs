@@ -8,7 +8,7 @@ use http::header::HeaderValue;
 use http::request::Parts;
 use http::{Response, StatusCode};
 use om_core::{Error, RequestId};
-use om_orchestrator::{Forward, Forwarded, Operation, Options};
+use om_orchestrator::{Forward, Forwarded, Operation};
 
 use crate::app::App;
 use crate::body::Body;
@@ -29,11 +29,8 @@ pub(crate) async fn model(
     tracing::Span::current().record("model", inspected.model.as_str());
     let mut forward = forward(id, operation, inspected, body);
     forward.authorization = app.upstream_authorization(&parts.headers);
-    match app.fleet().forward(forward, Options::default()).await {
-        Ok(answer) => {
-            tracing::Span::current().record("backend", answer.endpoint().as_str());
-            pass_through(answer).await
-        }
+    match app.forward(forward).await {
+        Ok(answer) => pass_through(answer).await,
         Err(error) => {
             tracing::debug!(error = %error, kind = error.kind_name(), "not forwarded");
             reply::from_error(&error)

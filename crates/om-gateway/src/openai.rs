@@ -20,7 +20,7 @@ use om_core::wire::openai::{
 };
 use om_core::wire::{ChatResponse, EmbedResponse, GenerateResponse};
 use om_core::{ModelName, RequestId};
-use om_orchestrator::{Forwarded, Operation, Options};
+use om_orchestrator::{Forwarded, Operation};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -163,13 +163,7 @@ async fn send<T: Serialize>(
     tracing::Span::current().record("model", inspected.model.as_str());
     let mut request = forward(id, operation, inspected, Bytes::from(body));
     request.authorization = app.upstream_authorization(&parts.headers);
-    match app.fleet().forward(request, Options::default()).await {
-        Ok(answer) => {
-            tracing::Span::current().record("backend", answer.endpoint().as_str());
-            Ok(answer)
-        }
-        Err(error) => Err(reply::openai_from_error(&error)),
-    }
+    app.forward(request).await.map_err(|error| reply::openai_from_error(&error))
 }
 
 /// The one native object of a non-streamed answer.

@@ -15,6 +15,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::app::App;
 use crate::error::Error;
+use crate::served::Served;
 use crate::settings::Settings;
 
 /// The gateway, bound and ready to [`run`](Self::run).
@@ -35,7 +36,9 @@ use crate::settings::Settings;
 pub struct Gateway {
     listener: TcpListener,
     local_addr: SocketAddr,
-    app: App,
+    fleet: Fleet,
+    settings: Settings,
+    served: Option<Served>,
 }
 
 impl Gateway {
@@ -51,7 +54,15 @@ impl Gateway {
             TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr, source })?;
         let local_addr = listener.local_addr().map_err(|source| Error::Bind { addr, source })?;
         let settings = Settings { listen: local_addr, ..settings };
-        Ok(Self { listener, local_addr, app: App::new(fleet, settings) })
+        Ok(Self { listener, local_addr, fleet, settings, served: None })
+    }
+
+    /// Counts in `served` the endpoints that answer this gateway's model
+    /// requests.
+    #[must_use]
+    pub fn count_served(mut self, served: &Served) -> Self {
+        self.served = Some(served.clone());
+        self
     }
 
     /// The bound address (with the real port when bound to port 0).
@@ -71,9 +82,10 @@ impl Gateway {
     /// served end when their tasks notice (at their next await), without
     /// the grace period. Cancel `shutdown` and await the future instead.
     pub async fn run(self, shutdown: CancellationToken) {
-        let Self { listener, local_addr, app } = self;
-        let grace = app.shared().settings.shutdown_grace;
-        let header_read_timeout = app.shared().settings.header_read_timeout;
+        let Self { listener, local_addr, fleet, settings, served } = self;
+        let grace = settings.shutdown_grace;
+        let header_read_timeout = settings.header_read_timeout;
+        let app = App::new(fleet, settings, served);
         tracing::info!(addr = %local_addr, "gateway listening");
         let graceful = GracefulShutdown::new();
         let tracker = TaskTracker::new();

@@ -1,6 +1,6 @@
 //! Errors of the registry's write API.
 
-use om_core::EndpointId;
+use om_core::{EndpointId, ModelName};
 
 use crate::instance::InstanceId;
 
@@ -14,6 +14,9 @@ pub enum Error {
     /// No endpoint has this model (boxed: an id is large).
     #[error("unknown instance {0}")]
     UnknownInstance(Box<InstanceId>),
+    /// No endpoint has a model of this name (boxed: a name is large).
+    #[error("unknown model {0}")]
+    UnknownModel(Box<ModelName>),
     /// A weight that is not a finite number above 0.
     #[error(
         "invalid weight {weight} for endpoint {endpoint}: must be a finite number greater than 0"
@@ -27,9 +30,10 @@ pub enum Error {
 }
 
 impl Error {
-    /// True for [`Error::UnknownEndpoint`] and [`Error::UnknownInstance`].
+    /// True for [`Error::UnknownEndpoint`], [`Error::UnknownInstance`] and
+    /// [`Error::UnknownModel`].
     pub fn is_unknown(&self) -> bool {
-        matches!(self, Self::UnknownEndpoint(_) | Self::UnknownInstance(_))
+        matches!(self, Self::UnknownEndpoint(_) | Self::UnknownInstance(_) | Self::UnknownModel(_))
     }
 }
 

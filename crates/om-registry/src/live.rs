@@ -471,10 +471,21 @@ impl InstanceLive {
             self.shared.category_outputs[category as usize].add(tokens);
         }
         if let (Some(category), Some(reward)) = (outcome.category, outcome.reward()) {
-            self.model.add(category, reward);
-            self.shared.category_trials[category as usize].fetch_add(1, Ordering::Relaxed);
+            self.reward(category, reward);
         }
         Recorded { transition, cold_load, limit: self.endpoint.learned_limit() }
+    }
+
+    /// Adds `reward` (in `[0, 1]`; NaN is ignored) to the model's learned
+    /// affinity for `category`, as an outcome of that quality does, without
+    /// counting a request: for work judged as a whole after its requests
+    /// were recorded one by one (an Aider session's edit).
+    pub fn reward(&self, category: TaskCategory, reward: f64) {
+        if reward.is_nan() {
+            return;
+        }
+        self.model.add(category, reward);
+        self.shared.category_trials[category as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Mirrors the breaker into the atomics; called with the lock held.

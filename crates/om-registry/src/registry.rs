@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use om_core::EndpointId;
+use om_core::{EndpointId, ModelName, TaskCategory};
 use parking_lot::{Mutex, MutexGuard};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -204,6 +204,25 @@ impl Registry {
             .find_instance(&instance.endpoint, &instance.model)
             .ok_or_else(|| Error::UnknownInstance(Box::new(instance.clone())))?;
         Ok(snapshot.instance(index).live.record(outcome, now))
+    }
+
+    /// Adds `reward` to `model`'s learned affinity for `category`; see
+    /// [`InstanceLive::reward`](crate::InstanceLive::reward).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownModel`] when no endpoint has the model now.
+    pub fn record_reward(
+        &self,
+        model: &ModelName,
+        category: TaskCategory,
+        reward: f64,
+    ) -> Result<()> {
+        let snapshot = self.snapshot();
+        let found = snapshot.find_model(model).and_then(|m| snapshot.model(m).instances.first());
+        let index = *found.ok_or_else(|| Error::UnknownModel(Box::new(model.clone())))?;
+        snapshot.instance(index).live.reward(category, reward);
+        Ok(())
     }
 }
 

@@ -17,6 +17,7 @@
 
 mod executor;
 mod outcome;
+mod place;
 mod route;
 mod table;
 
@@ -46,9 +47,12 @@ use crate::batch::taskfile::{self, AiderEntry};
 use crate::cli::{AiderArgs, GlobalArgs};
 use crate::cmd::aider::executor::{Running, SessionExecutor};
 use crate::cmd::aider::outcome::Meta;
+use crate::cmd::aider::place::FleetPlace;
+use crate::cmd::aider::route::Ranking;
 use crate::cmd::config::EXIT_BAD_INPUT;
 use crate::cmd::run::drive;
 use crate::cmd::run::interrupt::Interrupts;
+use crate::cmd::serve;
 
 /// Runs the sessions; see the module docs. Exit code 0 when every task of
 /// the file succeeded, 1 when some did not, 2 for invalid input.
@@ -131,7 +135,17 @@ pub(crate) async fn run(global: &GlobalArgs, args: &AiderArgs) -> anyhow::Result
             Mode::Lines(Stream::Stdout)
         };
         let progress = Progress::new(mode, entries.len() as u64, resumed as u64);
-        let batch = Batch { sessions, fleet, progress: progress.clone(), args, tracker: &tracker };
+        let gateway = om_gateway::Settings {
+            // The sessions' own gateways are private to this run: Aider
+            // sends no gateway token, only its `--api-key`, which goes on
+            // to the endpoints as it did when Aider talked to them.
+            auth_token: None,
+            forward_authorization: args.api_key.is_some()
+                || loaded.config.gateway.forward_authorization,
+            ..serve::settings(&loaded.config.gateway)
+        };
+        let batch =
+            Batch { sessions, fleet, gateway, progress: progress.clone(), args, tracker: &tracker };
         let outcome = batch.run(todo, journal, &services).await;
         progress.finish();
         match outcome {
@@ -244,6 +258,7 @@ impl Output {
 struct Batch<'a> {
     sessions: Arc<Sessions>,
     fleet: Fleet,
+    gateway: om_gateway::Settings,
     progress: Progress,
     args: &'a AiderArgs,
     tracker: &'a TaskTracker,
@@ -273,8 +288,12 @@ impl Batch<'_> {
                 }
             }
         });
-        let route = route::router(self.fleet.router().config(), self.args.select);
-        let inner = AiderExecutor::new(self.sessions, pool, self.fleet.registry().clone(), route);
+        let place = FleetPlace {
+            ranking: Ranking::new(self.fleet.router().config(), self.args.select),
+            fleet: self.fleet,
+            gateway: self.gateway,
+        };
+        let inner = AiderExecutor::new(self.sessions, pool, place);
         let running = Running::default();
         let draining = CancellationToken::new();
         let executor = SessionExecutor {

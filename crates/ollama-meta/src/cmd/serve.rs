@@ -80,7 +80,7 @@ fn load(global: &GlobalArgs, args: &ServeArgs) -> Result<om_config::Loaded, om_c
 }
 
 /// The gateway's settings from the `[gateway]` section.
-fn settings(section: &om_config::Gateway) -> Settings {
+pub(crate) fn settings(section: &om_config::Gateway) -> Settings {
     Settings {
         listen: section.listen,
         auth_token: section.auth_token.as_ref().map(|t| t.expose().to_owned()),

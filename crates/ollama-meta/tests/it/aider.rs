@@ -1,7 +1,8 @@
 //! `ollama-meta aider`, spawned as a user would run it, with a fake `aider`
-//! (a shell script run as a program with arguments) against a simulated
-//! endpoint: exit codes for bad input, sessions end to end with their
-//! branches, results and summary, failures, and `--resume`. The real
+//! (a shell script run as a program with arguments, asking its model one
+//! question with python3) against a simulated endpoint: exit codes for bad
+//! input, sessions end to end with their branches, results and summary,
+//! the requests going through the fleet, failures, and `--resume`. The real
 //! aider-chat runs in `cargo xtask e2e` (`tests/python/aider_e2e.py`).
 
 #![cfg(unix)]
@@ -17,9 +18,10 @@ use tokio::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ollama-meta");
 
-/// Prints its arguments, appends `# edited-by: <model>` to the files after
-/// `--` and commits them as Aider would; a file whose name has `broken` in it
-/// makes it fail (exit 3) instead.
+/// Prints its arguments, asks its model one chat question at
+/// `OLLAMA_API_BASE` (exit 4 when that fails), appends `# edited-by:
+/// <model>` to the files after `--` and commits them as Aider would; a file
+/// whose name has `broken` in it makes it fail (exit 3) instead.
 const FAKE_AIDER: &str = r#"#!/bin/sh
 for a in "$@"; do printf 'arg: %s\n' "$a"; done
 commit=0
@@ -32,6 +34,14 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+python3 - "$OLLAMA_API_BASE" "${model#ollama_chat/}" <<'PY' || exit 4
+import json, sys, urllib.request
+base, model = sys.argv[1], sys.argv[2]
+body = json.dumps({"model": model, "stream": False,
+                   "messages": [{"role": "user", "content": "hello"}]}).encode()
+with urllib.request.urlopen(urllib.request.Request(base + "/api/chat", data=body), timeout=60) as r:
+    print("reply:", json.load(r)["message"]["content"][:40])
+PY
 for f in "$@"; do
   case "$f" in *broken*) echo "cannot edit $f" >&2; exit 3 ;; esac
   printf '# edited-by: %s\n' "${model#ollama_chat/}" >> "$f"
@@ -246,6 +256,10 @@ async fn sessions_run_in_parallel_on_their_branches_and_resume_skips_the_ok_ones
             assert_eq!(changed.trim(), files[i], "no cross-talk");
             let log = std::fs::read_to_string(session["log"].as_str().unwrap()).unwrap();
             assert!(log.contains("arg: --message=change"), "{log}");
+            // Its request went through the session's gateway to the fleet,
+            // which says which endpoint answered.
+            assert!(log.contains("reply: "), "{log}");
+            assert_eq!(line["endpoint"], url.trim_start_matches("http://"), "{line}");
             assert!(log.contains("don't \"break\" it\n"), "the message stays one argument: {log}");
         } else {
             assert_eq!(line["status"], "error");

@@ -1,26 +1,70 @@
 //! The executor through the dispatcher and the pool: the dispatcher decides
-//! what runs next, the selection where, the pool who; outcomes land in the
-//! registry.
+//! what runs next, the place where, the pool who; the place hears how each
+//! session went.
 
 use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use om_aider::{
-    AiderExecutor, AiderFactory, AiderTask, Progress, Select, Selector, SessionSpec, SessionStatus,
-    Sessions, Settings, TaskFailure,
+    AiderExecutor, AiderFactory, AiderTask, Fixed, Lease, Place, Progress, SessionSpec,
+    SessionStatus, Sessions, Settings, Target, TaskFailure,
 };
 use om_core::{EndpointId, ModelChoice, TaskCategory};
 use om_dispatch::{Dispatcher, EventKind, Task, TaskError};
 use om_pool::Pool;
-use om_registry::Registry;
+use om_registry::{Outcome, Verdict};
+use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use crate::select::fleet;
 use crate::support::Fixture;
 
-async fn run_batch(
+fn target(endpoint: &str) -> Target {
+    Target {
+        model: "coder:7b".parse().expect("a model name"),
+        endpoint: EndpointId::new(endpoint),
+        url: "http://127.0.0.1:9".parse().expect("a URL"),
+    }
+}
+
+/// Places sessions on its targets in turn and keeps what each lease was
+/// told when it ended.
+#[derive(Clone, Default)]
+struct Turns {
+    targets: Vec<Target>,
+    turn: Arc<AtomicUsize>,
+    ended: Arc<Mutex<Vec<Option<Outcome>>>>,
+}
+
+struct TurnLease {
+    target: Target,
+    ended: Arc<Mutex<Vec<Option<Outcome>>>>,
+}
+
+impl Place for Turns {
+    type Lease = TurnLease;
+
+    async fn place(&self, _task: &AiderTask) -> Result<TurnLease, TaskFailure> {
+        let turn = self.turn.fetch_add(1, Ordering::Relaxed) % self.targets.len();
+        Ok(TurnLease { target: self.targets[turn].clone(), ended: Arc::clone(&self.ended) })
+    }
+}
+
+impl Lease for TurnLease {
+    fn target(&self) -> &Target {
+        &self.target
+    }
+
+    async fn end(self, outcome: Option<&Outcome>) -> Vec<EndpointId> {
+        self.ended.lock().push(outcome.cloned());
+        vec![self.target.endpoint, EndpointId::new("also")]
+    }
+}
+
+async fn run_batch<P: Place>(
     fixture: &Fixture,
-    registry: &Registry,
+    place: P,
     settings: Settings,
     tasks: Vec<AiderTask>,
     workers: usize,
@@ -33,12 +77,7 @@ async fn run_batch(
         .max(workers)
         .build()
         .expect("a valid pool");
-    let executor = AiderExecutor::new(
-        sessions,
-        pool.clone(),
-        registry.clone(),
-        Selector::new(Select::RoundRobin),
-    );
+    let executor = AiderExecutor::new(sessions, pool.clone(), place);
     let (dispatcher, runner) = Dispatcher::builder(executor)
         .workers(NonZeroUsize::new(workers).expect("at least one worker"))
         .build();
@@ -68,10 +107,10 @@ async fn run_batch(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tasks_spread_over_the_fleet_and_outcomes_are_recorded() {
+async fn sessions_run_where_they_are_placed_and_the_place_hears_how_they_went() {
     let files: Vec<String> = (0..6).map(|i| format!("f{i}.py")).collect();
     let fixture = Fixture::new(&files.iter().map(String::as_str).collect::<Vec<_>>());
-    let registry = fleet(&[("a", "coder:7b", "7B", 8192), ("b", "coder:7b", "7B", 8192)]);
+    let place = Turns { targets: vec![target("a"), target("b")], ..Turns::default() };
     let tasks = files
         .iter()
         .enumerate()
@@ -81,7 +120,8 @@ async fn tasks_spread_over_the_fleet_and_outcomes_are_recorded() {
             category: Some(TaskCategory::Refactoring),
         })
         .collect();
-    let (results, progress) = run_batch(&fixture, &registry, Settings::default(), tasks, 3).await;
+    let (results, progress) =
+        run_batch(&fixture, place.clone(), Settings::default(), tasks, 3).await;
 
     let reports: Vec<_> = results.into_iter().map(|r| r.expect("every task succeeds")).collect();
     assert_eq!(reports.len(), 6);
@@ -89,31 +129,33 @@ async fn tasks_spread_over_the_fleet_and_outcomes_are_recorded() {
         assert_eq!(report.status, SessionStatus::Succeeded);
         assert_eq!(report.branch, format!("om/t{i}"));
         assert_eq!(report.diff.files[0].path.to_str(), Some(files[i].as_str()));
+        // What the lease said served it.
+        assert_eq!(report.served_by, [report.endpoint.clone(), EndpointId::new("also")]);
     }
-    // Round-robin over two endpoints: three sessions each.
     let on_a = reports.iter().filter(|r| r.endpoint == EndpointId::new("a")).count();
     assert_eq!(on_a, 3);
     assert_eq!(progress.len(), 6, "one assignment per task");
 
-    // Each session's outcome is on its instance: successes, and the model
-    // learned about the category.
-    let snapshot = registry.snapshot();
-    let outcomes: u64 = snapshot.instances().iter().map(|i| i.live.stats().outcomes).sum();
-    assert_eq!(outcomes, 6);
-    assert_eq!(snapshot.instances().iter().map(|i| i.live.in_flight()).sum::<u32>(), 0);
-    let model = &snapshot.models()[0];
-    assert_eq!(model.live.affinity(TaskCategory::Refactoring).trials, 6);
+    // Every lease ended with its session's outcome: an edit, in its category.
+    let ended = place.ended.lock();
+    assert_eq!(ended.len(), 6);
+    for outcome in ended.iter() {
+        let outcome = outcome.as_ref().expect("an outcome for a session that ran");
+        assert_eq!(outcome.verdict, Verdict::Success);
+        assert_eq!(outcome.category, Some(TaskCategory::Refactoring));
+        assert_eq!(outcome.reward(), Some(1.0));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_sessions_are_task_failures_with_their_report() {
     let fixture = Fixture::new(&["a.py"]);
-    let registry = fleet(&[("a", "coder:7b", "7B", 8192)]);
+    let place = Turns { targets: vec![target("a")], ..Turns::default() };
     let settings =
         Settings { env: vec![("FAKE_AIDER".into(), "unreachable".into())], ..Settings::default() };
     let task = AiderTask::new(SessionSpec::new("t", "edit").with_file("a.py"));
     let bad_id = AiderTask::new(SessionSpec::new("../t", "edit"));
-    let (results, _) = run_batch(&fixture, &registry, settings, vec![task, bad_id], 2).await;
+    let (results, _) = run_batch(&fixture, place.clone(), settings, vec![task, bad_id], 2).await;
 
     let failure = results[0].as_ref().unwrap_err().failure().expect("an executor error");
     assert_eq!(failure.kind_name(), "model_unreachable");
@@ -121,24 +163,26 @@ async fn failed_sessions_are_task_failures_with_their_report() {
     let failure = results[1].as_ref().unwrap_err().failure().expect("an executor error");
     assert_eq!(failure.kind_name(), "invalid_task");
 
-    // The unreachable model counted against the instance; the invalid task
-    // said nothing about it.
-    let stats = registry.snapshot().instances()[0].live.stats();
-    assert_eq!(stats.outcomes, 2);
-    assert_eq!(stats.success_rate, Some(0.0));
+    // The unreachable model's session ended as a fault with no reward; the
+    // invalid task said nothing about the model.
+    let mut ended = place.ended.lock().clone();
+    ended.sort_by_key(Option::is_some);
+    assert!(ended[0].is_none(), "{ended:?}");
+    let unreachable = ended[1].as_ref().expect("the session's outcome");
+    assert!(unreachable.verdict.is_fault() && unreachable.reward().is_none(), "{unreachable:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_instance_is_a_typed_failure() {
     let fixture = Fixture::new(&["a.py"]);
-    let registry = fleet(&[("a", "coder:7b", "7B", 8192)]);
     let task = AiderTask {
         spec: SessionSpec::new("t", "edit").with_file("a.py"),
         models: ModelChoice::Pinned("other:1b".parse().unwrap()),
         category: None,
     };
-    let (results, _) = run_batch(&fixture, &registry, Settings::default(), vec![task], 1).await;
+    let place = Fixed::new(target("a"));
+    let (results, _) = run_batch(&fixture, place, Settings::default(), vec![task], 1).await;
     let failure = results[0].as_ref().unwrap_err().failure().expect("an executor error");
     assert_eq!(failure.kind_name(), "no_instance");
-    assert!(failure.to_string().contains("other:1b"), "{failure}");
+    assert!(failure.to_string().contains("coder:7b"), "{failure}");
 }

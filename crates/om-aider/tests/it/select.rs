@@ -1,10 +1,11 @@
-//! Model selection from the registry: fastest, most capable, round-robin,
-//! and eligibility.
+//! The session costs from the registry: fastest and most capable. (The
+//! router applies eligibility and round-robin; the binary's tests cover
+//! that path.)
 
 use std::time::Duration;
 
-use om_aider::{Route, Select, SelectRequest, Selector};
-use om_core::{Capabilities, Capability, EndpointId, ModelChoice, TaskCategory};
+use om_aider::{Select, cost};
+use om_core::{Capabilities, Capability, EndpointId, TaskCategory};
 use om_registry::{
     Config, EndpointSpec, Health, InstanceIdx, ModelInfo, Outcome, Registry, Snapshot,
 };
@@ -36,20 +37,17 @@ fn endpoint_of(snapshot: &Snapshot, index: InstanceIdx) -> String {
     snapshot.endpoint(snapshot.instance(index).endpoint).id.to_string()
 }
 
-fn ranked(
-    selector: &Selector,
-    registry: &Registry,
-    models: &ModelChoice,
-    category: TaskCategory,
-) -> Vec<String> {
+/// Every instance's endpoint, cheapest first.
+fn ranked(select: Select, registry: &Registry, category: TaskCategory) -> Vec<String> {
     let snapshot = registry.snapshot();
-    let request = SelectRequest { models, category };
-    selector
-        .route(&snapshot, &request, Instant::now())
-        .expect("an eligible instance")
-        .into_iter()
-        .map(|i| endpoint_of(&snapshot, i))
-        .collect()
+    let now = snapshot.ticks(Instant::now());
+    let mut costed: Vec<(f64, String)> = snapshot
+        .all_instances()
+        .iter()
+        .map(|&i| (cost(select, &snapshot, i, category, now), endpoint_of(&snapshot, i)))
+        .collect();
+    costed.sort_by(|a, b| a.0.total_cmp(&b.0));
+    costed.into_iter().map(|(_, endpoint)| endpoint).collect()
 }
 
 /// Records `n` warm successes with these measurements on the instance of
@@ -81,8 +79,7 @@ async fn fastest_follows_measured_speed_and_ttft() {
     ]);
     measure(&registry, "slow", 400, 15.0);
     measure(&registry, "quick", 100, 120.0);
-    let order =
-        ranked(&Selector::new(Select::Fastest), &registry, &ModelChoice::Any, TaskCategory::Coding);
+    let order = ranked(Select::Fastest, &registry, TaskCategory::Coding);
     // quick: 0.1 + 500/120 ≈ 4.3 s; unmeasured: priors 1 + 25 = 26 s + cold; slow: 0.4 + 33 s.
     assert_eq!(order, ["quick", "new", "slow"]);
 }
@@ -95,8 +92,7 @@ async fn capable_prefers_size_then_context_then_affinity() {
         ("mid-long", "mid:14b", "14B", 131_072),
         ("mid-short", "mid2:14b", "14B", 4096),
     ]);
-    let order =
-        ranked(&Selector::new(Select::Capable), &registry, &ModelChoice::Any, TaskCategory::Coding);
+    let order = ranked(Select::Capable, &registry, TaskCategory::Coding);
     assert_eq!(order, ["big", "mid-long", "mid-short", "tiny"]);
 
     // A mid model that keeps failing its coding tasks falls behind its twin.
@@ -113,93 +109,9 @@ async fn capable_prefers_size_then_context_then_affinity() {
         let now = Instant::now();
         snapshot.instance(long).begin(now).unwrap().finish(&outcome, now);
     }
-    let order =
-        ranked(&Selector::new(Select::Capable), &registry, &ModelChoice::Any, TaskCategory::Coding);
+    let order = ranked(Select::Capable, &registry, TaskCategory::Coding);
     assert_eq!(order[..2], ["big", "mid-short"]);
     // Other categories are unaffected.
-    let order = ranked(
-        &Selector::new(Select::Capable),
-        &registry,
-        &ModelChoice::Any,
-        TaskCategory::Documentation,
-    );
+    let order = ranked(Select::Capable, &registry, TaskCategory::Documentation);
     assert_eq!(order[..2], ["big", "mid-long"]);
-}
-
-#[tokio::test(start_paused = true)]
-async fn round_robin_rotates_over_the_eligible() {
-    let registry = fleet(&[("a", "m", "7B", 8192), ("b", "m", "7B", 8192), ("c", "m", "7B", 8192)]);
-    let selector = Selector::new(Select::RoundRobin);
-    let firsts: Vec<String> = (0..6)
-        .map(|_| ranked(&selector, &registry, &ModelChoice::Any, TaskCategory::Coding)[0].clone())
-        .collect();
-    assert_eq!(firsts, ["a", "b", "c", "a", "b", "c"]);
-}
-
-#[tokio::test(start_paused = true)]
-async fn eligibility_filters_models_health_and_embeddings() {
-    let registry = fleet(&[
-        ("a", "coder:7b", "7B", 8192),
-        ("b", "chat:3b", "3B", 8192),
-        ("down", "coder:7b", "7B", 8192),
-    ]);
-    registry
-        .set_health(
-            &EndpointId::new("down"),
-            Health::unhealthy("connection refused", Instant::now()),
-        )
-        .unwrap();
-    let mut edit = registry.edit();
-    let embed_id = EndpointId::new("embed");
-    edit.upsert_endpoint(EndpointSpec::new(embed_id.clone(), "embed.lan".parse().unwrap()))
-        .unwrap();
-    let mut embed = ModelInfo::new("nomic-embed-text".parse().unwrap());
-    embed.capabilities = Capabilities::of(&[Capability::Embedding]);
-    edit.replace_models(&embed_id, vec![embed]).unwrap();
-    edit.publish();
-
-    let selector = Selector::new(Select::Capable);
-    assert_eq!(ranked(&selector, &registry, &ModelChoice::Any, TaskCategory::Coding), ["a", "b"]);
-    let coder = ModelChoice::Pinned("coder:7b".parse().unwrap());
-    assert_eq!(ranked(&selector, &registry, &coder, TaskCategory::Coding), ["a"]);
-    let listed = ModelChoice::AllowList(vec!["chat:3b".to_owned(), "nomic-embed-text".to_owned()]);
-    assert_eq!(ranked(&selector, &registry, &listed, TaskCategory::Coding), ["b"]);
-
-    let snapshot = registry.snapshot();
-    let missing = ModelChoice::AllowList(vec!["nope".to_owned()]);
-    let err = selector
-        .route(
-            &snapshot,
-            &SelectRequest { models: &missing, category: TaskCategory::Coding },
-            Instant::now(),
-        )
-        .unwrap_err();
-    assert!(!err.temporary);
-    assert!(err.reason.contains("nope"), "{err}");
-
-    registry
-        .set_health(&EndpointId::new("a"), Health::unhealthy("refused", Instant::now()))
-        .unwrap();
-    let err = selector
-        .route(
-            &registry.snapshot(),
-            &SelectRequest { models: &coder, category: TaskCategory::Coding },
-            Instant::now(),
-        )
-        .unwrap_err();
-    assert!(err.temporary, "{err}");
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_closure_is_a_route() {
-    let registry = fleet(&[("a", "m", "7B", 8192), ("b", "m", "7B", 8192)]);
-    let last_first = |snapshot: &Snapshot, _: &SelectRequest<'_>, _: Instant| {
-        let mut all = snapshot.all_instances().to_vec();
-        all.reverse();
-        Ok(all)
-    };
-    let snapshot = registry.snapshot();
-    let request = SelectRequest { models: &ModelChoice::Any, category: TaskCategory::General };
-    let order = last_first.route(&snapshot, &request, Instant::now()).unwrap();
-    assert_eq!(endpoint_of(&snapshot, order[0]), "b");
 }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use om_core::TaskCategory;
 use om_registry::{Change, Config, Error, Health, InstanceId, Outcome, Registry};
 use tokio::time::Instant;
 
@@ -138,6 +139,26 @@ fn refused_writes() {
         .record_outcome(&InstanceId::new(id("a"), name("x")), &outcome, Instant::now())
         .unwrap_err();
     assert!(err.is_unknown());
+    let err = registry.record_reward(&name("x"), TaskCategory::Coding, 1.0).unwrap_err();
+    assert!(err.is_unknown() && err.to_string().contains("x:latest"), "{err}");
+}
+
+#[test]
+fn a_reward_teaches_the_model_without_counting_a_request() {
+    let registry = two_endpoints(Config::default());
+    let model = name("qwen2.5-coder:7b");
+    registry.record_reward(&model, TaskCategory::Coding, 1.0).unwrap();
+    registry.record_reward(&model, TaskCategory::Coding, 0.0).unwrap();
+    registry.record_reward(&model, TaskCategory::Coding, f64::NAN).unwrap();
+    let snapshot = registry.snapshot();
+    let fleet_model = snapshot.model(snapshot.find_model(&model).unwrap());
+    let affinity = fleet_model.live.affinity(TaskCategory::Coding);
+    assert_eq!(affinity.trials, 2, "NaN is no verdict");
+    assert!((affinity.reward_sum - 1.0).abs() < 1e-9);
+    assert_eq!(fleet_model.live.affinity(TaskCategory::Documentation).trials, 0);
+    assert_eq!(snapshot.category_trials(TaskCategory::Coding), 2);
+    let outcomes: u64 = snapshot.instances().iter().map(|i| i.live.stats().outcomes).sum();
+    assert_eq!(outcomes, 0);
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use om_aider::{
-    AiderExecutor, AiderTask, Progress as SessionProgress, Route, SessionReport, TaskFailure,
+    AiderExecutor, AiderTask, Place, Progress as SessionProgress, SessionReport, TaskFailure,
 };
 use om_core::TaskId;
 use om_dispatch::{Context, Executor, TaskError};
@@ -18,9 +18,9 @@ use crate::batch::progress::Progress;
 
 /// Runs Aider tasks.
 #[derive(Debug)]
-pub(crate) struct SessionExecutor<R> {
-    /// Routes, checks out an agent and runs the session.
-    pub(crate) inner: AiderExecutor<R>,
+pub(crate) struct SessionExecutor<P> {
+    /// Places the session, checks out an agent and runs it.
+    pub(crate) inner: AiderExecutor<P>,
     /// The display.
     pub(crate) progress: Progress,
     /// What is running now.
@@ -103,7 +103,7 @@ pub(crate) fn placement_callback(
     }
 }
 
-impl<R: Route> Executor for SessionExecutor<R> {
+impl<P: Place> Executor for SessionExecutor<P> {
     type Payload = AiderTask;
     type Output = SessionReport;
     type Error = Failed;

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use om_aider::{DEFAULT_CATEGORY, SessionReport, TaskFailure};
 use om_core::time::format_rfc3339;
-use om_core::{Priority, Task, TaskCategory, TaskId};
+use om_core::{EndpointId, Priority, Task, TaskCategory, TaskId};
 use om_dispatch::{DispatchError, TaskError as _};
 
 use crate::batch::record::{CommitLine, ErrorInfo, FileStat, Record, Session, Status};
@@ -68,6 +68,17 @@ pub(crate) fn record(
     }
 }
 
+/// The endpoints that answered the session, comma-separated; where it was
+/// placed when none did (it sent no model request, or its place cannot
+/// tell).
+fn served_by(report: &SessionReport) -> String {
+    if report.served_by.is_empty() {
+        return report.endpoint.to_string();
+    }
+    let names: Vec<&str> = report.served_by.iter().map(EndpointId::as_str).collect();
+    names.join(",")
+}
+
 /// A line for a session that ran: `error` is set when it did not succeed.
 fn from_report(
     meta: &Meta,
@@ -86,7 +97,7 @@ fn from_report(
         category: Some(meta.category.unwrap_or(DEFAULT_CATEGORY)),
         priority: meta.priority,
         model: Some(report.model.to_string()),
-        endpoint: Some(report.endpoint.to_string()),
+        endpoint: Some(served_by(report)),
         attempts: 1,
         started_at: Some(format_rfc3339(started)),
         finished_at: format_rfc3339(finished),

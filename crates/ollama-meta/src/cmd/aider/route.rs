@@ -1,12 +1,13 @@
-//! Routing Aider sessions through `om-router`, so the configured allow
-//! lists, endpoint health, breakers and cooldowns apply to them as to every
-//! other request, with om-aider's `--select` strategy ranking what is
-//! eligible.
+//! Choosing an Aider session's model through `om-router`, so the
+//! configured allow lists, endpoint health, breakers and cooldowns apply to
+//! it as to every other request, with om-aider's `--select` strategy
+//! ranking what is eligible. Which endpoint serves each of the session's
+//! requests is the fleet's choice, request by request (see `place`).
 
 use std::sync::Arc;
 
-use om_aider::{NoInstance, Route, Select, SelectRequest};
-use om_core::{Capability, ModelChoice, ModelName};
+use om_aider::{NoInstance, Select};
+use om_core::{Capability, ModelChoice, ModelName, TaskCategory};
 use om_registry::{InstanceIdx, Snapshot};
 use om_router::{
     Candidate, Context, ModelMatch, RouteRequest, Router, RouterConfig, Strategy, StrategyKind,
@@ -37,34 +38,67 @@ impl Strategy for SessionCost {
     }
 }
 
-/// The route for `select`: a router with the configured settings (but the
-/// one strategy, for every category), whose chosen instance and fallbacks
-/// are the ranking. Models that only embed are never chosen.
-pub(crate) fn router(config: &RouterConfig, select: Select) -> impl Route {
-    let mut config = config.clone();
-    config.categories.clear();
-    let strategy: Arc<dyn Strategy> = match select {
-        Select::RoundRobin => builtin(StrategyKind::RoundRobin),
-        other => Arc::new(SessionCost(other)),
-    };
-    let router = Router::new(config).with_strategy(strategy);
-    move |snapshot: &Snapshot, request: &SelectRequest<'_>, now: Instant| {
-        let mut route = match request.models {
+/// Ranks the instances that may serve a session: a router with the
+/// configured settings (but the one strategy, for every category), whose
+/// chosen instance and fallbacks are the ranking. Models that only embed
+/// are never chosen.
+#[derive(Debug)]
+pub(crate) struct Ranking {
+    router: Router,
+}
+
+impl Ranking {
+    /// The ranking for `select` under `config`.
+    pub(crate) fn new(config: &RouterConfig, select: Select) -> Self {
+        let mut config = config.clone();
+        config.categories.clear();
+        let strategy: Arc<dyn Strategy> = match select {
+            Select::RoundRobin => builtin(StrategyKind::RoundRobin),
+            other => Arc::new(SessionCost(other)),
+        };
+        Self { router: Router::new(config).with_strategy(strategy) }
+    }
+
+    /// The eligible instances of `snapshot` for a session, best first.
+    pub(crate) fn ranked(
+        &self,
+        snapshot: &Snapshot,
+        models: &ModelChoice,
+        category: TaskCategory,
+        now: Instant,
+    ) -> Result<Vec<InstanceIdx>, NoInstance> {
+        let mut route = match models {
             ModelChoice::Any => RouteRequest::any(),
             ModelChoice::Pinned(model) => RouteRequest::for_model(model.clone()),
             ModelChoice::AllowList(names) => RouteRequest::one_of(allow_list(names)),
         }
-        .with_category(request.category);
+        .with_category(category);
         for &index in snapshot.all_instances() {
             if embeds_only(snapshot, index) {
                 route = route.excluding(snapshot.instance(index).id().clone());
             }
         }
-        let decision = router.route(&route, snapshot, now).map_err(|no| NoInstance {
+        let decision = self.router.route(&route, snapshot, now).map_err(|no| NoInstance {
             reason: no.why.to_string(),
             temporary: no.is_temporary(),
         })?;
         Ok(decision.ranked().map(|choice| choice.instance).collect())
+    }
+
+    /// The model a session talks to: the best-ranked instance's.
+    pub(crate) fn model(
+        &self,
+        snapshot: &Snapshot,
+        models: &ModelChoice,
+        category: TaskCategory,
+        now: Instant,
+    ) -> Result<ModelName, NoInstance> {
+        let ranked = self.ranked(snapshot, models, category, now)?;
+        let best = ranked.first().ok_or_else(|| NoInstance {
+            reason: "the router ranked no instance".to_owned(),
+            temporary: true,
+        })?;
+        Ok(snapshot.instance(*best).info.name.clone())
     }
 }
 
@@ -94,7 +128,7 @@ fn allow_list(names: &[String]) -> Vec<ModelMatch> {
 
 #[cfg(test)]
 mod tests {
-    use om_core::{Capabilities, EndpointId, TaskCategory};
+    use om_core::{Capabilities, EndpointId};
     use om_registry::{Config, EndpointSpec, Health, ModelInfo, Registry};
 
     use super::*;
@@ -124,13 +158,12 @@ mod tests {
     }
 
     fn first(
-        route: &impl Route,
+        ranking: &Ranking,
         registry: &Registry,
         models: &ModelChoice,
     ) -> Result<String, NoInstance> {
         let snapshot = registry.snapshot();
-        let request = SelectRequest { models, category: TaskCategory::Coding };
-        let ranked = route.route(&snapshot, &request, Instant::now())?;
+        let ranked = ranking.ranked(&snapshot, models, TaskCategory::Coding, Instant::now())?;
         assert!(ranked.iter().all(|&i| !embeds_only(&snapshot, i)));
         Ok(snapshot.endpoint(snapshot.instance(ranked[0]).endpoint).id.to_string())
     }
@@ -138,7 +171,7 @@ mod tests {
     #[test]
     fn capable_through_the_router() {
         let registry = fleet();
-        let route = router(&RouterConfig::default(), Select::Capable);
+        let route = Ranking::new(&RouterConfig::default(), Select::Capable);
         assert_eq!(first(&route, &registry, &ModelChoice::Any).unwrap(), "big");
         let small = ModelChoice::AllowList(vec!["coder:1b".to_owned()]);
         assert_eq!(first(&route, &registry, &small).unwrap(), "small");
@@ -150,7 +183,7 @@ mod tests {
         registry
             .set_health(&EndpointId::new("big"), Health::unhealthy("down", Instant::now()))
             .unwrap();
-        let route = router(&RouterConfig::default(), Select::Capable);
+        let route = Ranking::new(&RouterConfig::default(), Select::Capable);
         assert_eq!(first(&route, &registry, &ModelChoice::Any).unwrap(), "small");
         registry
             .set_health(&EndpointId::new("small"), Health::unhealthy("down", Instant::now()))
@@ -162,7 +195,7 @@ mod tests {
     #[test]
     fn round_robin_alternates() {
         let registry = fleet();
-        let route = router(&RouterConfig::default(), Select::RoundRobin);
+        let route = Ranking::new(&RouterConfig::default(), Select::RoundRobin);
         let picks: Vec<String> =
             (0..4).map(|_| first(&route, &registry, &ModelChoice::Any).unwrap()).collect();
         assert!(

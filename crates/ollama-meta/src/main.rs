@@ -39,6 +39,10 @@ fn main() -> ExitCode {
         Ok(code) => code,
         // `ollama-meta … | head`: the reader has all it wanted.
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) if err.is::<cmd::bad_input::BadInput>() => {
+            eprintln!("error: {err}");
+            ExitCode::from(cmd::bad_input::EXIT_BAD_INPUT)
+        }
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE

@@ -5,14 +5,18 @@ use std::process::ExitCode;
 
 use crate::cli::GlobalArgs;
 
-/// Exit code for invalid input (configuration, task files).
-pub(crate) const EXIT_BAD_INPUT: u8 = 2;
+use crate::cmd::bad_input::BadInput;
 
 /// Loads the configuration the way every command does: defaults, then the
-/// `--config` file, then `OLLAMA_META_*`, then flags.
-pub(crate) fn load(global: &GlobalArgs) -> Result<om_config::Loaded, om_config::Error> {
+/// `--config` file, then `OLLAMA_META_*`, then flags — `--endpoint`, and
+/// the command's own flags as `settings` (`key`, value) pairs.
+pub(crate) fn load(
+    global: &GlobalArgs,
+    settings: Vec<(String, String)>,
+) -> Result<om_config::Loaded, om_config::Error> {
     let mut flags = om_config::Overrides::default();
     flags.endpoints.clone_from(&global.endpoints);
+    flags.settings = settings;
     let mut loader = om_config::Loader::new().overrides(flags);
     if let Some(path) = &global.config {
         loader = loader.file(path);
@@ -24,14 +28,7 @@ pub(crate) fn load(global: &GlobalArgs) -> Result<om_config::Loaded, om_config::
 /// setting (or a JSON document with `--json`). Invalid configuration prints
 /// every problem and exits with code 2.
 pub(crate) fn show(global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let loaded = match load(global) {
-        Ok(loaded) => loaded,
-        Err(err) => {
-            let mut stderr = std::io::stderr().lock();
-            writeln!(stderr, "{err}")?;
-            return Ok(ExitCode::from(EXIT_BAD_INPUT));
-        }
-    };
+    let loaded = load(global, Vec::new()).map_err(BadInput::from_error)?;
     let mut stdout = std::io::stdout().lock();
     if global.json {
         let doc = serde_json::json!({

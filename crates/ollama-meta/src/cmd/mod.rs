@@ -1,6 +1,7 @@
 //! The subcommands of the `ollama-meta` binary, one module each.
 
 pub(crate) mod aider;
+pub(crate) mod bad_input;
 pub(crate) mod config;
 pub(crate) mod docs;
 pub(crate) mod models;

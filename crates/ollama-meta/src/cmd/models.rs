@@ -18,7 +18,8 @@ use om_registry::{EndpointSpec, Registry};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{GlobalArgs, ModelsArgs};
-use crate::cmd::config::{EXIT_BAD_INPUT, load};
+use crate::cmd::bad_input::BadInput;
+use crate::cmd::config::load;
 
 use self::document::FleetView;
 
@@ -35,26 +36,15 @@ pub(crate) async fn run(
     args: &ModelsArgs,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
-    let config = match load(global) {
-        Ok(loaded) => loaded.config,
-        Err(err) => {
-            writeln!(std::io::stderr().lock(), "{err}")?;
-            return Ok(ExitCode::from(EXIT_BAD_INPUT));
-        }
-    };
+    let config = load(global, Vec::new()).map_err(BadInput::from_error)?.config;
     let settings = settings(&config.discovery);
     let http =
         HttpConfig { connect_timeout: Some(settings.probe_timeout), ..HttpConfig::default() }
             .build();
     let registry = Registry::new(om_registry::Config::default());
     let endpoints = config.endpoints.iter().map(endpoint_spec).collect();
-    let discovery = match Discovery::try_new(registry.clone(), &http, endpoints, settings) {
-        Ok(discovery) => discovery,
-        Err(err) => {
-            writeln!(std::io::stderr().lock(), "error: {err}")?;
-            return Ok(ExitCode::from(EXIT_BAD_INPUT));
-        }
-    };
+    let discovery = Discovery::try_new(registry.clone(), &http, endpoints, settings)
+        .map_err(BadInput::from_error)?;
 
     let report = tokio::select! {
         biased;

@@ -9,7 +9,8 @@ use om_orchestrator::Fleet;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{GlobalArgs, ServeArgs};
-use crate::cmd::config::EXIT_BAD_INPUT;
+use crate::cmd::bad_input::BadInput;
+use crate::cmd::config;
 
 /// Loads the configuration (the flags over `[gateway]`), probes the fleet
 /// once, binds, prints `listening on http://ADDR` on stdout, and serves
@@ -20,20 +21,15 @@ pub(crate) async fn run(
     args: &ServeArgs,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
-    let config = match load(global, args) {
-        Ok(loaded) => loaded.config,
-        Err(err) => {
-            writeln!(std::io::stderr().lock(), "{err}")?;
-            return Ok(ExitCode::from(EXIT_BAD_INPUT));
-        }
-    };
-    let (fleet, workers) = match Fleet::from_config(&config) {
-        Ok(built) => built,
-        Err(err) => {
-            writeln!(std::io::stderr().lock(), "error: {err}")?;
-            return Ok(ExitCode::from(EXIT_BAD_INPUT));
-        }
-    };
+    let mut flags = Vec::new();
+    if let Some(listen) = args.listen {
+        flags.push(("gateway.listen".to_owned(), listen.to_string()));
+    }
+    if let Some(token) = &args.auth_token {
+        flags.push(("gateway.auth_token".to_owned(), token.clone()));
+    }
+    let config = config::load(global, flags).map_err(BadInput::from_error)?.config;
+    let (fleet, workers) = Fleet::from_config(&config).map_err(BadInput::from_error)?;
     // Start with a known fleet: the first requests should not wait for
     // discovery. An endpoint that is down now is probed again later.
     if let Some(report) = workers.probe_all().await {
@@ -59,24 +55,6 @@ pub(crate) async fn run(
     shutdown.cancel();
     background.await?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The configuration the way every command loads it, with `serve`'s flags
-/// as command-line settings of `[gateway]`.
-fn load(global: &GlobalArgs, args: &ServeArgs) -> Result<om_config::Loaded, om_config::Error> {
-    let mut flags = om_config::Overrides::default();
-    flags.endpoints.clone_from(&global.endpoints);
-    if let Some(listen) = args.listen {
-        flags.settings.push(("gateway.listen".to_owned(), listen.to_string()));
-    }
-    if let Some(token) = &args.auth_token {
-        flags.settings.push(("gateway.auth_token".to_owned(), token.clone()));
-    }
-    let mut loader = om_config::Loader::new().overrides(flags);
-    if let Some(path) = &global.config {
-        loader = loader.file(path);
-    }
-    loader.load()
 }
 
 /// The gateway's settings from the `[gateway]` section.

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::cli::SimArgs;
-use crate::cmd::config::EXIT_BAD_INPUT;
+use crate::cmd::bad_input::BadInput;
 
 /// The `sim` flags for how each endpoint's requests share its compute
 /// (flattened into [`SimArgs`]).
@@ -34,13 +34,7 @@ pub(crate) struct ComputeArgs {
 /// prints one `listening on URL` line per endpoint on stdout, and serves until
 /// `shutdown` is cancelled.
 pub(crate) async fn run(args: &SimArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
-    let endpoints = match endpoints(args) {
-        Ok(endpoints) => endpoints,
-        Err(message) => {
-            writeln!(std::io::stderr().lock(), "error: {message}")?;
-            return Ok(ExitCode::from(EXIT_BAD_INPUT));
-        }
-    };
+    let endpoints = endpoints(args).map_err(BadInput)?;
     let mut servers = Vec::with_capacity(endpoints.len());
     for endpoint in endpoints {
         let name = endpoint.spec.name.clone();

@@ -2,19 +2,15 @@
 //! plus the progress display, the bookkeeping that lets a cancelled session
 //! still be journaled with where it ran, and the drain on the first Ctrl-C.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::SystemTime;
-
 use om_aider::{
     AiderExecutor, AiderTask, Place, Progress as SessionProgress, SessionReport, TaskFailure,
 };
 use om_core::TaskId;
 use om_dispatch::{Context, Executor, TaskError};
-use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::batch::progress::Progress;
+use crate::batch::running::Running;
 
 /// Runs Aider tasks.
 #[derive(Debug)]
@@ -47,44 +43,6 @@ impl TaskError for Failed {
             Self::Session(failure) => failure.kind_name(),
             Self::NotStarted => "canceled",
         }
-    }
-}
-
-/// A session that is running: when it started, on which worker, and where.
-#[derive(Debug, Clone)]
-pub(crate) struct RunningTask {
-    /// Wall-clock start.
-    pub(crate) started_at: SystemTime,
-    /// The dispatcher worker.
-    pub(crate) worker: usize,
-    /// Model and endpoint, once assigned.
-    pub(crate) placement: Option<(String, String)>,
-}
-
-/// The running sessions, shared by the executor (which adds), the event
-/// callback (which places) and the collector (which takes each one out).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Running {
-    tasks: Arc<Mutex<HashMap<TaskId, RunningTask>>>,
-}
-
-impl Running {
-    fn start(&self, id: &TaskId, worker: usize) {
-        let task = RunningTask { started_at: SystemTime::now(), worker, placement: None };
-        self.tasks.lock().insert(id.clone(), task);
-    }
-
-    /// Records where `id` runs and returns its worker.
-    fn place(&self, id: &TaskId, model: String, endpoint: String) -> Option<usize> {
-        let mut tasks = self.tasks.lock();
-        let task = tasks.get_mut(id)?;
-        task.placement = Some((model, endpoint));
-        Some(task.worker)
-    }
-
-    /// Removes and returns what is known of `id`, once its task has ended.
-    pub(crate) fn take(&self, id: &TaskId) -> Option<RunningTask> {
-        self.tasks.lock().remove(id)
     }
 }
 

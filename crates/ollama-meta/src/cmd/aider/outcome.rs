@@ -11,7 +11,8 @@ use om_core::{EndpointId, Priority, Task, TaskCategory, TaskId};
 use om_dispatch::{DispatchError, TaskError as _};
 
 use crate::batch::record::{CommitLine, ErrorInfo, FileStat, Record, Session, Status};
-use crate::cmd::aider::executor::{Failed, RunningTask};
+use crate::batch::running::RunningTask;
+use crate::cmd::aider::executor::Failed;
 
 /// What the batch knows of a task before it runs.
 #[derive(Debug, Clone)]
@@ -183,7 +184,7 @@ fn stopped(
         priority: meta.priority,
         model,
         endpoint,
-        attempts: u32::from(running.is_some_and(|r| r.placement.is_some())),
+        attempts: running.map_or(0, |r| r.attempts),
         started_at: running.map(|r| format_rfc3339(r.started_at)),
         finished_at: format_rfc3339(now),
         latency_ms: None,

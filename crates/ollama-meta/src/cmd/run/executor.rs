@@ -2,17 +2,13 @@
 //! fleet, with live progress, and the bookkeeping that lets a cancelled
 //! task still be journaled with where it ran.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::SystemTime;
-
-use om_core::{Task, TaskId};
+use om_core::Task;
 use om_dispatch::{Context, Executor, TaskError};
 use om_orchestrator::{Fleet, Options, Progress as FleetProgress, TaskFailure, TaskResult};
-use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::batch::progress::Progress;
+use crate::batch::running::Running;
 
 /// Runs tasks on the fleet.
 #[derive(Debug)]
@@ -48,47 +44,6 @@ impl TaskError for Failed {
     }
 }
 
-/// A task that is running: when it started, on which worker, and where its
-/// latest attempt went.
-#[derive(Debug, Clone)]
-pub(crate) struct RunningTask {
-    /// Wall-clock start.
-    pub(crate) started_at: SystemTime,
-    /// The dispatcher worker.
-    pub(crate) worker: usize,
-    /// Model and endpoint of the latest attempt.
-    pub(crate) placement: Option<(String, String)>,
-    /// Attempts started.
-    pub(crate) attempts: u32,
-}
-
-/// The running tasks, shared by the executor (which adds and updates) and
-/// the collector (which takes each one out when its task ends).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Running {
-    tasks: Arc<Mutex<HashMap<TaskId, RunningTask>>>,
-}
-
-impl Running {
-    fn start(&self, id: &TaskId, worker: usize) {
-        let task =
-            RunningTask { started_at: SystemTime::now(), worker, placement: None, attempts: 0 };
-        self.tasks.lock().insert(id.clone(), task);
-    }
-
-    fn attempt(&self, id: &TaskId, model: String, endpoint: String) {
-        if let Some(task) = self.tasks.lock().get_mut(id) {
-            task.placement = Some((model, endpoint));
-            task.attempts += 1;
-        }
-    }
-
-    /// Removes and returns what is known of `id`, once its task has ended.
-    pub(crate) fn take(&self, id: &TaskId) -> Option<RunningTask> {
-        self.tasks.lock().remove(id)
-    }
-}
-
 impl Executor for LlmExecutor {
     type Payload = Task;
     type Output = TaskResult;
@@ -107,7 +62,7 @@ impl Executor for LlmExecutor {
         let options = Options::default().with_cancel(cx.token().clone()).with_progress(
             move |event: &FleetProgress| match event {
                 FleetProgress::Attempt { endpoint, model, .. } => {
-                    running.attempt(&id, model.to_string(), endpoint.to_string());
+                    running.place(&id, model.to_string(), endpoint.to_string());
                     progress.placed(worker, format!("{model}@{endpoint}"));
                 }
                 FleetProgress::Chunk { chunks } => progress.tokens(worker, *chunks),

@@ -9,7 +9,8 @@ use om_dispatch::DispatchError;
 use om_orchestrator::TaskResult;
 
 use crate::batch::record::{ErrorInfo, Record, Status};
-use crate::cmd::run::executor::{Failed, RunningTask};
+use crate::batch::running::RunningTask;
+use crate::cmd::run::executor::Failed;
 
 /// What the batch knows of a task before it runs.
 #[derive(Debug, Clone)]

@@ -1,18 +1,19 @@
-//! The loop `run` and `aider` share once a batch is queued: journal each
-//! outcome as it ends, and turn Ctrl-C into drain (first press) and cancel
-//! (second press).
+//! What `run` and `aider` share once their tasks are ready: queue them on
+//! a dispatcher, journal each outcome as it ends, and turn Ctrl-C into
+//! drain (first press) and cancel (second press).
 
 use std::future::Future;
 
+use anyhow::Context as _;
 use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
-use om_dispatch::{Dispatcher, Executor};
+use om_dispatch::{Builder, DispatchError, Dispatcher, Executor};
 use tokio_util::sync::CancellationToken;
 
+use crate::batch::interrupt::Interrupts;
 use crate::batch::journal::Journal;
 use crate::batch::progress::Progress;
 use crate::batch::record::Record;
-use crate::cmd::run::interrupt::Interrupts;
 
 /// What the interrupt messages call the units of work ("tasks", "sessions").
 pub(crate) struct Words {
@@ -38,34 +39,82 @@ pub(crate) fn exit_code(all_ok: bool, interrupted: bool) -> std::process::ExitCo
     }
 }
 
-/// The dispatcher's side of a queued batch.
-pub(crate) struct Queued<'a, E: Executor> {
-    /// Closed on the first Ctrl-C, cancelled on the second or when the
-    /// journal cannot be written.
-    pub(crate) dispatcher: &'a Dispatcher<E>,
+/// The outcome of one queued task, with what the command kept beside it.
+pub(crate) type Ended<E, M> =
+    (M, Result<<E as Executor>::Output, DispatchError<<E as Executor>::Error>>);
+
+/// Where a batch's outcomes go and what its interrupts say.
+pub(crate) struct Sink<'a> {
+    /// The results file.
+    pub(crate) journal: &'a mut Journal<Record>,
+    /// The display.
+    pub(crate) progress: &'a Progress,
+    /// The interrupt messages.
+    pub(crate) words: &'a Words,
     /// Cancelled on the first Ctrl-C so executors stop starting work.
     pub(crate) draining: &'a CancellationToken,
 }
 
+/// Runs `tasks` on the dispatcher `builder` makes: each task with its
+/// `M` (what the command needs to write its line), turned into a record by
+/// `finish` (which also says which worker ran it) and appended to the
+/// journal as it ends. Returns the new records, or the first journal
+/// failure (after cancelling everything: without a journal nothing that
+/// finishes would count).
+pub(crate) async fn run_queued<E, M>(
+    builder: Builder<E>,
+    tasks: Vec<(om_dispatch::Task<E::Payload>, M)>,
+    finish: impl FnMut(Ended<E, M>) -> (Option<usize>, Record),
+    sink: Sink<'_>,
+) -> anyhow::Result<Journaled>
+where
+    E: Executor,
+    M: Send + 'static,
+{
+    // Listen first, so that no press is lost while the batch is queued.
+    let mut interrupts = Interrupts::new().context("listening for Ctrl-C")?;
+    let (dispatcher, runner) = builder.build();
+    let runner = tokio::spawn(runner.run(CancellationToken::new()));
+    let (tasks, metas): (Vec<_>, Vec<M>) = tasks.into_iter().unzip();
+    let submitted = dispatcher
+        .submit_batch(tasks)
+        .map_err(|_| anyhow::anyhow!("the dispatcher closed before the batch was queued"))?;
+    let pending: FuturesUnordered<_> = submitted
+        .into_iter()
+        .zip(metas)
+        .map(|(handle, meta)| async move { (meta, handle.await) })
+        .collect();
+    let queued = Queued { dispatcher: &dispatcher, draining: sink.draining };
+    let records = journal_outcomes(queued, pending, finish, &mut interrupts, sink).await;
+    drop(dispatcher);
+    runner.await.context("the dispatcher's runner failed")?;
+    records
+}
+
+/// The dispatcher's side of a queued batch.
+struct Queued<'a, E: Executor> {
+    /// Closed on the first Ctrl-C, cancelled on the second or when the
+    /// journal cannot be written.
+    dispatcher: &'a Dispatcher<E>,
+    /// Cancelled on the first Ctrl-C so executors stop starting work.
+    draining: &'a CancellationToken,
+}
+
 /// Waits for every `pending` outcome, turns each into a record with
-/// `finish` (which also says which worker ran it), appends it to `journal`
-/// before it counts, and returns the records (and whether Ctrl-C was
-/// pressed), or the first journal failure
-/// (after cancelling everything: without a journal nothing that finishes
-/// would count).
-pub(crate) async fn journal_outcomes<E, F, T>(
+/// `finish`, appends it to the journal before it counts, and returns the
+/// records (and whether Ctrl-C was pressed), or the first journal failure.
+async fn journal_outcomes<E, F, T>(
     queued: Queued<'_, E>,
     mut pending: FuturesUnordered<F>,
     mut finish: impl FnMut(T) -> (Option<usize>, Record),
-    journal: &mut Journal<Record>,
     interrupts: &mut Interrupts,
-    progress: &Progress,
-    words: &Words,
+    sink: Sink<'_>,
 ) -> anyhow::Result<Journaled>
 where
     E: Executor,
     F: Future<Output = T>,
 {
+    let Sink { journal, progress, words, .. } = sink;
     let mut presses = 0_u32;
     let mut records = Vec::new();
     let mut failure = None;

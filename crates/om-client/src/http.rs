@@ -32,11 +32,12 @@ pub struct HttpConfig {
 }
 
 impl Default for HttpConfig {
-    /// 10 s connect, 90 s idle pool timeout, 32 idle connections per
-    /// endpoint (enough for ten or more agents on one box), 60 s keep-alive.
+    /// om-config's `[timeouts].connect`, 90 s idle pool timeout, 32 idle
+    /// connections per endpoint (enough for ten or more agents on one box),
+    /// 60 s keep-alive.
     fn default() -> Self {
         Self {
-            connect_timeout: Some(Duration::from_secs(10)),
+            connect_timeout: Some(om_config::Timeouts::default().connect),
             pool_idle_timeout: Some(Duration::from_secs(90)),
             pool_max_idle_per_host: 32,
             tcp_keepalive: Some(Duration::from_mins(1)),

@@ -33,18 +33,23 @@ pub struct Timeouts {
     pub total: Option<Duration>,
 }
 
-impl Default for Timeouts {
-    /// Limits that catch a dead or hung endpoint without cutting off real
-    /// work: 10 s to connect; 5 min to the first byte (Ollama's own
-    /// `OLLAMA_LOAD_TIMEOUT` for a cold model load is 5 min); 2 min between
-    /// chunks; no total limit, because a pull may rightly stream for hours.
-    fn default() -> Self {
+impl From<&om_config::Timeouts> for Timeouts {
+    fn from(section: &om_config::Timeouts) -> Self {
         Self {
-            connect: Some(Duration::from_secs(10)),
-            first_byte: Some(Duration::from_mins(5)),
-            idle: Some(Duration::from_mins(2)),
-            total: None,
+            connect: Some(section.connect),
+            first_byte: Some(section.first_byte),
+            idle: Some(section.idle),
+            total: section.total,
         }
+    }
+}
+
+impl Default for Timeouts {
+    /// om-config's `[timeouts]` defaults: limits that catch a dead or hung
+    /// endpoint without cutting off a model load; no total limit, because a
+    /// pull may rightly stream for hours.
+    fn default() -> Self {
+        Self::from(&om_config::Timeouts::default())
     }
 }
 

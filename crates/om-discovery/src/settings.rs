@@ -7,8 +7,8 @@ use om_core::{BackoffPolicy, Jitter};
 
 use crate::error::Error;
 
-/// The settings of [`Discovery`](crate::Discovery). Plain data; `om-config`'s
-/// `[discovery]` section carries the same values.
+/// The settings of [`Discovery`](crate::Discovery): plain data, taken from
+/// `om-config`'s `[discovery]` section, where the defaults live.
 ///
 /// A full probe of an endpoint asks `/api/version`, `/api/tags`, `/api/show`
 /// for each model that is new, changed (another digest) or whose cached
@@ -17,44 +17,50 @@ use crate::error::Error;
 /// that fails is probed again (fully) after an exponential backoff.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
-    /// Time between two full probes of a healthy endpoint (default 30 s).
+    /// Time between two full probes of a healthy endpoint.
     pub interval: Duration,
-    /// Time between two `/api/ps` probes of a healthy endpoint (default 5 s).
+    /// Time between two `/api/ps` probes of a healthy endpoint.
     pub ps_interval: Duration,
-    /// Endpoints probed at once (default 16).
+    /// Endpoints probed at once.
     pub concurrency: NonZeroUsize,
-    /// The longest one request of a probe may take, connecting included
-    /// (default 5 s). A probe that runs out is a `timeout` failure.
+    /// The longest one request of a probe may take, connecting included.
+    /// A probe that runs out is a `timeout` failure.
     pub probe_timeout: Duration,
     /// How long `/api/show` details are reused while the model's digest
-    /// stays the same (default 10 min).
+    /// stays the same.
     pub show_cache_ttl: Duration,
-    /// The wait before probing a failed endpoint again (default 1 s); it
+    /// The wait before probing a failed endpoint again; it
     /// doubles with each further failure.
     pub backoff_initial: Duration,
-    /// The longest wait between two probes of a failed endpoint
-    /// (default 30 s).
+    /// The longest wait between two probes of a failed endpoint.
     pub backoff_max: Duration,
-    /// Events a slow subscriber may fall behind by before it misses some
-    /// (default 1024).
+    /// Events a slow subscriber may fall behind by before it misses some.
     pub event_capacity: usize,
 }
 
-/// The default [`Settings::concurrency`].
-const DEFAULT_CONCURRENCY: NonZeroUsize = NonZeroUsize::new(16).expect("16 is not zero");
+/// Events a slow subscriber may fall behind by.
+const EVENT_CAPACITY: usize = 1024;
+
+impl From<&om_config::Discovery> for Settings {
+    fn from(section: &om_config::Discovery) -> Self {
+        Self {
+            interval: section.interval,
+            ps_interval: section.ps_interval,
+            // om-config refuses 0.
+            concurrency: NonZeroUsize::new(section.concurrency).unwrap_or(NonZeroUsize::MIN),
+            probe_timeout: section.probe_timeout,
+            show_cache_ttl: section.show_cache_ttl,
+            backoff_initial: section.backoff_initial,
+            backoff_max: section.backoff_max,
+            event_capacity: EVENT_CAPACITY,
+        }
+    }
+}
 
 impl Default for Settings {
+    /// om-config's `[discovery]` defaults, and room for 1024 events.
     fn default() -> Self {
-        Self {
-            interval: Duration::from_secs(30),
-            ps_interval: Duration::from_secs(5),
-            concurrency: DEFAULT_CONCURRENCY,
-            probe_timeout: Duration::from_secs(5),
-            show_cache_ttl: Duration::from_mins(10),
-            backoff_initial: Duration::from_secs(1),
-            backoff_max: Duration::from_secs(30),
-            event_capacity: 1024,
-        }
+        Self::from(&om_config::Discovery::default())
     }
 }
 

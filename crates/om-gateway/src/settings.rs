@@ -1,15 +1,16 @@
-//! The gateway's settings, as plain data (the binary builds them from
-//! om-config's `[gateway]` section).
+//! The gateway's settings, as plain data taken from om-config's
+//! `[gateway]` section (where their defaults live).
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
+
+/// How long one endpoint may take to answer its part of `/api/ps`.
+const LISTING_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How the gateway listens and what it lets through.
 ///
-/// Defaults: `127.0.0.1:11435`, no authentication, 32 MiB request bodies,
-/// 30 s to send a request head, 30 s for streams to finish after shutdown
-/// is asked, the client's `Authorization` not forwarded, 10 s for each
-/// endpoint's share of an `/api/ps` listing.
+/// [`Default`] is om-config's `[gateway]` section as it comes (loopback,
+/// no token), with 10 s for each endpoint's share of an `/api/ps` listing.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Settings {
     /// Where to listen.
@@ -29,17 +30,23 @@ pub struct Settings {
     pub listing_timeout: Duration,
 }
 
+impl From<&om_config::Gateway> for Settings {
+    fn from(section: &om_config::Gateway) -> Self {
+        Self {
+            listen: section.listen,
+            auth_token: section.auth_token.as_ref().map(|t| t.expose().to_owned()),
+            max_body_bytes: usize::try_from(section.max_body_bytes).unwrap_or(usize::MAX),
+            header_read_timeout: section.header_read_timeout,
+            shutdown_grace: section.shutdown_grace,
+            forward_authorization: section.forward_authorization,
+            listing_timeout: LISTING_TIMEOUT,
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
-        Self {
-            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 11435)),
-            auth_token: None,
-            max_body_bytes: 32 * 1024 * 1024,
-            header_read_timeout: Duration::from_secs(30),
-            shutdown_grace: Duration::from_secs(30),
-            forward_authorization: false,
-            listing_timeout: Duration::from_secs(10),
-        }
+        Self::from(&om_config::Gateway::default())
     }
 }
 

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::backends::Backends;
 use crate::permits::Permits;
-use crate::settings::{Settings, to_u32};
+use crate::settings::Settings;
 use crate::workers::Workers;
 
 /// The fleet as the request path sees it: where tasks are executed.
@@ -178,40 +178,22 @@ impl FleetBuilder {
     /// [`ErrorKind::Config`] for an unknown strategy name.
     pub fn from_config(config: &om_config::Config) -> Result<Self, Error> {
         let routing = &config.routing;
-        let categories = routing.categories.iter().map(|(c, name)| (*c, name.as_str()));
-        let mut router_config = RouterConfig::from_names(&routing.strategy, categories)
+        let router_config = RouterConfig::from_config(routing)
             .map_err(|e| Error::new(ErrorKind::Config, format!("routing: {e}")))?;
-        router_config.cold_penalty = routing.cold_penalty;
-        router_config.max_fallbacks = routing.max_fallbacks as usize;
-        router_config.exploration = routing.exploration;
-        router_config.min_samples = routing.min_samples;
-        router_config.default_output_tokens = routing.default_output_tokens;
-        if let Some(seed) = routing.seed {
-            router_config.seed = seed;
-        }
         let timeouts = &config.timeouts;
         let mut builder = Self::new()
             .router_config(router_config)
-            .registry_config(registry_config(routing, &config.breaker))
+            .registry_config(om_registry::Config::from_config(routing, &config.breaker))
             .settings(Settings::from_config(config))
             .http(
                 HttpConfig { connect_timeout: Some(timeouts.connect), ..HttpConfig::default() }
                     .build(),
             )
-            .timeouts(Timeouts {
-                connect: Some(timeouts.connect),
-                first_byte: Some(timeouts.first_byte),
-                idle: Some(timeouts.idle),
-                total: timeouts.total,
-            });
+            .timeouts(Timeouts::from(timeouts));
         builder.models.clone_from(&config.models);
-        builder = builder.discovery(discovery_settings(&config.discovery));
+        builder = builder.discovery(om_discovery::Settings::from(&config.discovery));
         for endpoint in &config.endpoints {
-            let mut spec = EndpointSpec::new(endpoint.name.clone(), endpoint.url.clone());
-            spec.weight = endpoint.weight;
-            spec.tags.clone_from(&endpoint.tags);
-            spec.max_concurrency = endpoint.max_concurrency.map(to_u32);
-            builder = builder.endpoint(spec);
+            builder = builder.endpoint(EndpointSpec::from(endpoint));
         }
         Ok(builder)
     }
@@ -359,47 +341,6 @@ impl FleetBuilder {
             models: self.models,
         };
         Ok((Fleet { inner: Arc::new(inner) }, self.workers))
-    }
-}
-
-/// Discovery's settings from the `[discovery]` section.
-fn discovery_settings(section: &om_config::Discovery) -> om_discovery::Settings {
-    om_discovery::Settings {
-        interval: section.interval,
-        ps_interval: section.ps_interval,
-        concurrency: std::num::NonZeroUsize::new(section.concurrency)
-            .unwrap_or(std::num::NonZeroUsize::MIN),
-        probe_timeout: section.probe_timeout,
-        show_cache_ttl: section.show_cache_ttl,
-        backoff_initial: section.backoff_initial,
-        backoff_max: section.backoff_max,
-        ..om_discovery::Settings::default()
-    }
-}
-
-/// The registry's live-state settings from `[routing]` and `[breaker]`.
-fn registry_config(
-    routing: &om_config::Routing,
-    breaker: &om_config::Breaker,
-) -> om_registry::Config {
-    om_registry::Config {
-        ewma_alpha: routing.ewma_alpha,
-        success_window: routing.success_window,
-        cold_load_threshold: routing.cold_load_threshold,
-        cold_load_fraction: routing.cold_load_fraction,
-        cooldown: routing.cooldown,
-        max_cooldown: routing.max_cooldown,
-        warm_window: routing.warm_window,
-        breaker: om_registry::BreakerConfig {
-            failure_threshold: breaker.failure_threshold,
-            failure_ratio: breaker.failure_ratio,
-            ratio_window: breaker.ratio_window,
-            ratio_min_requests: breaker.ratio_min_requests,
-            open_timeout: breaker.open_timeout,
-            max_open_timeout: breaker.max_open_timeout,
-            half_open_probes: breaker.half_open_probes,
-            close_after: breaker.close_after,
-        },
     }
 }
 

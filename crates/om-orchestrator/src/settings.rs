@@ -59,20 +59,9 @@ pub struct Settings {
 }
 
 impl Default for Settings {
+    /// om-config's `[retry]` and `[orchestrator]` defaults.
     fn default() -> Self {
-        Self {
-            max_attempts: 3,
-            initial_backoff: Duration::from_millis(200),
-            max_backoff: Duration::from_secs(5),
-            jitter: true,
-            retry_on_busy: true,
-            max_concurrency: NonZeroU32::new(4).unwrap_or(NonZeroU32::MIN),
-            adaptive_concurrency: true,
-            concurrency_ceiling: NonZeroU32::new(64).unwrap_or(NonZeroU32::MIN),
-            task_timeout: None,
-            seed: None,
-            hedge: true,
-        }
+        Self::from_config(&om_config::Config::default())
     }
 }
 
@@ -109,6 +98,6 @@ impl Settings {
 
 /// A configured concurrency as the registry counts it (saturating: no
 /// endpoint runs four billion requests at once).
-pub(crate) fn to_u32(n: std::num::NonZeroUsize) -> NonZeroU32 {
+fn to_u32(n: std::num::NonZeroUsize) -> NonZeroU32 {
     NonZeroU32::new(u32::try_from(n.get()).unwrap_or(u32::MAX)).unwrap_or(NonZeroU32::MIN)
 }

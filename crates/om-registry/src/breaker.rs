@@ -27,10 +27,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// Circuit-breaker settings. Defaults: open after 5 consecutive failures (or
-/// half of the last 20 outcomes, once there are 10), stay open 30 s
-/// (doubling on each re-trip up to 5 min), then admit 2 probes at a time and
-/// close after 3 probe successes.
+/// Circuit-breaker settings, taken from om-config's `[breaker]` section
+/// (where the defaults live: open after 5 consecutive failures or half of
+/// the last 20 outcomes once there are 10, open 30 s doubling up to 5 min,
+/// 2 probes at a time, closed after 3 probe successes).
 #[derive(Debug, Clone, PartialEq)]
 pub struct BreakerConfig {
     /// Consecutive failures that open the breaker (at least 1).
@@ -52,18 +52,24 @@ pub struct BreakerConfig {
     pub close_after: u32,
 }
 
+impl From<&om_config::Breaker> for BreakerConfig {
+    fn from(section: &om_config::Breaker) -> Self {
+        Self {
+            failure_threshold: section.failure_threshold,
+            failure_ratio: section.failure_ratio,
+            ratio_window: section.ratio_window,
+            ratio_min_requests: section.ratio_min_requests,
+            open_timeout: section.open_timeout,
+            max_open_timeout: section.max_open_timeout,
+            half_open_probes: section.half_open_probes,
+            close_after: section.close_after,
+        }
+    }
+}
+
 impl Default for BreakerConfig {
     fn default() -> Self {
-        Self {
-            failure_threshold: 5,
-            failure_ratio: 0.5,
-            ratio_window: 20,
-            ratio_min_requests: 10,
-            open_timeout: Duration::from_secs(30),
-            max_open_timeout: Duration::from_mins(5),
-            half_open_probes: 2,
-            close_after: 3,
-        }
+        Self::from(&om_config::Breaker::default())
     }
 }
 

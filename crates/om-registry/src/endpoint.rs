@@ -39,6 +39,23 @@ impl EndpointSpec {
     }
 }
 
+impl From<&om_config::Endpoint> for EndpointSpec {
+    /// A configured endpoint: its name, URL, weight, tags and limit (a
+    /// fixed one; whoever learns limits sets `adaptive`).
+    fn from(endpoint: &om_config::Endpoint) -> Self {
+        Self {
+            id: endpoint.name.clone(),
+            url: endpoint.url.clone(),
+            weight: endpoint.weight,
+            tags: endpoint.tags.clone(),
+            max_concurrency: endpoint
+                .max_concurrency
+                .map(|n| NonZeroU32::try_from(n).unwrap_or(NonZeroU32::MAX)),
+            adaptive: None,
+        }
+    }
+}
+
 /// Whether an endpoint answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Health {

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use om_core::TaskCategory;
 
 /// The built-in strategies, by name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StrategyKind {
     /// Each eligible instance in turn, in proportion to its weight.
     RoundRobin,
@@ -26,7 +26,6 @@ pub enum StrategyKind {
     /// The earliest expected completion, counting the queue ahead on each
     /// endpoint; holds a request for a busy instance that would still
     /// finish it first.
-    #[default]
     CompletionTime,
 }
 
@@ -85,10 +84,8 @@ impl FromStr for StrategyKind {
     }
 }
 
-/// Router settings. Defaults: completion time everywhere, a cold instance's weight
-/// divided by 1.5, three fallbacks, UCB exploration 1, 10 samples before
-/// affinity counts as data, 256 output tokens when a request does not say,
-/// exact decisions up to 64 candidates.
+/// Router settings, taken from om-config's `[routing]` section (where the
+/// defaults live), plus exact decisions up to 64 candidates.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RouterConfig {
     /// The strategy for every category without its own.
@@ -122,25 +119,55 @@ pub struct RouterConfig {
     pub exact_limit: usize,
 }
 
+/// The seed when `[routing].seed` gives none.
+const DEFAULT_SEED: u64 = 0x6f6c_6c61_6d61;
+/// Candidates up to which a decision looks at every one.
+const EXACT_LIMIT: usize = 64;
+
 impl Default for RouterConfig {
+    /// om-config's `[routing]` defaults.
     fn default() -> Self {
-        Self {
-            strategy: StrategyKind::default(),
-            categories: BTreeMap::new(),
-            cold_penalty: 0.5,
-            max_fallbacks: 3,
-            exploration: 1.0,
-            min_samples: 10,
-            default_output_tokens: 256,
-            seed: 0x6f6c_6c61_6d61,
-            exact_limit: 64,
-        }
+        let routing = om_config::Routing::default();
+        // om-config's default names a built-in strategy (a test holds it
+        // to that), so the fallback is never taken.
+        let strategy = routing.strategy.parse().unwrap_or(StrategyKind::RoundRobin);
+        Self::with(&routing, strategy, BTreeMap::new())
     }
 }
 
 impl RouterConfig {
-    /// Settings from plain values, as `om-config` holds them: strategy names
-    /// are parsed here.
+    /// The settings `[routing]` gives; strategy names are parsed here.
+    ///
+    /// # Errors
+    ///
+    /// [`UnknownStrategy`] for a name that is not built in.
+    pub fn from_config(routing: &om_config::Routing) -> Result<Self, UnknownStrategy> {
+        let mut categories = BTreeMap::new();
+        for (category, name) in &routing.categories {
+            categories.insert(*category, name.parse()?);
+        }
+        Ok(Self::with(routing, routing.strategy.parse()?, categories))
+    }
+
+    fn with(
+        routing: &om_config::Routing,
+        strategy: StrategyKind,
+        categories: BTreeMap<TaskCategory, StrategyKind>,
+    ) -> Self {
+        Self {
+            strategy,
+            categories,
+            cold_penalty: routing.cold_penalty,
+            max_fallbacks: routing.max_fallbacks as usize,
+            exploration: routing.exploration,
+            min_samples: routing.min_samples,
+            default_output_tokens: routing.default_output_tokens,
+            seed: routing.seed.unwrap_or(DEFAULT_SEED),
+            exact_limit: EXACT_LIMIT,
+        }
+    }
+
+    /// The defaults with these strategies, by name.
     ///
     /// # Errors
     ///
@@ -174,6 +201,14 @@ mod tests {
         assert_eq!(" Least-Loaded ".parse::<StrategyKind>().unwrap(), StrategyKind::LeastLoaded);
         let err = "fastest".parse::<StrategyKind>().unwrap_err();
         assert!(err.to_string().starts_with("unknown routing strategy \"fastest\""));
+    }
+
+    #[test]
+    fn the_default_strategy_is_built_in() {
+        let routing = om_config::Routing::default();
+        let parsed: StrategyKind = routing.strategy.parse().unwrap();
+        assert_eq!(RouterConfig::default().strategy, parsed);
+        assert_eq!(RouterConfig::from_config(&routing).unwrap(), RouterConfig::default());
     }
 
     #[test]

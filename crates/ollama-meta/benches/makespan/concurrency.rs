@@ -12,8 +12,6 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use om_router::StrategyKind;
-
 use crate::run::{self, Setup, Stats};
 use crate::scenario::{Batching, CODER, Machine, Permits, Scenario};
 use crate::workload::{self, Mix};
@@ -57,7 +55,7 @@ pub(crate) fn report(
     ] {
         let run = |parallel, permits| -> Result<Stats, Box<dyn std::error::Error>> {
             let setup = Setup { scenario: scenario(parallel, batching, permits), workers };
-            run::run(&setup, &workload, StrategyKind::default(), true)
+            run::run(&setup, &workload, om_router::RouterConfig::default().strategy, true)
         };
         let one = run(1, Permits::Learned)?;
         let four = run(4, Permits::Learned)?;

@@ -157,7 +157,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let placement_only = args
             .strategies
             .iter()
-            .filter(|s| [StrategyKind::RoundRobin, StrategyKind::default()].contains(s))
+            .filter(|s| {
+                [StrategyKind::RoundRobin, om_router::RouterConfig::default().strategy].contains(s)
+            })
             .map(|&s| (s, false));
         let policies: Vec<(StrategyKind, bool)> =
             args.strategies.iter().map(|&s| (s, true)).chain(placement_only).collect();

@@ -125,7 +125,7 @@ pub(crate) fn row(
         })
         .collect();
     let mut name = first.strategy.as_str().to_owned();
-    if first.strategy == StrategyKind::default() {
+    if first.strategy == om_router::RouterConfig::default().strategy {
         name.push('*');
     }
     if !first.hedge {
@@ -159,7 +159,7 @@ pub(crate) fn targets(
     all: &[Vec<Stats>],
     offline: &[Offline],
 ) -> Option<String> {
-    let default = find(all, StrategyKind::default(), true)?;
+    let default = find(all, om_router::RouterConfig::default().strategy, true)?;
     let rr = find(all, StrategyKind::RoundRobin, true)?;
     let ratio = mean(&ratios(default, offline));
     let speedup = versus(rr, default);
@@ -168,15 +168,16 @@ pub(crate) fn targets(
         "{}: default ({}) at {ratio:.3}× offline (target ≤ 1.15: {}); round_robin ÷ default = \
          {speedup:.2}",
         scenario.name,
-        StrategyKind::default().as_str(),
+        om_router::RouterConfig::default().strategy.as_str(),
         mark(ratio <= 1.15),
     );
     if scenario.mix == Mix::Sized {
         let _ = write!(verdict, " (target ≥ 1.5: {})", mark(speedup >= 1.5));
     }
-    if let (Some(default), Some(rr)) =
-        (find(all, StrategyKind::default(), false), find(all, StrategyKind::RoundRobin, false))
-    {
+    if let (Some(default), Some(rr)) = (
+        find(all, om_router::RouterConfig::default().strategy, false),
+        find(all, StrategyKind::RoundRobin, false),
+    ) {
         let _ = write!(
             verdict,
             "; without hedging: default at {:.3}× offline, round_robin at {:.3}×, round_robin ÷ \

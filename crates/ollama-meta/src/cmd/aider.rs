@@ -47,7 +47,7 @@ use crate::cmd::aider::outcome::Meta;
 use crate::cmd::aider::place::FleetPlace;
 use crate::cmd::aider::route::Ranking;
 use crate::cmd::bad_input::BadInput;
-use crate::cmd::{config, serve};
+use crate::cmd::config;
 
 /// Runs the sessions; see the module docs. Exit code 0 when every task of
 /// the file succeeded, 1 when some did not, 2 for invalid input.
@@ -65,7 +65,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &AiderArgs) -> anyhow::Result
         auth_token: None,
         forward_authorization: args.api_key.is_some()
             || loaded.config.gateway.forward_authorization,
-        ..serve::settings(&loaded.config.gateway)
+        ..om_gateway::Settings::from(&loaded.config.gateway)
     };
     let ids: Vec<&om_core::TaskId> = entries.iter().map(|e| &e.task.id).collect();
     let batch = Batch { out, tasks: &args.tasks, results: &args.out, resume: args.resume };

@@ -8,7 +8,6 @@ mod document;
 mod table;
 
 use std::io::{IsTerminal, Write};
-use std::num::{NonZeroU32, NonZeroUsize};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -37,12 +36,12 @@ pub(crate) async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
     let config = load(global, Vec::new()).map_err(BadInput::from_error)?.config;
-    let settings = settings(&config.discovery);
+    let settings = Settings::from(&config.discovery);
     let http =
         HttpConfig { connect_timeout: Some(settings.probe_timeout), ..HttpConfig::default() }
             .build();
     let registry = Registry::new(om_registry::Config::default());
-    let endpoints = config.endpoints.iter().map(endpoint_spec).collect();
+    let endpoints = config.endpoints.iter().map(EndpointSpec::from).collect();
     let discovery = Discovery::try_new(registry.clone(), &http, endpoints, settings)
         .map_err(BadInput::from_error)?;
 
@@ -83,35 +82,6 @@ pub(crate) async fn run(
 
 fn exit_code(any_up: bool) -> ExitCode {
     if any_up { ExitCode::SUCCESS } else { ExitCode::from(EXIT_NONE_UP) }
-}
-
-/// `om-config`'s `[discovery]` section as `om-discovery` settings.
-fn settings(section: &om_config::Discovery) -> Settings {
-    Settings {
-        interval: section.interval,
-        ps_interval: section.ps_interval,
-        // Validated to be at least 1 by om-config.
-        concurrency: NonZeroUsize::new(section.concurrency).unwrap_or(NonZeroUsize::MIN),
-        probe_timeout: section.probe_timeout,
-        show_cache_ttl: section.show_cache_ttl,
-        backoff_initial: section.backoff_initial,
-        backoff_max: section.backoff_max,
-        ..Settings::default()
-    }
-}
-
-/// A configured endpoint as the registry declares it.
-fn endpoint_spec(endpoint: &om_config::Endpoint) -> EndpointSpec {
-    let max_concurrency =
-        endpoint.max_concurrency.map(|n| NonZeroU32::try_from(n).unwrap_or(NonZeroU32::MAX));
-    EndpointSpec {
-        id: endpoint.name.clone(),
-        url: endpoint.url.clone(),
-        weight: endpoint.weight,
-        tags: endpoint.tags.clone(),
-        max_concurrency,
-        adaptive: None,
-    }
 }
 
 /// Where and how views are printed.
@@ -171,6 +141,8 @@ pub(crate) fn parse_interval(text: &str) -> Result<Duration, String> {
 
 #[cfg(test)]
 mod tests {
+    use std::num::{NonZeroU32, NonZeroUsize};
+
     use super::*;
 
     #[test]
@@ -189,12 +161,12 @@ mod tests {
         let mut endpoint = om_config::Endpoint::new("gpu-box".parse().unwrap());
         endpoint.max_concurrency = NonZeroUsize::new(4);
         endpoint.tags = vec!["gpu".into()];
-        let spec = endpoint_spec(&endpoint);
+        let spec = EndpointSpec::from(&endpoint);
         assert_eq!(spec.id.as_str(), "gpu-box:11434");
         assert_eq!(spec.max_concurrency, NonZeroU32::new(4));
         assert_eq!(spec.tags, ["gpu"]);
         let section = om_config::Discovery { concurrency: 3, ..om_config::Discovery::default() };
-        let settings = settings(&section);
+        let settings = Settings::from(&section);
         assert_eq!(settings.concurrency.get(), 3);
         assert_eq!(settings.interval, section.interval);
     }

@@ -41,7 +41,7 @@ pub(crate) async fn run(
             }
         }
     }
-    let settings = settings(&config.gateway);
+    let settings = Settings::from(&config.gateway);
     let gateway = Gateway::bind(fleet, settings).await?;
     {
         let mut stdout = std::io::stdout().lock();
@@ -55,17 +55,4 @@ pub(crate) async fn run(
     shutdown.cancel();
     background.await?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The gateway's settings from the `[gateway]` section.
-pub(crate) fn settings(section: &om_config::Gateway) -> Settings {
-    Settings {
-        listen: section.listen,
-        auth_token: section.auth_token.as_ref().map(|t| t.expose().to_owned()),
-        max_body_bytes: usize::try_from(section.max_body_bytes).unwrap_or(usize::MAX),
-        header_read_timeout: section.header_read_timeout,
-        shutdown_grace: section.shutdown_grace,
-        forward_authorization: section.forward_authorization,
-        ..Settings::default()
-    }
 }

@@ -71,7 +71,7 @@ fn tokens(n: u64) -> RouteRequest {
 
 #[test]
 fn it_is_the_default() {
-    assert_eq!(StrategyKind::default(), StrategyKind::CompletionTime);
+    assert_eq!(om_router::RouterConfig::default().strategy, StrategyKind::CompletionTime);
     assert_eq!("completion-time".parse::<StrategyKind>(), Ok(StrategyKind::CompletionTime));
 }
 

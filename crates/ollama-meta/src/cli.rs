@@ -203,9 +203,9 @@ pub(crate) struct SimArgs {
     /// Seed for the deterministic replies and fault dice.
     #[arg(long, value_name = "N")]
     pub(crate) seed: Option<u64>,
-    /// Reply mode: lorem, echo, aider or rules:FILE.
-    #[arg(long, value_name = "MODE")]
-    pub(crate) reply: Option<String>,
+    /// How the simulated models answer.
+    #[arg(long, value_name = "MODE", value_parser = ReplyParser)]
+    pub(crate) reply: Option<Reply>,
     /// A fleet file (TOML) describing several endpoints; the other flags are
     /// then defaults for what the file leaves out.
     #[arg(long, value_name = "FILE")]
@@ -347,6 +347,77 @@ pub(crate) struct ServeArgs {
     /// (default: the token of the [gateway] configuration, if any).
     #[arg(long, value_name = "TOKEN")]
     pub(crate) auth_token: Option<String>,
+}
+
+/// `sim --reply`: how the simulated models answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Reply {
+    /// Plausible filler text.
+    Lorem,
+    /// The last user message.
+    Echo,
+    /// Edits in Aider's formats.
+    Aider,
+    /// Scripted replies from this rules file.
+    Rules(PathBuf),
+}
+
+/// Parses `--reply`; its fixed values (and `rules:FILE`) show in the help
+/// and the shell completions.
+#[derive(Debug, Clone, Copy)]
+struct ReplyParser;
+
+impl clap::builder::TypedValueParser for ReplyParser {
+    type Value = Reply;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Reply, clap::Error> {
+        let text = value.to_string_lossy();
+        match text.as_ref() {
+            "lorem" => Ok(Reply::Lorem),
+            "echo" => Ok(Reply::Echo),
+            "aider" => Ok(Reply::Aider),
+            other => match other.strip_prefix("rules:") {
+                Some(path) if !path.is_empty() => Ok(Reply::Rules(PathBuf::from(path))),
+                _ => {
+                    let mut err =
+                        clap::Error::new(clap::error::ErrorKind::InvalidValue).with_cmd(cmd);
+                    let flag = arg.map_or_else(|| "--reply".to_owned(), ToString::to_string);
+                    err.insert(
+                        clap::error::ContextKind::InvalidArg,
+                        clap::error::ContextValue::String(flag),
+                    );
+                    err.insert(
+                        clap::error::ContextKind::InvalidValue,
+                        clap::error::ContextValue::String(other.to_owned()),
+                    );
+                    err.insert(
+                        clap::error::ContextKind::ValidValue,
+                        clap::error::ContextValue::Strings(
+                            ["lorem", "echo", "aider", "rules:FILE"].map(str::to_owned).to_vec(),
+                        ),
+                    );
+                    Err(err)
+                }
+            },
+        }
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        let values = [
+            clap::builder::PossibleValue::new("lorem").help("plausible filler text"),
+            clap::builder::PossibleValue::new("echo").help("the last user message"),
+            clap::builder::PossibleValue::new("aider").help("edits in Aider's formats"),
+            clap::builder::PossibleValue::new("rules:FILE").help("scripted replies from FILE"),
+        ];
+        Some(Box::new(values.into_iter()))
+    }
 }
 
 /// The router's strategies as `--strategy` values: written with `-`, the

@@ -7,11 +7,12 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use om_core::ModelName;
+use om_sim::reply::{ReplyMode, RuleSet};
 use om_sim::{EndpointSpec, FleetEndpoint, FleetSpec, ModelSpec, SimServer};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::cli::SimArgs;
+use crate::cli::{Reply, SimArgs};
 use crate::cmd::bad_input::BadInput;
 
 /// The `sim` flags for how each endpoint's requests share its compute
@@ -128,7 +129,14 @@ fn apply_flags(args: &SimArgs, spec: &mut EndpointSpec) -> Result<(), String> {
         spec.seed = seed;
     }
     if let Some(reply) = &args.reply {
-        spec.reply = reply.parse().map_err(|e| format!("--reply: {e}"))?;
+        spec.reply = match reply {
+            Reply::Lorem => ReplyMode::Lorem,
+            Reply::Echo => ReplyMode::Echo,
+            Reply::Aider => ReplyMode::Aider,
+            Reply::Rules(path) => {
+                ReplyMode::Rules(RuleSet::load(path).map_err(|e| format!("--reply: {e}"))?)
+            }
+        };
     }
     Ok(())
 }

@@ -347,6 +347,10 @@ pub(crate) struct ServeArgs {
     /// (default: the token of the [gateway] configuration, if any).
     #[arg(long, value_name = "TOKEN")]
     pub(crate) auth_token: Option<String>,
+    /// Serve a non-loopback --listen address without a token (refused
+    /// otherwise: anyone who can reach it could pull, push and delete).
+    #[arg(long)]
+    pub(crate) insecure_no_auth: bool,
 }
 
 /// `sim --reply`: how the simulated models answer.

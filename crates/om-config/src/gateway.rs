@@ -22,6 +22,7 @@ use crate::path::KeyPath;
 /// header_read_timeout = "30s"  # a client must send its request head in time
 /// shutdown_grace = "30s"       # streams may finish this long after SIGTERM
 /// forward_authorization = false
+/// insecure_no_auth = false     # true: allow a non-loopback listen with no token
 /// ```
 ///
 /// The token is better given as `OLLAMA_META_GATEWAY__AUTH_TOKEN` than in a
@@ -50,6 +51,10 @@ pub struct Gateway {
     /// Pass the client's `Authorization` header on to the endpoints (off:
     /// a gateway token must not reach the backends).
     pub forward_authorization: bool,
+    /// Serve a non-loopback `listen` address without `auth_token`. Off, the
+    /// gateway refuses to start that way: anyone who can reach it could
+    /// pull, push and delete models.
+    pub insecure_no_auth: bool,
 }
 
 impl Default for Gateway {
@@ -61,6 +66,7 @@ impl Default for Gateway {
             header_read_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
             forward_authorization: false,
+            insecure_no_auth: false,
         }
     }
 }
@@ -120,15 +126,17 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
-/// Accepts a string, or a number or boolean as its text: an environment
-/// variable such as `OLLAMA_META_GATEWAY__AUTH_TOKEN=12345` arrives typed.
+/// Accepts a string only: a token written as a number in a file
+/// (`auth_token = 123`) is refused rather than turned into text, since
+/// `000123` would lose its zeros. (Environment and command-line values of a
+/// secret key are always read as text.)
 struct SecretVisitor;
 
 impl Visitor<'_> for SecretVisitor {
     type Value = Secret;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string")
+        f.write_str("a string (quote a token that looks like a number)")
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Secret, E> {
@@ -137,30 +145,6 @@ impl Visitor<'_> for SecretVisitor {
 
     fn visit_string<E: de::Error>(self, v: String) -> Result<Secret, E> {
         Ok(Secret(v))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Secret, E> {
-        Ok(Secret(v.to_string()))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Secret, E> {
-        Ok(Secret(v.to_string()))
-    }
-
-    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Secret, E> {
-        Ok(Secret(v.to_string()))
-    }
-
-    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Secret, E> {
-        Ok(Secret(v.to_string()))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Secret, E> {
-        Ok(Secret(v.to_string()))
-    }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Secret, E> {
-        Ok(Secret(v.to_string()))
     }
 }
 
@@ -174,8 +158,8 @@ mod tests {
         assert_eq!(format!("{secret:?}"), "<redacted>");
         assert_eq!(serde_json::to_string(&secret).unwrap(), "\"<redacted>\"");
         assert_eq!(secret.expose(), "hunter2");
-        let parsed: Secret = serde_json::from_str("12345").unwrap();
-        assert_eq!(parsed.expose(), "12345");
+        let err = serde_json::from_str::<Secret>("12345").unwrap_err();
+        assert!(err.to_string().contains("quote a token"), "{err}");
     }
 
     #[test]

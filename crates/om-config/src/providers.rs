@@ -107,7 +107,8 @@ impl FileFormat {
 
 /// One environment variable as a provider: its name gives the key path and
 /// its value is parsed like figment parses environment values (`5` is an
-/// integer, `true` a bool, `[a, b]` an array, anything else a string).
+/// integer, `true` a bool, `[a, b]` an array, anything else a string), but
+/// a secret (`…_TOKEN`, `…_KEY`) is always its text.
 #[derive(Debug, Clone)]
 pub(crate) struct EnvVar {
     name: String,
@@ -145,7 +146,7 @@ impl Provider for EnvVar {
 
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
         let mut dict = Dict::new();
-        insert(&mut dict, &self.keys, parse_value(&self.value));
+        insert(&mut dict, &self.keys, parse_value(&self.keys, &self.value));
         Ok(Profile::Default.collect(dict))
     }
 }
@@ -222,16 +223,26 @@ impl Provider for Overrides {
                     "invalid key {key:?} in --set: write a dotted path such as retry.max_attempts"
                 ))
             })?;
-            insert(&mut dict, &keys, parse_value(value));
+            insert(&mut dict, &keys, parse_value(&keys, value));
         }
         Ok(Profile::Default.collect(dict))
     }
 }
 
-/// Parses a value the way figment parses environment values.
-fn parse_value(text: &str) -> Value {
+/// Parses a value the way figment parses environment values — except a
+/// secret's (a key ending in `token` or `key`), which is its text as given:
+/// `000123` stays `000123`.
+fn parse_value(keys: &[String], text: &str) -> Value {
+    if keys.last().is_some_and(|key| is_secret_key(key)) {
+        return Value::from(text.to_owned());
+    }
     let Ok(value) = text.parse::<Value>();
     value
+}
+
+/// True for a key that holds a secret, which is text whatever it looks like.
+fn is_secret_key(key: &str) -> bool {
+    key.ends_with("token") || key.ends_with("key")
 }
 
 /// Puts `value` at `keys` under `dict`, creating tables on the way and

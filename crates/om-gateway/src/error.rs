@@ -17,11 +17,28 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// A non-loopback address with no token: anyone who can reach it could
+    /// pull, push and delete models.
+    #[error(
+        "refusing to listen on {addr} without a token: it is not a loopback address, so anyone \
+         who can reach it could pull, push and delete models; set an auth token \
+         (--auth-token, OLLAMA_META_GATEWAY__AUTH_TOKEN) or, on a network you trust, \
+         --insecure-no-auth (gateway.insecure_no_auth)"
+    )]
+    Unauthenticated {
+        /// The address.
+        addr: SocketAddr,
+    },
 }
 
 impl Error {
     /// True when binding the listen address failed.
     pub fn is_bind(&self) -> bool {
         matches!(self, Self::Bind { .. })
+    }
+
+    /// True when the settings would expose the gateway without a token.
+    pub fn is_unauthenticated(&self) -> bool {
+        matches!(self, Self::Unauthenticated { .. })
     }
 }

@@ -47,8 +47,11 @@ impl Gateway {
     ///
     /// # Errors
     ///
-    /// [`Error::Bind`] when the address cannot be bound.
+    /// [`Error::Unauthenticated`] for a non-loopback address without a
+    /// token (unless [`Settings::insecure_no_auth`]); [`Error::Bind`] when
+    /// the address cannot be bound.
     pub async fn bind(fleet: Fleet, settings: Settings) -> Result<Self, Error> {
+        settings.check()?;
         let addr = settings.listen;
         let listener =
             TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr, source })?;

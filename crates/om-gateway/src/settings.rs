@@ -4,6 +4,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::error::Error;
+
 /// How long one endpoint may take to answer its part of `/api/ps`.
 const LISTING_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -28,6 +30,9 @@ pub struct Settings {
     pub forward_authorization: bool,
     /// How long one endpoint may take to answer its part of `/api/ps`.
     pub listing_timeout: Duration,
+    /// Allow a non-loopback `listen` without `auth_token`;
+    /// [`Gateway::bind`](crate::Gateway::bind) refuses it otherwise.
+    pub insecure_no_auth: bool,
 }
 
 impl From<&om_config::Gateway> for Settings {
@@ -40,6 +45,25 @@ impl From<&om_config::Gateway> for Settings {
             shutdown_grace: section.shutdown_grace,
             forward_authorization: section.forward_authorization,
             listing_timeout: LISTING_TIMEOUT,
+            insecure_no_auth: section.insecure_no_auth,
+        }
+    }
+}
+
+impl Settings {
+    /// Refuses what [`Gateway::bind`](crate::Gateway::bind) would refuse
+    /// before it binds anything.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unauthenticated`] for a non-loopback `listen` without
+    /// `auth_token`, unless `insecure_no_auth`.
+    pub fn check(&self) -> Result<(), Error> {
+        let addr = self.listen;
+        if addr.ip().is_loopback() || self.auth_token.is_some() || self.insecure_no_auth {
+            Ok(())
+        } else {
+            Err(Error::Unauthenticated { addr })
         }
     }
 }
@@ -60,6 +84,7 @@ impl std::fmt::Debug for Settings {
             .field("shutdown_grace", &self.shutdown_grace)
             .field("forward_authorization", &self.forward_authorization)
             .field("listing_timeout", &self.listing_timeout)
+            .field("insecure_no_auth", &self.insecure_no_auth)
             .finish()
     }
 }
@@ -74,5 +99,17 @@ mod tests {
         let shown = format!("{settings:?}");
         assert!(!shown.contains("hunter2") && shown.contains("<redacted>"));
         assert!(Settings::default().listen.ip().is_loopback());
+    }
+
+    #[test]
+    fn open_addresses_need_a_token_or_a_waiver() {
+        let open = Settings { listen: "0.0.0.0:11435".parse().unwrap(), ..Settings::default() };
+        let err = open.check().unwrap_err();
+        assert!(err.is_unauthenticated() && err.to_string().contains("0.0.0.0:11435"), "{err}");
+        let token = Settings { auth_token: Some("t".to_owned()), ..open.clone() };
+        assert!(token.check().is_ok());
+        let waived = Settings { insecure_no_auth: true, ..open };
+        assert!(waived.check().is_ok());
+        assert!(Settings::default().check().is_ok());
     }
 }

@@ -28,7 +28,12 @@ pub(crate) async fn run(
     if let Some(token) = &args.auth_token {
         flags.push(("gateway.auth_token".to_owned(), token.clone()));
     }
+    if args.insecure_no_auth {
+        flags.push(("gateway.insecure_no_auth".to_owned(), "true".to_owned()));
+    }
     let config = config::load(global, flags).map_err(BadInput::from_error)?.config;
+    let settings = Settings::from(&config.gateway);
+    settings.check().map_err(BadInput::from_error)?;
     let (fleet, workers) = Fleet::from_config(&config).map_err(BadInput::from_error)?;
     // Start with a known fleet: the first requests should not wait for
     // discovery. An endpoint that is down now is probed again later.
@@ -41,7 +46,6 @@ pub(crate) async fn run(
             }
         }
     }
-    let settings = Settings::from(&config.gateway);
     let gateway = Gateway::bind(fleet, settings).await?;
     {
         let mut stdout = std::io::stdout().lock();

@@ -84,6 +84,14 @@ async fn sim_rejects_bad_flags_with_exit_2() {
 }
 
 #[tokio::test]
+async fn serve_refuses_an_open_address_without_a_token() {
+    let out = command().args(["serve", "--listen", "0.0.0.0:0"]).output().await.unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("0.0.0.0:0") && stderr.contains("--insecure-no-auth"), "{stderr}");
+}
+
+#[tokio::test]
 async fn config_show_lists_sources() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("om.toml");

@@ -21,7 +21,7 @@ fn the_token_comes_from_the_environment_and_is_never_shown() {
             shutdown_grace = "5s"
             "#,
         )?;
-        jail.set_env("OLLAMA_META_GATEWAY__AUTH_TOKEN", "12345");
+        jail.set_env("OLLAMA_META_GATEWAY__AUTH_TOKEN", "0012345");
         let loaded = load(&Loader::new().file("om.toml"))?;
         let gateway = &loaded.config.gateway;
         assert_eq!(gateway.listen, "127.0.0.1:8080".parse::<SocketAddr>().unwrap());
@@ -29,13 +29,29 @@ fn the_token_comes_from_the_environment_and_is_never_shown() {
         assert_eq!(gateway.shutdown_grace, Duration::from_secs(5));
         assert_eq!(gateway.header_read_timeout, Duration::from_secs(30), "default kept");
         assert!(!gateway.forward_authorization);
-        // A number-like token arrives typed from the environment; it is still text.
-        assert_eq!(gateway.auth_token.as_ref().map(Secret::expose), Some("12345"));
+        // A number-like token is read as the text it is, zeros and all.
+        assert_eq!(gateway.auth_token.as_ref().map(Secret::expose), Some("0012345"));
         let shown = loaded.provenance.find("gateway.auth_token").expect("listed");
         assert_eq!(shown.value, Secret::REDACTED);
         assert_eq!(shown.source, Source::Env("OLLAMA_META_GATEWAY__AUTH_TOKEN".into()));
         assert!(!loaded.provenance.to_string().contains("12345"));
         assert!(!loaded.config.to_toml_string().unwrap().contains("12345"));
+        Ok(())
+    });
+}
+
+#[test]
+fn a_token_is_text_on_the_command_line_and_must_be_quoted_in_a_file() {
+    clean_jail(|jail| {
+        let mut flags = om_config::Overrides::default();
+        flags.settings.push(("gateway.auth_token".to_owned(), "000123".to_owned()));
+        let loaded = load(&Loader::new().overrides(flags))?;
+        assert_eq!(loaded.config.gateway.auth_token.as_ref().map(Secret::expose), Some("000123"));
+
+        jail.create_file("om.toml", "[gateway]\nauth_token = 123\n")?;
+        let error = load_err(&Loader::new().file("om.toml"))?;
+        let problem = problem_at(&error, "gateway.auth_token")?;
+        assert!(problem.message.contains("quote"), "{problem}");
         Ok(())
     });
 }

@@ -135,7 +135,8 @@ file is reported with its line and column, and then nothing runs.
 
 The results file (--out, JSON lines) is also the journal: with --resume, tasks
 recorded `ok` are skipped and the rest run again; the last line per task id
-wins. Ctrl-C once stops starting tasks and lets running ones finish; twice
+wins. An existing file is not replaced without --force, and two runs cannot
+write one file at once. Ctrl-C once stops starting tasks and lets running ones finish; twice
 cancels them (journaled `cancelled`).
 
 Without --sim the configured endpoints (or OLLAMA_HOST) are used; when none is
@@ -158,13 +159,17 @@ pub(crate) struct RunArgs {
     /// completion-time).
     #[arg(long, value_name = "S", value_parser = strategies())]
     pub(crate) strategy: Option<String>,
-    /// The results file (one JSON line per finished task); replaced unless
-    /// --resume.
+    /// The results file (one JSON line per finished task); an existing one
+    /// needs --resume or --force.
     #[arg(long, default_value = "results.jsonl", value_name = "FILE")]
     pub(crate) out: PathBuf,
     /// Continue an earlier run: skip the tasks --out records as ok.
     #[arg(long)]
     pub(crate) resume: bool,
+    /// Replace an existing results file (refused otherwise, unless
+    /// --resume continues it).
+    #[arg(long, conflicts_with = "resume")]
+    pub(crate) force: bool,
     /// Also write a self-contained HTML report here.
     #[arg(long, value_name = "FILE")]
     pub(crate) report: Option<PathBuf>,
@@ -282,13 +287,17 @@ pub(crate) struct AiderArgs {
     /// task's `timeout` wins.
     #[arg(long, default_value = "30m", value_name = "DURATION", value_parser = crate::cmd::models::parse_interval)]
     pub(crate) timeout: Duration,
-    /// The results file (one JSON line per finished task); replaced unless
-    /// --resume.
+    /// The results file (one JSON line per finished task); an existing one
+    /// needs --resume or --force.
     #[arg(long, default_value = "aider-results.jsonl", value_name = "FILE")]
     pub(crate) out: PathBuf,
     /// Continue an earlier run: skip the tasks --out records as ok.
     #[arg(long)]
     pub(crate) resume: bool,
+    /// Replace an existing results file (refused otherwise, unless
+    /// --resume continues it).
+    #[arg(long, conflicts_with = "resume")]
+    pub(crate) force: bool,
     /// Keep every worktree after its session.
     #[arg(long)]
     pub(crate) keep: bool,

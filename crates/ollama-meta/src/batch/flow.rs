@@ -118,6 +118,8 @@ pub(crate) struct Batch<'a> {
     pub(crate) results: &'a Path,
     /// `--resume`.
     pub(crate) resume: bool,
+    /// `--force`: replace an existing results file.
+    pub(crate) force: bool,
 }
 
 impl Batch<'_> {
@@ -127,7 +129,8 @@ impl Batch<'_> {
     ///
     /// # Errors
     ///
-    /// [`BadInput`] for a results file that cannot be continued; the
+    /// [`BadInput`] for a results file that cannot be continued, that
+    /// exists without `--resume` or `--force`, or that another run holds; the
     /// journal's I/O errors; whatever `body` fails with.
     pub(crate) async fn run<B, F>(self, ids: &[&TaskId], body: B) -> anyhow::Result<Ran>
     where
@@ -171,11 +174,17 @@ impl Batch<'_> {
         let opened = if self.resume {
             Journal::resume(self.results).await
         } else {
-            Journal::create(self.results).await.map(|journal| (journal, Replay::empty()))
+            Journal::create(self.results, self.force)
+                .await
+                .map(|journal| (journal, Replay::empty()))
         };
         let (journal, replay) = match opened {
             Ok(opened) => opened,
-            Err(err @ JournalError::Corrupt { .. }) => return Err(BadInput(err.to_string()).into()),
+            Err(
+                err @ (JournalError::Corrupt { .. }
+                | JournalError::Exists { .. }
+                | JournalError::Locked { .. }),
+            ) => return Err(BadInput(err.to_string()).into()),
             Err(err) => return Err(err.into()),
         };
         if replay.torn_bytes > 0 {

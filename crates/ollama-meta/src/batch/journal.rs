@@ -1,6 +1,12 @@
 //! The results file as a crash-safe journal: one JSON line per finished
 //! task, appended, flushed and synced to disk before the task counts.
 //!
+//! The file is opened for appending (`O_APPEND`) under an exclusive lock,
+//! so two runs cannot interleave lines in one file: the second is refused.
+//! An existing file is never replaced unless asked (`--force`); continuing
+//! it is `--resume`. A write that fails part-way is cut back to the end of
+//! the last good line, so a later line never follows a fragment.
+//!
 //! # Resume
 //!
 //! [`Journal::resume`] reads what an earlier run wrote. A line is only
@@ -47,6 +53,22 @@ pub(crate) enum JournalError {
         #[source]
         source: io::Error,
     },
+    /// The file exists and holds results; replacing it was not asked for.
+    #[error(
+        "results file {} already exists: --resume to continue it, --force to replace it, or \
+         --out to write elsewhere",
+        path.display()
+    )]
+    Exists {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Another run holds the file's lock.
+    #[error("results file {} is being written by another run", path.display())]
+    Locked {
+        /// The file.
+        path: PathBuf,
+    },
     /// A complete line in the middle of the file is not a result record:
     /// not a crash (that only tears the last line) but an edit or another
     /// file.
@@ -91,18 +113,31 @@ impl<R: Entry> Replay<R> {
 pub(crate) struct Journal<R> {
     file: tokio::fs::File,
     path: PathBuf,
+    /// The end of the last complete line: where a failed write is cut back
+    /// to.
+    good_len: u64,
+    /// Set when a failed write could not be cut back: nothing more may be
+    /// appended after the fragment.
+    broken: bool,
     _record: PhantomData<fn(&R)>,
 }
 
 impl<R: Entry> Journal<R> {
-    /// Starts a new journal at `path`, replacing any file there.
-    pub(crate) async fn create(path: &Path) -> Result<Self, JournalError> {
+    /// Starts a new journal at `path`. A file already there is refused
+    /// ([`JournalError::Exists`]) unless it is empty or `force` is set, in
+    /// which case it is replaced.
+    pub(crate) async fn create(path: &Path, force: bool) -> Result<Self, JournalError> {
         let io = |source| JournalError::Io { path: path.to_owned(), source };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             tokio::fs::create_dir_all(parent).await.map_err(io)?;
         }
-        let file = tokio::fs::File::create(path).await.map_err(io)?;
-        Ok(Self { file, path: path.to_owned(), _record: PhantomData })
+        let journal = Self::open(path).await?;
+        if journal.good_len > 0 && !force {
+            return Err(JournalError::Exists { path: path.to_owned() });
+        }
+        // Only now, under the lock: another run's file is never cut.
+        journal.file.set_len(0).await.map_err(io)?;
+        Ok(Self { good_len: 0, ..journal })
     }
 
     /// Opens the journal at `path` to continue it: reads every complete
@@ -110,25 +145,42 @@ impl<R: Entry> Journal<R> {
     /// starts an empty journal.
     pub(crate) async fn resume(path: &Path) -> Result<(Self, Replay<R>), JournalError> {
         let io = |source| JournalError::Io { path: path.to_owned(), source };
-        let bytes = match tokio::fs::read(path).await {
-            Ok(bytes) => bytes,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {
-                return Ok((Self::create(path).await?, Replay::empty()));
+        if tokio::fs::try_exists(path).await.map_err(io)? {
+            let mut journal = Self::open(path).await?;
+            let bytes = tokio::fs::read(path).await.map_err(io)?;
+            let (replay, valid_len) = parse_lines(&bytes).map_err(|(line, message)| {
+                JournalError::Corrupt { path: path.to_owned(), line, message }
+            })?;
+            journal.good_len = valid_len as u64;
+            if replay.torn_bytes > 0 {
+                // Cut the torn tail so the next line starts on a line of its own.
+                journal.cut_back().await.map_err(io)?;
             }
-            Err(err) => return Err(io(err)),
-        };
-        let (replay, valid_len) = parse_lines(&bytes).map_err(|(line, message)| {
-            JournalError::Corrupt { path: path.to_owned(), line, message }
-        })?;
-        let file = tokio::fs::OpenOptions::new().write(true).open(path).await.map_err(io)?;
-        if replay.torn_bytes > 0 {
-            // Cut the torn tail so the next line starts on a line of its own.
-            file.set_len(valid_len as u64).await.map_err(io)?;
-            file.sync_data().await.map_err(io)?;
+            Ok((journal, replay))
+        } else {
+            Ok((Self::create(path, false).await?, Replay::empty()))
         }
-        let mut file = file;
-        tokio::io::AsyncSeekExt::seek(&mut file, io::SeekFrom::End(0)).await.map_err(io)?;
-        Ok((Self { file, path: path.to_owned(), _record: PhantomData }, replay))
+    }
+
+    /// Opens (or creates) `path` for appending and takes its lock.
+    async fn open(path: &Path) -> Result<Self, JournalError> {
+        let io = |source| JournalError::Io { path: path.to_owned(), source };
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(JournalError::Locked { path: path.to_owned() });
+            }
+            Err(std::fs::TryLockError::Error(err)) => return Err(io(err)),
+        }
+        let good_len = file.metadata().map_err(io)?.len();
+        Ok(Self {
+            file: tokio::fs::File::from_std(file),
+            path: path.to_owned(),
+            good_len,
+            broken: false,
+            _record: PhantomData,
+        })
     }
 
     /// The file's path.
@@ -137,17 +189,46 @@ impl<R: Entry> Journal<R> {
     }
 
     /// Appends one record as a line, and returns once it is on disk
-    /// (written, flushed and `fdatasync`ed).
+    /// (written, flushed and `fdatasync`ed). A write that fails is cut
+    /// back to the last good line; if even that fails, every later append
+    /// fails too rather than write after a fragment.
     ///
     /// # Cancel safety
     ///
     /// Not cancel safe: dropping the future may leave a torn line, which the
     /// next [`resume`](Self::resume) cuts off.
     pub(crate) async fn append(&mut self, record: &R) -> io::Result<()> {
+        if self.broken {
+            return Err(io::Error::other(
+                "an earlier write failed and could not be undone; nothing more is appended",
+            ));
+        }
         let mut line = serde_json::to_vec(record).map_err(io::Error::other)?;
         line.push(b'\n');
-        self.file.write_all(&line).await?;
+        match self.write_line(&line).await {
+            Ok(()) => {
+                self.good_len += line.len() as u64;
+                Ok(())
+            }
+            Err(err) => {
+                if self.cut_back().await.is_err() {
+                    self.broken = true;
+                }
+                Err(err)
+            }
+        }
+    }
+
+    async fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
+        self.file.write_all(line).await?;
         self.file.flush().await?;
+        self.file.sync_data().await
+    }
+
+    /// Cuts the file back to the end of the last good line (appending
+    /// goes on from there: the file is in append mode).
+    async fn cut_back(&mut self) -> io::Result<()> {
+        self.file.set_len(self.good_len).await?;
         self.file.sync_data().await
     }
 }
@@ -266,7 +347,7 @@ mod tests {
     async fn resume_repairs_and_appends() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out/results.jsonl");
-        let mut journal = Journal::<Record>::create(&path).await.unwrap();
+        let mut journal = Journal::<Record>::create(&path, false).await.unwrap();
         journal.append(&record("a", Status::Ok)).await.unwrap();
         journal.append(&record("b", Status::Error)).await.unwrap();
         drop(journal);
@@ -284,5 +365,45 @@ mod tests {
         assert_eq!(text.lines().count(), 3, "{text}");
         let (replay, _) = parse_lines::<Record>(text.as_bytes()).unwrap();
         assert_eq!(replay.done().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_existing_file_is_kept_unless_forced_and_locked_while_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.jsonl");
+        let mut journal = Journal::<Record>::create(&path, false).await.unwrap();
+        journal.append(&record("a", Status::Ok)).await.unwrap();
+        let err = Journal::<Record>::resume(&path).await.unwrap_err();
+        assert!(matches!(err, JournalError::Locked { .. }), "{err}");
+        let err = Journal::<Record>::create(&path, true).await.unwrap_err();
+        assert!(matches!(err, JournalError::Locked { .. }), "a locked file is never cut: {err}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 1);
+        drop(journal);
+
+        let err = Journal::<Record>::create(&path, false).await.unwrap_err();
+        assert!(err.to_string().contains("--resume") && err.to_string().contains("--force"));
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 1, "kept");
+        let mut journal = Journal::<Record>::create(&path, true).await.unwrap();
+        journal.append(&record("b", Status::Ok)).await.unwrap();
+        drop(journal);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"b\"") && !text.contains("\"a\""), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_is_cut_back_so_later_lines_stay_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.jsonl");
+        let mut journal = Journal::<Record>::create(&path, false).await.unwrap();
+        journal.append(&record("a", Status::Ok)).await.unwrap();
+        // What a write that failed half-way leaves behind.
+        journal.file.write_all(b"{\"id\":\"b\",\"sta").await.unwrap();
+        journal.cut_back().await.unwrap();
+        journal.append(&record("c", Status::Ok)).await.unwrap();
+        drop(journal);
+        let (replay, _) = parse_lines::<Record>(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(replay.torn_bytes, 0);
+        let ids: Vec<&str> = replay.records.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["a", "c"]);
     }
 }

@@ -68,7 +68,13 @@ pub(crate) async fn run(global: &GlobalArgs, args: &AiderArgs) -> anyhow::Result
         ..om_gateway::Settings::from(&loaded.config.gateway)
     };
     let ids: Vec<&om_core::TaskId> = entries.iter().map(|e| &e.task.id).collect();
-    let batch = Batch { out, tasks: &args.tasks, results: &args.out, resume: args.resume };
+    let batch = Batch {
+        out,
+        tasks: &args.tasks,
+        results: &args.out,
+        resume: args.resume,
+        force: args.force,
+    };
     let ran = batch
         .run(&ids, |todo: Todo| async {
             let (fleet, workers) = Fleet::from_config(&loaded.config)

@@ -63,7 +63,13 @@ pub(crate) async fn run(global: &GlobalArgs, args: &RunArgs) -> anyhow::Result<E
     }
     let loaded = config::load(global, settings).map_err(BadInput::from_error)?;
     let ids: Vec<&om_core::TaskId> = tasks.iter().map(|t| &t.id).collect();
-    let batch = Batch { out, tasks: &args.tasks, results: &args.out, resume: args.resume };
+    let batch = Batch {
+        out,
+        tasks: &args.tasks,
+        results: &args.out,
+        resume: args.resume,
+        force: args.force,
+    };
     let mut simulated = args.sim;
     let mut slots = std::collections::BTreeMap::new();
     let (simulated_now, slots_now, file) = (&mut simulated, &mut slots, &tasks);

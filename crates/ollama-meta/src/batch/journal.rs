@@ -131,7 +131,7 @@ impl<R: Entry> Journal<R> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             tokio::fs::create_dir_all(parent).await.map_err(io)?;
         }
-        let journal = Self::open(path).await?;
+        let journal = Self::open(path)?;
         if journal.good_len > 0 && !force {
             return Err(JournalError::Exists { path: path.to_owned() });
         }
@@ -146,7 +146,7 @@ impl<R: Entry> Journal<R> {
     pub(crate) async fn resume(path: &Path) -> Result<(Self, Replay<R>), JournalError> {
         let io = |source| JournalError::Io { path: path.to_owned(), source };
         if tokio::fs::try_exists(path).await.map_err(io)? {
-            let mut journal = Self::open(path).await?;
+            let mut journal = Self::open(path)?;
             let bytes = tokio::fs::read(path).await.map_err(io)?;
             let (replay, valid_len) = parse_lines(&bytes).map_err(|(line, message)| {
                 JournalError::Corrupt { path: path.to_owned(), line, message }
@@ -162,8 +162,10 @@ impl<R: Entry> Journal<R> {
         }
     }
 
-    /// Opens (or creates) `path` for appending and takes its lock.
-    async fn open(path: &Path) -> Result<Self, JournalError> {
+    /// Opens (or creates) `path` for appending and takes its lock (local
+    /// file calls that return at once, so they are not moved off the
+    /// runtime).
+    fn open(path: &Path) -> Result<Self, JournalError> {
         let io = |source| JournalError::Io { path: path.to_owned(), source };
         let file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
         match file.try_lock() {

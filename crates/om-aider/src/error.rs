@@ -95,6 +95,32 @@ pub enum SessionError {
     /// Git's diff output was not understood.
     #[error(transparent)]
     Numstat(#[from] BadNumstat),
+    /// The task's worktree from an earlier run still has processes working
+    /// in it (an Aider that outlived its run): it is not touched.
+    #[error(
+        "worktree {path} is in use by process(es) {pids:?} from an earlier run; stop them first",
+        path = .path.display()
+    )]
+    WorktreeInUse {
+        /// The worktree.
+        path: PathBuf,
+        /// The processes whose working folder is in it.
+        pids: Vec<u32>,
+    },
+    /// The task's branch from an earlier run has commits its base does not:
+    /// resetting it would lose them.
+    #[error(
+        "branch {branch} has {commits} commit(s) not in {base}: merge it, delete it \
+         (git branch -D {branch}) or give the task another id"
+    )]
+    UnmergedBranch {
+        /// The branch.
+        branch: String,
+        /// Commits on it that the base does not have.
+        commits: u64,
+        /// The base it was compared with.
+        base: String,
+    },
     /// A log or message file could not be written or read.
     #[error("i/o error on {path}", path = .path.display())]
     Io {
@@ -118,6 +144,12 @@ impl SessionError {
         matches!(self, Self::AiderNotFound(_) | Self::Spawn { .. })
     }
 
+    /// True when an earlier run's worktree or branch is kept from being
+    /// reset (live processes, unmerged commits).
+    pub fn is_earlier_work(&self) -> bool {
+        matches!(self, Self::WorktreeInUse { .. } | Self::UnmergedBranch { .. })
+    }
+
     /// True when git failed.
     pub fn is_git(&self) -> bool {
         matches!(self, Self::Git(_) | Self::Numstat(_))
@@ -130,6 +162,8 @@ impl SessionError {
             Self::AiderNotFound(_) => "aider_not_found",
             Self::Spawn { .. } => "aider_spawn",
             Self::Git(_) | Self::Numstat(_) => "git",
+            Self::WorktreeInUse { .. } => "worktree_in_use",
+            Self::UnmergedBranch { .. } => "unmerged_branch",
             Self::Io { .. } => "io",
         }
     }

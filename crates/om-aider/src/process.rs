@@ -1,5 +1,6 @@
 //! A child process in its own process group, ended with the whole group on
-//! timeout, cancellation or drop.
+//! timeout, cancellation or drop — and, on Linux, killed when its parent
+//! dies, even by SIGKILL (a parent-death signal).
 //!
 //! Aider runs git (through `GitPython`) and may run linters; killing only the
 //! Python process would leave those behind. On Unix the child leads a new
@@ -25,10 +26,13 @@ pub(crate) struct Running {
 }
 
 impl Running {
-    /// Spawns `command` as the leader of a new process group.
+    /// Spawns `command` as the leader of a new process group (that dies
+    /// with this process, on Linux).
     pub(crate) fn spawn(mut command: Command) -> io::Result<Self> {
         #[cfg(unix)]
         command.process_group(0);
+        #[cfg(target_os = "linux")]
+        die_with_parent(&mut command);
         command.kill_on_drop(true);
         let child = command.spawn()?;
         let group = child.id().and_then(|id| i32::try_from(id).ok());
@@ -101,6 +105,31 @@ impl Drop for Running {
             self.signal_group(Signal::Kill);
         }
         // `kill_on_drop` covers the leader; tokio reaps it in the background.
+    }
+}
+
+/// Makes the child get SIGKILL when this process dies, however it dies:
+/// an `ollama-meta aider` killed with SIGKILL must not leave Aider
+/// processes editing worktrees that a later run would reset.
+///
+/// The signal follows the thread that forked; the sessions are spawned
+/// from the runtime's worker threads, which live as long as the process.
+#[cfg(target_os = "linux")]
+fn die_with_parent(command: &mut Command) {
+    use rustix::process::{Signal as Sig, getpid, getppid, set_parent_process_death_signal};
+    let parent = getpid();
+    #[allow(unsafe_code, reason = "pre_exec is the only way to run code in the child before exec")]
+    // SAFETY: the closure runs in the forked child before exec, where only
+    // async-signal-safe calls are allowed. It makes two system calls
+    // (prctl, getppid) through rustix, which neither allocates nor locks,
+    // and its errors are bare errno values (no allocation either).
+    unsafe {
+        command.pre_exec(move || {
+            set_parent_process_death_signal(Some(Sig::KILL))?;
+            // The parent may have died before the prctl: then nothing would
+            // ever send the signal.
+            if getppid() == Some(parent) { Ok(()) } else { Err(rustix::io::Errno::SRCH.into()) }
+        });
     }
 }
 

@@ -136,15 +136,35 @@ impl Repository {
 
     /// Makes the worktree of `name` on branch `om/<name>` at the base
     /// commit. A worktree left by an earlier run of the same task is
-    /// removed first, and the branch is reset to the base commit.
+    /// removed first, and the branch is reset to the base commit — unless
+    /// that would destroy work: a process still working in the old
+    /// worktree, or commits on the branch that the base does not have.
     ///
     /// # Errors
     ///
-    /// [`SessionError::Git`] when git fails.
+    /// [`SessionError::WorktreeInUse`], [`SessionError::UnmergedBranch`],
+    /// or [`SessionError::Git`] when git fails.
     pub async fn add(&self, name: &SessionName) -> Result<Worktree, SessionError> {
         let path = self.worktree_path(name);
         let branch = name.branch();
         let _admin = self.admin.lock().await;
+        let pids = processes_in(&path);
+        if !pids.is_empty() {
+            return Err(SessionError::WorktreeInUse { path, pids });
+        }
+        let reference = format!("refs/heads/{branch}");
+        if git(&self.top, ["rev-parse", "--verify", "--quiet", &reference]).await.is_ok() {
+            let range = format!("{}..{reference}", self.base);
+            let count = git_line(&self.top, ["rev-list", "--count", &range]).await?;
+            let commits = count.trim().parse::<u64>().unwrap_or(u64::MAX);
+            if commits > 0 {
+                return Err(SessionError::UnmergedBranch {
+                    branch,
+                    commits,
+                    base: self.base.clone(),
+                });
+            }
+        }
         if tokio::fs::try_exists(&path).await.unwrap_or(true) {
             // Leftovers: a kept or interrupted earlier session. A folder
             // git does not know is removed by hand.
@@ -194,6 +214,28 @@ impl Repository {
 
 fn os(text: &str) -> std::ffi::OsString {
     text.into()
+}
+
+/// The processes whose working folder is `path` or inside it (Linux: from
+/// `/proc/*/cwd`; those of other users cannot be seen and do not count).
+#[cfg(target_os = "linux")]
+fn processes_in(path: &Path) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let mut pids: Vec<u32> = entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(path))
+        })
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
+/// Elsewhere there is no portable way to ask: nothing is found.
+#[cfg(not(target_os = "linux"))]
+fn processes_in(_path: &Path) -> Vec<u32> {
+    Vec::new()
 }
 
 /// The patterns sessions add to `.git/info/exclude`: the worktree folder,

@@ -18,12 +18,14 @@ use tokio::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ollama-meta");
 
-/// Prints its arguments, asks its model one chat question at
+/// Prints its arguments (or, with `FAKE_AIDER_PIDFILE`, writes its pid there
+/// and hangs), asks its model one chat question at
 /// `OLLAMA_API_BASE` (exit 4 when that fails), appends `# edited-by:
 /// <model>` to the files after `--` and commits them as Aider would; a file
 /// whose name has `broken` in it makes it fail (exit 3) instead.
 const FAKE_AIDER: &str = r#"#!/bin/sh
 for a in "$@"; do printf 'arg: %s\n' "$a"; done
+if [ -n "$FAKE_AIDER_PIDFILE" ]; then echo $$ > "$FAKE_AIDER_PIDFILE.tmp"; mv "$FAKE_AIDER_PIDFILE.tmp" "$FAKE_AIDER_PIDFILE"; exec sleep 600; fi
 commit=0
 model=""
 while [ $# -gt 0 ]; do
@@ -278,5 +280,63 @@ async fn sessions_run_in_parallel_on_their_branches_and_resume_skips_the_ok_ones
     let after = std::fs::read_to_string(&out).unwrap();
     assert_eq!(after.lines().count(), 5);
     assert!(after.lines().last().unwrap().contains("\"id\":\"t3\""));
+    sim.stop().await;
+}
+
+/// The process `pid` has ended (gone, or a zombie nobody reaped yet).
+#[cfg(target_os = "linux")]
+fn ended(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        // `pid (comm) S …`: the state follows the last `)`.
+        Ok(stat) => stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')),
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aider_processes_die_with_a_killed_run() {
+    let fixture = Fixture::new(&["f0.py"]);
+    let sim = om_sim::spawn(EndpointSpec::default().with_name("sim"));
+    let tasks = fixture.tasks(&tasks_for(&["f0.py"]));
+    let pidfile = fixture.dir.path().join("aider.pid");
+    let mut run = Command::new(BIN)
+        .env("RUST_LOG", "warn")
+        .env("FAKE_AIDER_PIDFILE", &pidfile)
+        .args(["--endpoint", &sim.url(), "aider"])
+        .arg(&tasks)
+        .arg("--repo")
+        .arg(&fixture.repo)
+        .arg("--aider-bin")
+        .arg(&fixture.aider)
+        .arg("--out")
+        .arg(fixture.out())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts");
+    let pid = tokio::time::timeout(Duration::from_mins(1), async {
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&pidfile)
+                && let Ok(pid) = text.trim().parse::<u32>()
+            {
+                return pid;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the session starts");
+    assert!(!ended(pid), "the session runs");
+    run.start_kill().expect("SIGKILL");
+    run.wait().await.expect("the run is reaped");
+    let gone = tokio::time::timeout(Duration::from_secs(20), async {
+        while !ended(pid) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(gone.is_ok(), "aider (pid {pid}) outlived the run that was killed");
     sim.stop().await;
 }

@@ -77,7 +77,7 @@ async fn a_session_edits_its_file_on_its_branch_and_cleans_up() {
 }
 
 #[tokio::test]
-async fn keep_keeps_the_worktree_and_a_rerun_starts_over() {
+async fn a_rerun_never_resets_work_it_would_lose() {
     let fixture = Fixture::new(&["a.py"]);
     let sessions = open(&fixture, Settings { keep: true, ..Settings::default() }).await;
     let spec = SessionSpec::new("t1", "edit").with_file("a.py");
@@ -86,8 +86,29 @@ async fn keep_keeps_the_worktree_and_a_rerun_starts_over() {
     assert!(first.worktree.join("a.py").exists());
     assert_eq!(first.worktree, fixture.repo.join(".om-worktrees").join("t1"));
 
-    // The same task again: the old worktree is replaced and the branch reset
-    // to the base, so it holds one edit, not two.
+    // The same task again: its branch has a commit main does not, so it is
+    // left alone.
+    let err = sessions.run(&spec, &target()).await.unwrap_err();
+    assert!(matches!(err, SessionError::UnmergedBranch { commits: 1, .. }), "{err}");
+    assert_eq!(err.kind_name(), "unmerged_branch");
+    assert!(err.to_string().contains("git branch -D om/t1"), "{err}");
+    assert_eq!(fixture.git(&["show", "om/t1:a.py"]).matches("edited-by").count(), 1);
+
+    // Merged, the branch holds nothing to lose; but a process still working
+    // in the old worktree keeps it from being touched.
+    fixture.git(&["merge", "--quiet", "--ff-only", "om/t1"]);
+    let mut squatter = std::process::Command::new("sleep")
+        .arg("60")
+        .current_dir(&first.worktree)
+        .spawn()
+        .expect("sleep starts");
+    let err = sessions.run(&spec, &target()).await.unwrap_err();
+    let SessionError::WorktreeInUse { pids, .. } = &err else { panic!("{err}") };
+    assert_eq!(pids, &[squatter.id()]);
+    squatter.kill().unwrap();
+    squatter.wait().unwrap();
+
+    // Then a rerun starts over from the base: one edit on the branch, not two.
     let second = sessions.run(&spec, &target()).await.unwrap();
     assert_eq!(second.commits.len(), 1);
     let content = fixture.git(&["show", "om/t1:a.py"]);

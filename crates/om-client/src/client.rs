@@ -25,7 +25,7 @@ use om_core::{
 use crate::body::BodyReader;
 use crate::errors;
 use crate::http::HttpClient;
-use crate::ndjson::{DEFAULT_MAX_LINE_LEN, FrameDecoder, LineDecoder, decode_frame};
+use crate::ndjson::{FrameDecoder, LineDecoder, decode_frame};
 use om_core::Backoff;
 
 use crate::retry::RetryPolicy;
@@ -34,10 +34,6 @@ use crate::timeouts::{Timeouts, deadline_after, earliest, run_until, sleep_until
 
 /// The `User-Agent` of every request.
 pub const USER_AGENT_VALUE: &str = concat!("ollama-meta/", env!("CARGO_PKG_VERSION"));
-
-/// The largest non-streaming response body accepted: 256 MiB, room for an
-/// `/api/embed` batch of thousands of wide vectors.
-pub const MAX_BODY_LEN: usize = 256 * 1024 * 1024;
 
 /// How much of an error body is read for its message.
 const MAX_ERROR_BODY_LEN: usize = 64 * 1024;
@@ -85,6 +81,8 @@ struct Inner {
     /// The waits of `retry`, with their jitter state.
     backoff: Backoff,
     max_line_len: usize,
+    /// The largest answer read whole.
+    max_body_len: usize,
 }
 
 impl Clone for Inner {
@@ -99,6 +97,7 @@ impl Clone for Inner {
             retry: self.retry,
             backoff: Backoff::new(self.retry.backoff),
             max_line_len: self.max_line_len,
+            max_body_len: self.max_body_len,
         }
     }
 }
@@ -120,12 +119,18 @@ pub(crate) struct Started {
     pub(crate) total: Option<Instant>,
 }
 
+/// A configured byte count as a buffer size (saturating on 32-bit targets).
+fn to_usize(bytes: u64) -> usize {
+    usize::try_from(bytes).unwrap_or(usize::MAX)
+}
+
 // === impl Client: construction ===
 
 impl Client {
     /// A client for `endpoint` over the shared `http` pool, with default
-    /// [`Timeouts`] and [`RetryPolicy`].
+    /// [`Timeouts`], [`RetryPolicy`] and limits.
     pub fn new(http: HttpClient, endpoint: EndpointUrl) -> Self {
+        let limits = om_config::Limits::default();
         let host = endpoint
             .is_loopback()
             .then(|| HeaderValue::from_str(&endpoint.authority()).ok())
@@ -139,7 +144,8 @@ impl Client {
             timeouts: Timeouts::default(),
             retry: RetryPolicy::NEVER,
             backoff: Backoff::new(RetryPolicy::NEVER.backoff),
-            max_line_len: DEFAULT_MAX_LINE_LEN,
+            max_line_len: to_usize(limits.max_line_bytes),
+            max_body_len: to_usize(limits.max_answer_bytes),
         };
         Self { inner: Arc::new(inner) }
     }
@@ -186,12 +192,21 @@ impl Client {
         self
     }
 
-    /// Refuses NDJSON lines longer than `max_line_len` bytes (default
-    /// [`DEFAULT_MAX_LINE_LEN`]).
+    /// Refuses streamed lines longer than `limits.max_line_bytes` and
+    /// whole answers larger than `limits.max_answer_bytes` (defaults: those
+    /// of om-config's `[limits]`).
     #[must_use]
-    pub fn with_max_line_len(mut self, max_line_len: usize) -> Self {
-        Arc::make_mut(&mut self.inner).max_line_len = max_line_len;
+    pub fn with_limits(mut self, limits: &om_config::Limits) -> Self {
+        let inner = Arc::make_mut(&mut self.inner);
+        inner.max_line_len = to_usize(limits.max_line_bytes);
+        inner.max_body_len = to_usize(limits.max_answer_bytes);
         self
+    }
+
+    /// The longest line accepted from a stream (`streamed`), or of an
+    /// answer read whole.
+    pub(crate) fn line_limit(&self, streamed: bool) -> usize {
+        if streamed { self.inner.max_line_len } else { self.inner.max_body_len }
     }
 
     /// The endpoint's address.
@@ -457,7 +472,7 @@ impl Client {
         let started = self.execute(&call, &context).await?;
         let body = self
             .reader(started)
-            .read_all(MAX_BODY_LEN, &context.endpoint)
+            .read_all(self.inner.max_body_len, &context.endpoint)
             .await
             .map_err(|e| context.annotate(e))?;
         if body.iter().all(u8::is_ascii_whitespace) {

@@ -74,7 +74,7 @@ mod retry;
 mod stream;
 mod timeouts;
 
-pub use client::{Client, MAX_BODY_LEN, USER_AGENT_VALUE};
+pub use client::{Client, USER_AGENT_VALUE};
 pub use http::{HttpClient, HttpConfig, http_client};
 pub use lines::{Lines, RawRequest};
 pub use ndjson::{FrameDecoder, LineDecoder};

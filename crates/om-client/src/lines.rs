@@ -18,10 +18,10 @@ use futures_util::stream;
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Method};
 
-use om_core::{Error, Result};
+use om_core::{Error, ErrorKind, Result};
 
 use crate::body::BodyReader;
-use crate::client::{Call, Client, MAX_BODY_LEN};
+use crate::client::{Call, Client};
 use crate::ndjson::LineDecoder;
 use crate::stream::Context;
 
@@ -98,8 +98,9 @@ impl RawRequest {
 /// like any other, and whether the stream was complete is for the caller to
 /// judge. The stream ends with one `Err` when the connection breaks
 /// ([`ErrorKind::Disconnected`](om_core::ErrorKind::Disconnected)), a
-/// first-byte, idle or total limit passes, or a line is longer than
-/// [`MAX_BODY_LEN`] ([`ErrorKind::Protocol`](om_core::ErrorKind::Protocol));
+/// first-byte, idle or total limit passes, or a line is longer than the
+/// client's limit — its line limit for a stream (NDJSON), its answer limit
+/// for anything else, which is one object — ([`ErrorKind::Protocol`](om_core::ErrorKind::Protocol));
 /// the error is [partial](Error::is_partial) once a line was yielded.
 ///
 /// # Cancel safety
@@ -159,9 +160,15 @@ impl Client {
         let context = self.context(model);
         let started = self.execute(&call, &context).await?;
         let content_type = started.response.headers().get(CONTENT_TYPE).cloned();
+        let streamed = content_type
+            .as_ref()
+            .is_some_and(|t| t.as_bytes().starts_with(b"application/x-ndjson"));
+        let limit = self.line_limit(streamed);
         let state = RawLines {
             reader: Some(self.reader(started)),
-            lines: LineDecoder::new(MAX_BODY_LEN),
+            lines: LineDecoder::new(limit),
+            limit,
+            whole: (!streamed).then_some(0),
             context,
             yielded: false,
             finished: false,
@@ -179,6 +186,11 @@ struct RawLines {
     /// `None` once the body has ended.
     reader: Option<BodyReader>,
     lines: LineDecoder,
+    /// The longest line accepted.
+    limit: usize,
+    /// For an answer that does not stream, the bytes passed on so far: it
+    /// is held whole downstream, so all of it counts against `limit`.
+    whole: Option<usize>,
     context: Context,
     yielded: bool,
     finished: bool,
@@ -186,6 +198,21 @@ struct RawLines {
 
 impl RawLines {
     async fn next_item(&mut self) -> Option<Result<Bytes>> {
+        let item = self.next_piece().await?;
+        if let (Ok(piece), Some(total)) = (&item, self.whole.as_mut()) {
+            *total = total.saturating_add(piece.len());
+            if *total > self.limit {
+                let message = format!(
+                    "answer from {} is larger than {} bytes",
+                    self.context.endpoint, self.limit
+                );
+                return Some(Err(self.fail(Error::new(ErrorKind::Protocol, message))));
+            }
+        }
+        Some(item)
+    }
+
+    async fn next_piece(&mut self) -> Option<Result<Bytes>> {
         if self.finished {
             return None;
         }
@@ -207,7 +234,7 @@ impl RawLines {
             };
             match reader.next_chunk().await {
                 Ok(Some(bytes)) => {
-                    if self.lines.is_empty() && is_one_line(&bytes) {
+                    if self.lines.is_empty() && is_one_line(&bytes, self.limit) {
                         // Ollama writes and flushes one line at a time, so
                         // a frame is usually exactly one line: pass it on
                         // without copying.
@@ -245,10 +272,10 @@ impl RawLines {
 }
 
 /// True when `bytes` is one non-blank line ending in `\n` (and not `\r\n`),
-/// within the length limit: exactly what the decoder would yield for it.
-fn is_one_line(bytes: &[u8]) -> bool {
+/// within `limit`: exactly what the decoder would yield for it.
+fn is_one_line(bytes: &[u8], limit: usize) -> bool {
     let Some((&b'\n', body)) = bytes.split_last() else { return false };
-    body.len() <= MAX_BODY_LEN
+    body.len() <= limit
         && body.last() != Some(&b'\r')
         && !body.contains(&b'\n')
         && !body.iter().all(u8::is_ascii_whitespace)
@@ -260,12 +287,12 @@ mod tests {
 
     #[test]
     fn one_line_frames() {
-        assert!(is_one_line(b"{\"a\":1}\n"));
-        assert!(!is_one_line(b"{\"a\":1}"));
-        assert!(!is_one_line(b"{\"a\":1}\r\n"));
-        assert!(!is_one_line(b"{\"a\":1}\n{\"b\":2}\n"));
-        assert!(!is_one_line(b"  \n"));
-        assert!(!is_one_line(b"\n"));
-        assert!(!is_one_line(b""));
+        assert!(is_one_line(b"{\"a\":1}\n", 64));
+        assert!(!is_one_line(b"{\"a\":1}", 64));
+        assert!(!is_one_line(b"{\"a\":1}\r\n", 64));
+        assert!(!is_one_line(b"{\"a\":1}\n{\"b\":2}\n", 64));
+        assert!(!is_one_line(b"  \n", 64));
+        assert!(!is_one_line(b"\n", 64));
+        assert!(!is_one_line(b"", 64));
     }
 }

@@ -36,10 +36,13 @@ use serde_json::Value;
 
 use om_core::{Error, ErrorKind, Result};
 
-/// The longest line [`LineDecoder::default`] accepts: 16 MiB, twice the
-/// limit of Ollama's own Go client (8 MiB), so anything a real server sends
-/// fits while a peer that never sends a newline cannot exhaust memory.
-pub const DEFAULT_MAX_LINE_LEN: usize = 16 * 1024 * 1024;
+/// The longest line [`LineDecoder::default`] accepts: om-config's
+/// `limits.max_line_bytes` default (16 MiB, twice the limit of Ollama's own
+/// Go client), so anything a real server sends fits while a peer that never
+/// sends a newline cannot exhaust memory.
+pub fn default_max_line_len() -> usize {
+    usize::try_from(om_config::Limits::default().max_line_bytes).unwrap_or(usize::MAX)
+}
 
 /// How much of an offending line an error message quotes.
 const QUOTE_LEN: usize = 120;
@@ -70,7 +73,7 @@ pub struct LineDecoder {
 
 impl Default for LineDecoder {
     fn default() -> Self {
-        Self::new(DEFAULT_MAX_LINE_LEN)
+        Self::new(default_max_line_len())
     }
 }
 
@@ -196,7 +199,7 @@ impl<T: DeserializeOwned> Default for FrameDecoder<T> {
 }
 
 impl<T: DeserializeOwned> FrameDecoder<T> {
-    /// A decoder with the default line limit ([`DEFAULT_MAX_LINE_LEN`]).
+    /// A decoder with the default line limit ([`default_max_line_len`]).
     pub fn new() -> Self {
         Self::with_lines(LineDecoder::default())
     }

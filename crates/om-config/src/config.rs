@@ -10,6 +10,7 @@ use crate::check::{Finding, Findings};
 use crate::discovery::Discovery;
 use crate::endpoint::Endpoint;
 use crate::gateway::Gateway;
+use crate::limits::Limits;
 use crate::model::ModelSettings;
 use crate::orchestrator::Orchestrator;
 use crate::path::KeyPath;
@@ -47,6 +48,8 @@ pub struct Config {
     pub retry: Retry,
     /// Per-phase timeouts.
     pub timeouts: Timeouts,
+    /// How much of an answer is held in memory.
+    pub limits: Limits,
     /// How the fleet is probed.
     pub discovery: Discovery,
     /// Routing strategy, loaded-model preference and live-state learning.
@@ -66,6 +69,7 @@ impl Default for Config {
             models: BTreeMap::new(),
             retry: Retry::default(),
             timeouts: Timeouts::default(),
+            limits: Limits::default(),
             discovery: Discovery::default(),
             routing: Routing::default(),
             breaker: Breaker::default(),
@@ -131,6 +135,7 @@ impl Config {
 
         self.retry.check(&root.key("retry"), &mut out);
         self.timeouts.check(&root.key("timeouts"), &mut out);
+        self.limits.check(&root.key("limits"), &mut out);
         self.routing.check(&root.key("routing"), &mut out);
         self.breaker.check(&root.key("breaker"), &mut out);
         self.orchestrator.check(&root.key("orchestrator"), &mut out);

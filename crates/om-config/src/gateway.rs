@@ -23,6 +23,11 @@ use crate::path::KeyPath;
 /// shutdown_grace = "30s"       # streams may finish this long after SIGTERM
 /// forward_authorization = false
 /// insecure_no_auth = false     # true: allow a non-loopback listen with no token
+/// max_connections = 2048       # more get 503 with Retry-After, then close
+/// body_read_timeout = "30s"    # a client must send its request body in time
+/// request_timeout = "10m"      # until the answer begins (a whole one if not streamed)
+/// max_queue = 512              # requests waiting for capacity; more get 503
+/// queue_timeout = "5m"         # the longest wait for capacity; then 503
 /// ```
 ///
 /// The token is better given as `OLLAMA_META_GATEWAY__AUTH_TOKEN` than in a
@@ -55,6 +60,26 @@ pub struct Gateway {
     /// gateway refuses to start that way: anyone who can reach it could
     /// pull, push and delete models.
     pub insecure_no_auth: bool,
+    /// Connections served at once; one past it gets 503 with
+    /// `Retry-After` to every request, and is closed.
+    pub max_connections: u64,
+    /// How long a client may take to send a request's body, once its head
+    /// is in (408 after).
+    #[serde(with = "crate::duration")]
+    pub body_read_timeout: Duration,
+    /// How long a request may take until its answer begins: the first line
+    /// of a stream, or the whole answer of a request that does not stream,
+    /// queueing and failover included (504 after). A stream that has begun
+    /// is never cut.
+    #[serde(with = "crate::duration")]
+    pub request_timeout: Duration,
+    /// Requests that may wait for capacity (every instance busy) at once;
+    /// one more gets 503 with `Retry-After` at once.
+    pub max_queue: u64,
+    /// The longest a request waits for capacity before it gets 503 with
+    /// `Retry-After`.
+    #[serde(with = "crate::duration")]
+    pub queue_timeout: Duration,
 }
 
 impl Default for Gateway {
@@ -67,6 +92,11 @@ impl Default for Gateway {
             shutdown_grace: Duration::from_secs(30),
             forward_authorization: false,
             insecure_no_auth: false,
+            max_connections: 2048,
+            body_read_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_mins(10),
+            max_queue: 512,
+            queue_timeout: Duration::from_mins(5),
         }
     }
 }
@@ -75,6 +105,14 @@ impl Gateway {
     pub(crate) fn check(&self, at: &KeyPath, out: &mut Findings) {
         const POSITIVE: &str = "must be greater than 0";
         out.require(self.max_body_bytes > 0, || at.key("max_body_bytes"), POSITIVE);
+        out.require(self.max_connections > 0, || at.key("max_connections"), POSITIVE);
+        for (key, value) in [
+            ("body_read_timeout", self.body_read_timeout),
+            ("request_timeout", self.request_timeout),
+            ("queue_timeout", self.queue_timeout),
+        ] {
+            out.require(!value.is_zero(), || at.key(key), POSITIVE);
+        }
         out.require(
             !self.header_read_timeout.is_zero(),
             || at.key("header_read_timeout"),

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_LENGTH, HeaderValue, WWW_AUTHENTICATE};
@@ -12,7 +13,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use om_core::RequestId;
 use om_core::wire::openai::OpenAiError;
-use om_orchestrator::{Fleet, Forward, Forwarded, Options};
+use om_orchestrator::{Fleet, Forward, Forwarded, Options, QueueLimit};
 use serde_json::json;
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -75,7 +76,12 @@ impl App {
     /// took it in the request's span (and in the [`Served`] tally).
     pub(crate) async fn forward(&self, request: Forward) -> Result<Forwarded, om_core::Error> {
         let operation = request.operation;
-        let answer = self.fleet().forward(request, Options::default()).await?;
+        let settings = &self.shared.settings;
+        let options =
+            Options::default().with_start_by(Instant::now() + settings.request_timeout).with_queue(
+                QueueLimit { max_waiting: settings.max_queue, max_wait: settings.queue_timeout },
+            );
+        let answer = self.fleet().forward(request, options).await?;
         tracing::Span::current().record("backend", answer.endpoint().as_str());
         if let Some(served) = &self.shared.served
             && operation.is_inference()
@@ -83,6 +89,13 @@ impl App {
             served.add(answer.endpoint());
         }
         Ok(answer)
+    }
+
+    /// Whether clients may read what the gateway says about its backends
+    /// (see [`reply::public_message`]): only when a token authenticates
+    /// every caller.
+    pub(crate) fn reveal(&self) -> bool {
+        self.shared.settings.auth_token.is_some()
     }
 
     /// The next `/v1` completion number.
@@ -131,6 +144,22 @@ impl App {
             "answering"
         );
         response
+    }
+
+    /// The answer to every request of a connection past the connection
+    /// limit: 503 with `Retry-After`, in the shape of the route's face.
+    pub(crate) fn over_connection_limit(&self, request: &Request<Incoming>) -> Response<Body> {
+        let limit = self.shared.settings.max_connections;
+        let error = om_core::Error::new(
+            om_core::ErrorKind::Busy,
+            format!("the gateway is serving its limit of {limit} connections; try again shortly"),
+        )
+        .with_retry_after(Duration::from_secs(1));
+        if request.uri().path().starts_with("/v1") {
+            reply::openai_from_error(&error, true)
+        } else {
+            reply::from_error(&error, true)
+        }
     }
 
     async fn route(&self, request: Request<Incoming>, id: &RequestId) -> Response<Body> {
@@ -186,7 +215,12 @@ impl App {
         if declared.is_some_and(|len| len > limit as u64) {
             return Err(BodyFailure::TooLarge(limit));
         }
-        match Limited::new(body, limit).collect().await {
+        let timeout = self.shared.settings.body_read_timeout;
+        let Ok(read) = tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await
+        else {
+            return Err(BodyFailure::Slow(timeout));
+        };
+        match read {
             Ok(collected) => Ok(collected.to_bytes()),
             Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
                 Err(BodyFailure::TooLarge(limit))
@@ -202,6 +236,8 @@ impl App {
 /// Why a request body could not be read.
 enum BodyFailure {
     TooLarge(usize),
+    /// Not all of it came within the time limit.
+    Slow(Duration),
     /// The client stopped sending mid-body.
     Broken,
 }
@@ -215,6 +251,10 @@ fn too_large(failure: &BodyFailure, openai: bool) -> Response<Body> {
         BodyFailure::Broken => {
             (StatusCode::BAD_REQUEST, "the request body could not be read".to_owned())
         }
+        BodyFailure::Slow(limit) => (
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the request body did not arrive within {} s", limit.as_secs_f64()),
+        ),
     };
     if openai {
         reply::openai_error(&OpenAiError::new(status.as_u16(), message))

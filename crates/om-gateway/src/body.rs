@@ -29,6 +29,8 @@ enum Kind {
     Lines {
         answer: Box<Forwarded>,
         ended: bool,
+        /// The error line may say what the gateway knows of its backends.
+        reveal: bool,
     },
     Stream(Pin<Box<dyn Stream<Item = Bytes> + Send>>),
 }
@@ -40,9 +42,10 @@ impl Body {
         Self { kind: Kind::Full((!bytes.is_empty()).then_some(bytes)) }
     }
 
-    /// An instance's answer, line by line.
-    pub(crate) fn lines(answer: Forwarded) -> Self {
-        Self { kind: Kind::Lines { answer: Box::new(answer), ended: false } }
+    /// An instance's answer, line by line; a failure's line says what
+    /// [`reply::public_message`](crate::reply::public_message) lets it.
+    pub(crate) fn lines(answer: Forwarded, reveal: bool) -> Self {
+        Self { kind: Kind::Lines { answer: Box::new(answer), ended: false, reveal } }
     }
 
     /// Any stream of chunks.
@@ -79,7 +82,7 @@ impl http_body::Body for Body {
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let data = match &mut self.get_mut().kind {
             Kind::Full(bytes) => bytes.take(),
-            Kind::Lines { answer, ended } => {
+            Kind::Lines { answer, ended, reveal } => {
                 if *ended {
                     return Poll::Ready(None);
                 }
@@ -88,7 +91,7 @@ impl http_body::Body for Body {
                     Some(Err(error)) => {
                         *ended = true;
                         tracing::debug!(error = %error, kind = error.kind_name(), "answer broke");
-                        Some(error_line(error.message()))
+                        Some(error_line(&crate::reply::public_message(&error, *reveal)))
                     }
                     None => {
                         *ended = true;

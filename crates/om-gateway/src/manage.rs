@@ -47,8 +47,8 @@ pub(crate) async fn handle(
     let mut forward = Forward::new(id.clone(), operation, model_of(&body), body);
     forward.authorization = app.upstream_authorization(&parts.headers);
     match app.fleet().forward_to(&EndpointId::new(target), forward).await {
-        Ok(answer) => native::pass_through(answer).await,
-        Err(error) => reply::from_error(&error),
+        Ok(answer) => native::pass_through(answer, app.reveal()).await,
+        Err(error) => reply::from_error(&error, app.reveal()),
     }
 }
 

@@ -24,16 +24,16 @@ pub(crate) async fn model(
 ) -> Response<Body> {
     let inspected = match inspect(operation, &body) {
         Ok(inspected) => inspected,
-        Err(error) => return reply::from_error(&error),
+        Err(error) => return reply::from_error(&error, app.reveal()),
     };
     tracing::Span::current().record("model", inspected.model.as_str());
     let mut forward = forward(id, operation, inspected, body);
     forward.authorization = app.upstream_authorization(&parts.headers);
     match app.forward(forward).await {
-        Ok(answer) => pass_through(answer).await,
+        Ok(answer) => pass_through(answer, app.reveal()).await,
         Err(error) => {
             tracing::debug!(error = %error, kind = error.kind_name(), "not forwarded");
-            reply::from_error(&error)
+            reply::from_error(&error, app.reveal())
         }
     }
 }
@@ -57,16 +57,16 @@ pub(crate) fn forward(
 /// Answers with an instance's answer: a stream (NDJSON) line by line as it
 /// comes, anything else — one JSON object, or nothing — whole, with its
 /// length (its one line is the whole body: nothing is held back).
-pub(crate) async fn pass_through(answer: Forwarded) -> Response<Body> {
+pub(crate) async fn pass_through(answer: Forwarded, reveal: bool) -> Response<Body> {
     let content_type = answer.content_type().cloned();
     if content_type.as_ref().is_some_and(is_ndjson) {
-        return reply::with(StatusCode::OK, reply::NDJSON, Body::lines(answer));
+        return reply::with(StatusCode::OK, reply::NDJSON, Body::lines(answer, reveal));
     }
     let (bytes, error) = collect(answer).await;
     if bytes.is_empty()
         && let Some(error) = error
     {
-        return reply::from_error(&error);
+        return reply::from_error(&error, reveal);
     }
     let mut response = Response::new(Body::full(bytes));
     if let Some(content_type) = content_type {

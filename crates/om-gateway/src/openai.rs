@@ -47,9 +47,10 @@ pub(crate) async fn chat(app: &App, parts: &Parts, body: &[u8], id: &RequestId) 
     let created = now_secs();
     if request.stream {
         let chunker = ChatChunker::new(completion, created, request.include_usage());
-        return sse(Sse { answer, translate: Translate::Chat(chunker), ended: false });
+        let translate = Translate::Chat(chunker);
+        return sse(Sse { answer, translate, ended: false, reveal: app.reveal() });
     }
-    match whole::<ChatResponse>(answer).await {
+    match whole::<ChatResponse>(app, answer).await {
         Ok(native) => reply::openai_json(
             StatusCode::OK,
             &ChatCompletion::from_native(&native, &completion, created),
@@ -79,9 +80,10 @@ pub(crate) async fn completions(
     };
     if request.stream {
         let chunker = CompletionChunker::new(completion, request.include_usage());
-        return sse(Sse { answer, translate: Translate::Completion(chunker), ended: false });
+        let translate = Translate::Completion(chunker);
+        return sse(Sse { answer, translate, ended: false, reveal: app.reveal() });
     }
-    match whole::<GenerateResponse>(answer).await {
+    match whole::<GenerateResponse>(app, answer).await {
         Ok(native) => reply::openai_json(
             StatusCode::OK,
             &Completion::from_native(&native, &completion, now_secs()),
@@ -109,7 +111,7 @@ pub(crate) async fn embeddings(
         Ok(answer) => answer,
         Err(response) => return response,
     };
-    match whole::<EmbedResponse>(answer).await {
+    match whole::<EmbedResponse>(app, answer).await {
         Ok(native) => {
             reply::openai_json(StatusCode::OK, &EmbeddingResponse::from_native(&native, encoding))
         }
@@ -159,20 +161,21 @@ async fn send<T: Serialize>(
     let body = serde_json::to_vec(native).map_err(|e| {
         reply::openai_error(&OpenAiError::new(500, format!("cannot encode the request: {e}")))
     })?;
-    let inspected = inspect(operation, &body).map_err(|e| reply::openai_from_error(&e))?;
+    let inspected =
+        inspect(operation, &body).map_err(|e| reply::openai_from_error(&e, app.reveal()))?;
     tracing::Span::current().record("model", inspected.model.as_str());
     let mut request = forward(id, operation, inspected, Bytes::from(body));
     request.authorization = app.upstream_authorization(&parts.headers);
-    app.forward(request).await.map_err(|error| reply::openai_from_error(&error))
+    app.forward(request).await.map_err(|error| reply::openai_from_error(&error, app.reveal()))
 }
 
 /// The one native object of a non-streamed answer.
-async fn whole<T: DeserializeOwned>(answer: Forwarded) -> Result<T, Response<Body>> {
+async fn whole<T: DeserializeOwned>(app: &App, answer: Forwarded) -> Result<T, Response<Body>> {
     let (bytes, error) = collect(answer).await;
     if bytes.is_empty()
         && let Some(error) = error
     {
-        return Err(reply::openai_from_error(&error));
+        return Err(reply::openai_from_error(&error, app.reveal()));
     }
     if let Some(message) = error_message(&bytes) {
         return Err(reply::openai_error(&OpenAiError::new(500, message)));
@@ -199,6 +202,8 @@ struct Sse {
     answer: Forwarded,
     translate: Translate,
     ended: bool,
+    /// The error event may say what the gateway knows of its backends.
+    reveal: bool,
 }
 
 impl Sse {
@@ -261,7 +266,8 @@ impl Stream for Sse {
                 // recognise.
                 Some(Err(error)) => {
                     this.ended = true;
-                    return Poll::Ready(Some(error_event(error.message())));
+                    let message = reply::public_message(&error, this.reveal);
+                    return Poll::Ready(Some(error_event(&message)));
                 }
                 None => {
                     this.ended = true;

@@ -1,10 +1,14 @@
 //! Building responses: Ollama's texts and JSON shapes, its error bodies,
 //! and the `OpenAI` error shape for `/v1`.
 
+use std::borrow::Cow;
+use std::time::Duration;
+
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HeaderValue};
+use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use http::{Response, StatusCode};
 use om_core::wire::openai::OpenAiError;
+use om_core::{ErrorKind, TimeoutPhase};
 use serde::Serialize;
 
 use crate::body::Body;
@@ -53,10 +57,46 @@ pub(crate) fn status_of(error: &om_core::Error) -> StatusCode {
     StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
+/// What a 503 or 429 tells a client to wait when the error names no time.
+pub(crate) const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(2);
+
+/// What a client may read of an error. An instance's own words (its error
+/// JSON, Ollama's texts) and errors of the request itself pass as they are;
+/// what the gateway says about its backends — which endpoint refused, timed
+/// out or is down, at what address — only to an authenticated caller
+/// (`reveal`: the gateway has a token, so every caller that got this far
+/// holds it). Anyone else reads what kind of failure it was.
+pub(crate) fn public_message(error: &om_core::Error, reveal: bool) -> Cow<'_, str> {
+    if reveal {
+        return Cow::Borrowed(error.message());
+    }
+    let text = match error.kind() {
+        ErrorKind::Connect => "no connection to a model server could be made",
+        ErrorKind::Disconnected => "the model server closed the connection",
+        ErrorKind::Protocol => "the model server's answer could not be read",
+        ErrorKind::Timeout(TimeoutPhase::Connect) => "connecting to the model server timed out",
+        ErrorKind::Timeout(_) => "the model server did not answer in time",
+        ErrorKind::NoBackend => match error.model() {
+            Some(model) => {
+                return Cow::Owned(format!(
+                    "no model server can serve model '{model}' now; try again later"
+                ));
+            }
+            None => "no model server can serve this request now; try again later",
+        },
+        ErrorKind::Io | ErrorKind::Internal => "internal error",
+        _ => return Cow::Borrowed(error.message()),
+    };
+    Cow::Borrowed(text)
+}
+
 /// An orchestrator error as Ollama would answer it: the upstream status
-/// and message when they came from an instance.
-pub(crate) fn from_error(error: &om_core::Error) -> Response<Body> {
-    native_error(status_of(error), error.message())
+/// and message when they came from an instance; `Retry-After` on 503 and
+/// 429.
+pub(crate) fn from_error(error: &om_core::Error, reveal: bool) -> Response<Body> {
+    let mut response = native_error(status_of(error), &public_message(error, reveal));
+    retry_after(&mut response, error);
+    response
 }
 
 /// The `OpenAI` error shape with the native status (`OLLAMA_API.md` §7.5),
@@ -66,9 +106,24 @@ pub(crate) fn openai_error(error: &OpenAiError) -> Response<Body> {
     openai_json(status, error)
 }
 
-/// An orchestrator error in the `OpenAI` shape.
-pub(crate) fn openai_from_error(error: &om_core::Error) -> Response<Body> {
-    openai_error(&OpenAiError::new(error.http_status(), error.message()))
+/// An orchestrator error in the `OpenAI` shape, with `Retry-After` on 503
+/// and 429.
+pub(crate) fn openai_from_error(error: &om_core::Error, reveal: bool) -> Response<Body> {
+    let message = public_message(error, reveal);
+    let mut response = openai_error(&OpenAiError::new(error.http_status(), message.as_ref()));
+    retry_after(&mut response, error);
+    response
+}
+
+/// Sets `Retry-After` (whole seconds, at least 1) on a 503 or 429.
+fn retry_after(response: &mut Response<Body>, error: &om_core::Error) {
+    let status = response.status();
+    if status != StatusCode::SERVICE_UNAVAILABLE && status != StatusCode::TOO_MANY_REQUESTS {
+        return;
+    }
+    let wait = error.retry_after().unwrap_or(DEFAULT_RETRY_AFTER);
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds.max(1)));
 }
 
 /// A `/v1` JSON body: written with a JSON encoder, so it ends in a newline.

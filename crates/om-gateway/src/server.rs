@@ -88,6 +88,7 @@ impl Gateway {
         let Self { listener, local_addr, fleet, settings, served } = self;
         let grace = settings.shutdown_grace;
         let header_read_timeout = settings.header_read_timeout;
+        let max_connections = settings.max_connections;
         let app = App::new(fleet, settings, served);
         tracing::info!(addr = %local_addr, "gateway listening");
         let graceful = GracefulShutdown::new();
@@ -113,10 +114,25 @@ impl Gateway {
             if let Err(err) = stream.set_nodelay(true) {
                 tracing::debug!(error = %err, "set_nodelay failed");
             }
+            // Past the connection limit a connection is still read — its
+            // requests are answered 503 with `Retry-After`, then it is
+            // closed — so a client learns to back off instead of hanging
+            // in the listen backlog.
+            let overloaded = tracker.len() >= max_connections;
+            if overloaded {
+                tracing::debug!(%peer, limit = max_connections, "connection over the limit");
+            }
             let app = app.clone();
             let service = service_fn(move |request| {
                 let app = app.clone();
-                async move { Ok::<_, Infallible>(app.handle(request).await) }
+                async move {
+                    let response = if overloaded {
+                        app.over_connection_limit(&request)
+                    } else {
+                        app.handle(request).await
+                    };
+                    Ok::<_, Infallible>(response)
+                }
             });
             // HTTP/1.1 with keep-alive; a limit on how long a request head
             // may take (an idle or slow client cannot hold a task forever),
@@ -124,7 +140,7 @@ impl Gateway {
             let connection = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(header_read_timeout)
-                .keep_alive(true)
+                .keep_alive(!overloaded)
                 .serve_connection(TokioIo::new(stream), service);
             let watched = graceful.watch(connection);
             let close = close.clone();

@@ -33,6 +33,18 @@ pub struct Settings {
     /// Allow a non-loopback `listen` without `auth_token`;
     /// [`Gateway::bind`](crate::Gateway::bind) refuses it otherwise.
     pub insecure_no_auth: bool,
+    /// Connections served at once; each one past it is answered 503 with
+    /// `Retry-After` and closed.
+    pub max_connections: usize,
+    /// How long a client may take to send a request body (408 after).
+    pub body_read_timeout: Duration,
+    /// How long until an answer begins (504 after); see om-config's
+    /// `gateway.request_timeout`.
+    pub request_timeout: Duration,
+    /// Requests that may wait for capacity at once (503 past it).
+    pub max_queue: usize,
+    /// The longest wait for capacity (503 after).
+    pub queue_timeout: Duration,
 }
 
 impl From<&om_config::Gateway> for Settings {
@@ -46,6 +58,11 @@ impl From<&om_config::Gateway> for Settings {
             forward_authorization: section.forward_authorization,
             listing_timeout: LISTING_TIMEOUT,
             insecure_no_auth: section.insecure_no_auth,
+            max_connections: usize::try_from(section.max_connections).unwrap_or(usize::MAX),
+            body_read_timeout: section.body_read_timeout,
+            request_timeout: section.request_timeout,
+            max_queue: usize::try_from(section.max_queue).unwrap_or(usize::MAX),
+            queue_timeout: section.queue_timeout,
         }
     }
 }
@@ -85,6 +102,11 @@ impl std::fmt::Debug for Settings {
             .field("forward_authorization", &self.forward_authorization)
             .field("listing_timeout", &self.listing_timeout)
             .field("insecure_no_auth", &self.insecure_no_auth)
+            .field("max_connections", &self.max_connections)
+            .field("body_read_timeout", &self.body_read_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_queue", &self.max_queue)
+            .field("queue_timeout", &self.queue_timeout)
             .finish()
     }
 }

@@ -17,12 +17,13 @@ use parking_lot::Mutex;
 pub(crate) struct Backends {
     http: HttpClient,
     timeouts: Timeouts,
+    limits: om_config::Limits,
     clients: Mutex<HashMap<EndpointId, Client>>,
 }
 
 impl Backends {
-    pub(crate) fn new(http: HttpClient, timeouts: Timeouts) -> Self {
-        Self { http, timeouts, clients: Mutex::new(HashMap::new()) }
+    pub(crate) fn new(http: HttpClient, timeouts: Timeouts, limits: om_config::Limits) -> Self {
+        Self { http, timeouts, limits, clients: Mutex::new(HashMap::new()) }
     }
 
     /// The client of `endpoint`; a new one when the endpoint is new or has
@@ -36,6 +37,7 @@ impl Backends {
         }
         let client = Client::new(self.http.clone(), endpoint.url.clone())
             .with_timeouts(self.timeouts)
+            .with_limits(&self.limits)
             .with_endpoint_id(&endpoint.id);
         clients.insert(endpoint.id.clone(), client.clone());
         client

@@ -135,6 +135,7 @@ pub struct FleetBuilder {
     settings: Settings,
     http: Option<HttpClient>,
     timeouts: Timeouts,
+    limits: om_config::Limits,
     models: BTreeMap<ModelName, ModelSettings>,
     endpoints: Vec<EndpointSpec>,
     discovery: Option<om_discovery::Settings>,
@@ -163,6 +164,7 @@ impl FleetBuilder {
             settings: Settings::default(),
             http: None,
             timeouts: Timeouts::default(),
+            limits: om_config::Limits::default(),
             models: BTreeMap::new(),
             endpoints: Vec::new(),
             discovery: None,
@@ -189,7 +191,8 @@ impl FleetBuilder {
                 HttpConfig { connect_timeout: Some(timeouts.connect), ..HttpConfig::default() }
                     .build(),
             )
-            .timeouts(Timeouts::from(timeouts));
+            .timeouts(Timeouts::from(timeouts))
+            .limits(config.limits.clone());
         builder.models.clone_from(&config.models);
         builder = builder.discovery(om_discovery::Settings::from(&config.discovery));
         for endpoint in &config.endpoints {
@@ -254,6 +257,13 @@ impl FleetBuilder {
     /// Shares this HTTP pool instead of building one.
     pub fn http(mut self, http: HttpClient) -> Self {
         self.http = Some(http);
+        self
+    }
+
+    /// Size limits on what endpoints send back (a line of a stream, an
+    /// answer read whole).
+    pub fn limits(mut self, limits: om_config::Limits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -336,7 +346,7 @@ impl FleetBuilder {
             metrics,
             backoff: om_core::Backoff::new(self.settings.backoff()),
             settings: self.settings,
-            backends: Backends::new(http, self.timeouts),
+            backends: Backends::new(http, self.timeouts, self.limits),
             permits: Permits::new(),
             models: self.models,
         };

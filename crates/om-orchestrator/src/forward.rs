@@ -330,12 +330,18 @@ impl Fleet {
         }
     }
 
-    /// Ollama's own 404 for a model no endpoint has, instead of "no route".
+    /// Ollama's own 404 for a model no endpoint has, instead of "no route"
+    /// — but only when every endpoint answered: with one down the model
+    /// may well be there, and a client told 404 would go and pull it. Then
+    /// the answer stays "no backend" (503: try again).
     fn explain(&self, error: Error, request: &Forward, model: &ModelName) -> Error {
-        if error.kind() == ErrorKind::NoBackend
-            && self.inner.registry.snapshot().find_model(model).is_none()
-        {
-            return request.operation.model_not_found(&request.model);
+        let snapshot = self.inner.registry.snapshot();
+        if error.kind() == ErrorKind::NoBackend && snapshot.find_model(model).is_none() {
+            let down = snapshot.endpoints().iter().filter(|e| e.health.reason().is_some()).count();
+            if down == 0 {
+                return request.operation.model_not_found(&request.model);
+            }
+            return error.with_model(request.model.clone());
         }
         error
     }
@@ -451,7 +457,9 @@ struct Running {
 
 impl Forwarded {
     fn running(job: Job, call: Call, operation: Operation, lines: Lines, first: Bytes) -> Self {
-        let deadline = job.deadline.map(|d| Box::pin(tokio::time::sleep_until(d)));
+        // The answer has begun: `start_by` is met, only the overall
+        // deadline applies now.
+        let deadline = job.options.deadline.map(|d| Box::pin(tokio::time::sleep_until(d)));
         let cancel = job.options.cancel.clone().map(|t| Box::pin(t.cancelled_owned()));
         Self {
             endpoint: call.endpoint().clone(),

@@ -123,10 +123,12 @@ impl Job {
     ) -> Self {
         let Head { id, priority, wanted, requires, kind } = head;
         let started = Instant::now();
-        let deadline = match (timeout.map(|t| started + t), options.deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        // Until the answer begins; `Forwarded` keeps to `options.deadline`
+        // alone once it has.
+        let deadline = [timeout.map(|t| started + t), options.deadline, options.start_by]
+            .into_iter()
+            .flatten()
+            .min();
         let snapshots = fleet.inner.registry.subscribe();
         let mut route = route;
         if kind != Kind::Metadata {
@@ -171,6 +173,8 @@ impl Job {
         let wake = self.fleet.inner.permits.wake();
         let _waiter = self.fleet.inner.permits.waiter();
         let mut waiting = false;
+        // When waiting for capacity must end (a bounded queue).
+        let mut queue_until = None;
         // Woken by a released permit: one not taken is passed on.
         let mut woken = false;
         loop {
@@ -230,12 +234,21 @@ impl Job {
             if !waiting {
                 waiting = true;
                 self.options.report(&Progress::Waiting);
+                if let Some(queue) = self.options.queue {
+                    // Counted among the waiters itself.
+                    let others = self.fleet.inner.permits.waiting().saturating_sub(1);
+                    if others >= queue.max_waiting {
+                        return Err(self
+                            .busy(format!("{others} requests are already waiting for capacity")));
+                    }
+                    queue_until = Some(now + queue.max_wait);
+                }
             }
             let expiry = match (earliest_expiry(&snapshot, now), recheck) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            woken = self.wait(notified, expiry).await?;
+            woken = self.wait(notified, expiry, queue_until).await?;
         }
     }
 
@@ -454,12 +467,13 @@ impl Job {
     }
 
     /// Waits for capacity: a released permit, a new snapshot or the
-    /// earliest cooldown or breaker expiry. True when a released permit
-    /// woke it.
+    /// earliest cooldown or breaker expiry, until `queue_until` at most.
+    /// True when a released permit woke it.
     async fn wait(
         &mut self,
         notified: Pin<&mut Notified<'_>>,
         expiry: Option<Instant>,
+        queue_until: Option<Instant>,
     ) -> Result<bool, Error> {
         let snapshots = &mut self.snapshots;
         let changed = async {
@@ -472,6 +486,10 @@ impl Job {
             biased;
             () = cancelled(self.options.cancel.as_ref()) => Err(self.canceled()),
             () = at(self.deadline) => Err(self.out_of_time("waiting for capacity")),
+            () = at(queue_until) => Err(self.busy(format!(
+                "no capacity came free within {} ms",
+                self.options.queue.map_or(0, |q| q.max_wait.as_millis())
+            ))),
             () = notified => Ok(true),
             () = changed => Ok(false),
             () = at(expiry) => Ok(false),
@@ -528,6 +546,11 @@ impl Job {
             () = at(self.deadline) => Err(self.out_of_time("running")),
             output = fut => Ok(output),
         }
+    }
+
+    /// The task gave up waiting for capacity: busy, try again.
+    fn busy(&self, why: String) -> Error {
+        Error::new(ErrorKind::Busy, format!("task {}: the fleet is busy: {why}", self.id))
     }
 
     pub(crate) fn canceled(&self) -> Error {

@@ -119,7 +119,7 @@ mod workers;
 
 pub use fleet::{Fleet, FleetBuilder};
 pub use forward::{Forward, Forwarded, Operation};
-pub use options::{Options, Progress, ProgressFn};
+pub use options::{Options, Progress, ProgressFn, QueueLimit};
 pub use result::{Attempt, AttemptError, TaskFailure, TaskResult};
 pub use settings::Settings;
 pub use stream::TaskStream;

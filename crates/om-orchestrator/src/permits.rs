@@ -78,7 +78,12 @@ impl Permits {
 
     /// Whether some task is waiting for capacity.
     pub(crate) fn anyone_waiting(&self) -> bool {
-        self.wake.waiting.load(Ordering::Relaxed) > 0
+        self.waiting() > 0
+    }
+
+    /// Tasks looking for capacity now.
+    pub(crate) fn waiting(&self) -> usize {
+        self.wake.waiting.load(Ordering::Relaxed)
     }
 
     /// What a released permit wakes (one waiter at a time).

@@ -486,7 +486,7 @@ impl Job {
             biased;
             () = cancelled(self.options.cancel.as_ref()) => Err(self.canceled()),
             () = at(self.deadline) => Err(self.out_of_time("waiting for capacity")),
-            () = at(queue_until) => Err(self.busy(format!(
+            () = at(queue_until) => Err(self.busy(&format!(
                 "no capacity came free within {} ms",
                 self.options.queue.map_or(0, |q| q.max_wait.as_millis())
             ))),
@@ -549,7 +549,7 @@ impl Job {
     }
 
     /// The task gave up waiting for capacity: busy, try again.
-    fn busy(&self, why: String) -> Error {
+    fn busy(&self, why: &str) -> Error {
         Error::new(ErrorKind::Busy, format!("task {}: the fleet is busy: {why}", self.id))
     }
 

@@ -239,7 +239,7 @@ impl Job {
                     let others = self.fleet.inner.permits.waiting().saturating_sub(1);
                     if others >= queue.max_waiting {
                         return Err(self
-                            .busy(format!("{others} requests are already waiting for capacity")));
+                            .busy(&format!("{others} requests are already waiting for capacity")));
                     }
                     queue_until = Some(now + queue.max_wait);
                 }

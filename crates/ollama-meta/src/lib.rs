@@ -33,8 +33,8 @@
 
 pub use om_core as core;
 pub use om_core::{
-    Backend, Capabilities, Capability, EndpointId, EndpointUrl, Error, ErrorKind, ModelName,
-    Priority, TaskCategory, TaskId,
+    Capabilities, Capability, EndpointId, EndpointUrl, Error, ErrorKind, ModelName, Priority,
+    TaskCategory, TaskId,
 };
 
 #[cfg(feature = "aider")]

@@ -2,10 +2,9 @@
 //! hyper-util client, NDJSON streams decoded by a sans-IO line decoder, and
 //! Ollama's failures turned into typed [`om_core::Error`]s.
 //!
-//! `om-client` sits one floor above `om-core` in the workspace DAG and
-//! depends on nothing else of ours; `om-discovery` and `om-orchestrator` use
-//! it. It is the `HttpBackend` of STYLE.md §2.2: [`Client`] implements
-//! [`om_core::Backend`].
+//! `om-client` sits above `om-core` and `om-config` (whose `[timeouts]` and
+//! `[limits]` sections give its defaults) in the workspace DAG;
+//! `om-discovery` and `om-orchestrator` use it.
 //!
 //! - [`Client`]: one endpoint — `version`, `list` (`/api/tags`), `show`,
 //!   `ps`, `generate`/`generate_once`, `chat`/`chat_once`, `embed`,
@@ -63,7 +62,6 @@
 //! returned to the pool), and a closed connection is the only way to tell
 //! Ollama to stop generating. So cancelling is simply dropping.
 
-mod backend;
 mod body;
 mod client;
 mod errors;

@@ -1,5 +1,6 @@
 //! The vocabulary of ollama-meta: domain types, Ollama wire types, the error
-//! model and the [`Backend`] seam. No I/O happens here.
+//! model, backoff and the [`ChunkStream`] of decoded answers. No I/O happens
+//! here.
 //!
 //! `om-core` sits at the bottom of the workspace DAG; every other crate
 //! depends on it and it depends on no workspace crate. It changes rarely and
@@ -31,8 +32,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod backend;
 mod backoff;
+mod chunks;
 mod duration;
 mod error;
 mod fleet_event;
@@ -44,8 +45,8 @@ mod task;
 pub mod time;
 pub mod wire;
 
-pub use backend::{Backend, ChunkStream};
 pub use backoff::{Backoff, BackoffPolicy, Jitter};
+pub use chunks::ChunkStream;
 pub use duration::{GoDuration, ParseDurationError, format_duration};
 pub use error::{BoxError, Error, ErrorKind, Result, TimeoutPhase};
 pub use fleet_event::FleetEvent;

@@ -12,12 +12,11 @@ use futures_core::Stream;
 use futures_util::StreamExt;
 use http::{HeaderValue, Method};
 use om_client::{Client, Lines, RawRequest};
-use om_core::wire::Metrics as WireMetrics;
+use om_core::wire::{LineEnd, Metrics as WireMetrics, line_end};
 use om_core::{
     Capabilities, EndpointId, Error, ErrorKind, ModelName, RequestId, TaskCategory, TaskId,
 };
 use om_router::{RouteRequest, detect_category};
-use serde::Deserialize;
 use tokio::time::Sleep;
 use tokio_util::sync::WaitForCancellationFutureOwned;
 use tracing::Instrument;
@@ -394,7 +393,7 @@ async fn open_plain(
     match lines.next().await {
         Some(Ok(first)) => {
             if first.starts_with(b"{\"error\"")
-                && let Some(Peek::Error(message)) = peek(&first)
+                && let Some(LineEnd::Error(message)) = line_end(&first)
             {
                 let error = Error::new(ErrorKind::Stream, message).with_endpoint(endpoint.as_str());
                 return Err(match model {
@@ -525,12 +524,12 @@ impl Forwarded {
         if !self.operation.ends_with_done() {
             return;
         }
-        match peek(line) {
-            Some(Peek::Done(metrics)) => {
+        match line_end(line) {
+            Some(LineEnd::Done(metrics)) => {
                 self.complete = true;
                 self.end_ok(metrics);
             }
-            Some(Peek::Error(message)) => {
+            Some(LineEnd::Error(message)) => {
                 let error = Error::new(ErrorKind::Stream, message)
                     .with_endpoint(self.endpoint.as_str())
                     .with_model(self.model_text());
@@ -639,109 +638,9 @@ impl Drop for Forwarded {
     }
 }
 
-/// What a line says about the end of an answer.
-#[derive(Debug, PartialEq)]
-enum Peek {
-    /// The `done: true` line, with its metrics.
-    Done(WireMetrics),
-    /// An `{"error": …}` line, with the message.
-    Error(String),
-}
-
-/// Reads a line only when it may end the answer: one with `"done":true`,
-/// or one without a `done` key that has an `"error"` key. The byte search
-/// cannot miss: inside a JSON string every `"` is escaped, so these only
-/// occur as keys; the parse then looks at the top level only. A chunk pays
-/// one scan for `"done":`.
-fn peek(line: &[u8]) -> Option<Peek> {
-    const DONE: &[u8] = b"\"done\":";
-    let mut saw_done = false;
-    let mut rest = line;
-    let mut may_end = false;
-    while let Some(at) = find(rest, DONE) {
-        saw_done = true;
-        rest = &rest[at + DONE.len()..];
-        if rest.trim_ascii_start().starts_with(b"true") {
-            may_end = true;
-            break;
-        }
-    }
-    let may_end = may_end || (!saw_done && find(line, b"\"error\"").is_some());
-    if !may_end {
-        return None;
-    }
-    #[derive(Deserialize)]
-    struct Tail {
-        #[serde(default)]
-        done: bool,
-        #[serde(default)]
-        error: Option<serde_json::Value>,
-        #[serde(default)]
-        total_duration: Option<u64>,
-        #[serde(default)]
-        load_duration: Option<u64>,
-        #[serde(default)]
-        prompt_eval_count: Option<u64>,
-        #[serde(default)]
-        prompt_eval_duration: Option<u64>,
-        #[serde(default)]
-        eval_count: Option<u64>,
-        #[serde(default)]
-        eval_duration: Option<u64>,
-    }
-    let tail: Tail = serde_json::from_slice(line).ok()?;
-    if let Some(error) = tail.error {
-        let message = match error {
-            serde_json::Value::String(text) => text,
-            serde_json::Value::Object(map) => match map.get("message") {
-                Some(serde_json::Value::String(text)) => text.clone(),
-                _ => serde_json::Value::Object(map).to_string(),
-            },
-            other => other.to_string(),
-        };
-        return Some(Peek::Error(message));
-    }
-    tail.done.then_some(Peek::Done(WireMetrics {
-        total_duration: tail.total_duration,
-        load_duration: tail.load_duration,
-        prompt_eval_count: tail.prompt_eval_count,
-        prompt_eval_duration: tail.prompt_eval_duration,
-        eval_count: tail.eval_count,
-        eval_duration: tail.eval_duration,
-    }))
-}
-
-/// Where `needle` first occurs in `haystack`.
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|window| window == needle)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn peek_finds_final_and_error_lines_only() {
-        let done = br#"{"model":"m","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","eval_count":3,"eval_duration":1000}"#;
-        let Some(Peek::Done(metrics)) = peek(done) else { panic!("a final line") };
-        assert_eq!((metrics.eval_count, metrics.eval_duration), (Some(3), Some(1000)));
-        assert_eq!(peek(br#"{"error":"boom"}"#), Some(Peek::Error("boom".to_owned())));
-        assert_eq!(
-            peek(br#"{"error":{"message":"bad","type":"x"}}"#),
-            Some(Peek::Error("bad".to_owned()))
-        );
-        // Text that mentions the keys is not a key.
-        let chunk = br#"{"model":"m","message":{"role":"assistant","content":"\"done\":true \"error\""},"done":false}"#;
-        assert_eq!(peek(chunk), None);
-        // Nested keys are not the line's own.
-        let nested = br#"{"message":{"tool_calls":[{"function":{"arguments":{"error":"x","done":true}}}]},"done":false}"#;
-        assert_eq!(peek(nested), None);
-        assert_eq!(peek(b"not json \"error\""), None);
-        let nested_first = br#"{"message":{"tool_calls":[{"function":{"arguments":{"done":false}}}]},"done":true}"#;
-        assert!(matches!(peek(nested_first), Some(Peek::Done(_))));
-        let spaced = br#"{"model":"m","done": true,"eval_count":2}"#;
-        assert!(matches!(peek(spaced), Some(Peek::Done(m)) if m.eval_count == Some(2)));
-    }
 
     #[test]
     fn operations_map_to_ollama_paths_and_errors() {

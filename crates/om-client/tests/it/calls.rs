@@ -1,9 +1,7 @@
 //! Every API call: method, path, headers, the body sent and the value
 //! decoded, against a scripted server.
 
-use futures_util::StreamExt;
 use om_client::USER_AGENT_VALUE;
-use om_core::Backend;
 use om_core::wire::{
     ChatRequest, CopyRequest, CreateRequest, DeleteRequest, EmbedInput, EmbedRequest,
     EmbeddingsRequest, Format, GenerateRequest, KeepAlive, Message, Options, PullRequest, Role,
@@ -280,39 +278,6 @@ async fn bearer_token_only_when_configured() {
     assert_eq!(server.next_request().await.header("authorization"), None);
 
     assert!(plain.with_bearer_token("bad\ntoken").is_err());
-}
-
-#[tokio::test]
-async fn backend_honours_the_stream_flag() {
-    let mut server = ScriptServer::start(|n, _| match n {
-        0 => chat_stream(&["a", "b"]),
-        1 => json(200, &chat_final()),
-        2 => json(200, &generate_line("x", true)),
-        _ => json(200, r#"{"model":"m","embeddings":[[1.0]]}"#),
-    })
-    .await;
-    let client = client(server.url());
-
-    let streamed = Backend::chat(&client, ChatRequest::new("llama3.2", vec![])).await.unwrap();
-    assert_eq!(collect(streamed).await.len(), 3);
-    assert_eq!(server.next_request().await.json()["stream"], json!(true));
-
-    let mut once = ChatRequest::new("llama3.2", vec![]);
-    once.stream = Some(false);
-    let mut items = Backend::chat(&client, once).await.unwrap();
-    assert!(items.next().await.unwrap().unwrap().done);
-    assert!(items.next().await.is_none());
-    assert_eq!(server.next_request().await.json()["stream"], json!(false));
-
-    let mut gen_once = GenerateRequest::new("llama3.2", "x");
-    gen_once.stream = Some(false);
-    let items = collect(Backend::generate(&client, gen_once).await.unwrap()).await;
-    assert_eq!(items.len(), 1);
-    assert_eq!(server.next_request().await.json()["stream"], json!(false));
-
-    let embed =
-        Backend::embed(&client, EmbedRequest { model: "m".to_owned(), ..EmbedRequest::default() });
-    assert_eq!(embed.await.unwrap().embeddings, vec![vec![1.0]]);
 }
 
 #[tokio::test]

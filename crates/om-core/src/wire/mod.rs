@@ -8,6 +8,7 @@ mod chat;
 mod common;
 mod embed;
 mod generate;
+mod line;
 mod models;
 pub mod openai;
 
@@ -18,6 +19,7 @@ pub use common::{
 };
 pub use embed::{EmbedInput, EmbedRequest, EmbedResponse, EmbeddingsRequest, EmbeddingsResponse};
 pub use generate::{GenerateRequest, GenerateResponse};
+pub use line::{LineEnd, line_end};
 pub use models::{
     CopyRequest, CreateRequest, DeleteRequest, ListResponse, ModelDetails, ModelEntry,
     ProgressResponse, PsResponse, PullRequest, PushRequest, RunningModel, ShowRequest,

@@ -17,8 +17,9 @@ use om_pool::{Agent, AgentFactory, AgentId, Placement};
 use crate::error::SessionError;
 use crate::session::{SessionReport, SessionSpec, Sessions, Target};
 
-/// One run of an [`AiderAgent`]: the task, and the URL of the agent's
-/// endpoint as the registry knows it now.
+/// One run of an [`AiderAgent`]: the task, and the URL its Aider is pointed
+/// at (the lease's [`Target::url`](crate::Target::url): an Ollama, or the
+/// session's own gateway).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentTask {
     /// The task.

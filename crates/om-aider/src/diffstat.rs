@@ -86,7 +86,7 @@ impl DiffStat {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unexpected git numstat record {record:?}")]
 pub struct BadNumstat {
-    /// The record.
+    /// The raw `--numstat` record that did not parse.
     pub record: String,
 }
 

@@ -18,8 +18,8 @@ use crate::session::{SessionReport, SessionSpec, Sessions};
 /// code changes.
 pub const DEFAULT_CATEGORY: TaskCategory = TaskCategory::Coding;
 
-/// One task for the dispatcher: the session, and what the selection may
-/// choose from.
+/// One task for the dispatcher: the session, the models its place may
+/// choose from, and its category.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AiderTask {
     /// The session.
@@ -43,7 +43,7 @@ impl AiderTask {
 pub enum Progress {
     /// The task got an agent and its Aider session starts.
     Assigned {
-        /// The model.
+        /// The model the place chose.
         model: ModelName,
         /// Where it runs, as the place names it.
         endpoint: EndpointId,

@@ -93,7 +93,7 @@ impl fmt::Display for SessionName {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("task id {id:?} cannot name a worktree: it {reason}")]
 pub struct InvalidName {
-    /// The id.
+    /// The task id as given.
     pub id: String,
     /// The rule it breaks.
     pub reason: String,
@@ -156,7 +156,7 @@ impl fmt::Display for RepoPath {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("file {path:?} {reason}")]
 pub struct InvalidPath {
-    /// The path.
+    /// The path as given.
     pub path: PathBuf,
     /// Why.
     pub reason: &'static str,

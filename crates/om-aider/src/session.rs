@@ -125,7 +125,7 @@ impl SessionSpec {
 /// Where a session's model runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
-    /// The model.
+    /// The model Aider is told to use (as `ollama_chat/<model>`).
     pub model: ModelName,
     /// Where it runs: an endpoint's name, or a name for the fleet behind a
     /// gateway.
@@ -183,7 +183,7 @@ impl std::fmt::Display for SessionStatus {
 /// What one session did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionReport {
-    /// The task.
+    /// The task's id (its `SessionSpec::id`).
     pub task: TaskId,
     /// How it ended.
     pub status: SessionStatus,
@@ -198,7 +198,7 @@ pub struct SessionReport {
     /// True when the worktree still exists (kept on request, or because it
     /// holds uncommitted changes).
     pub worktree_kept: bool,
-    /// The model.
+    /// The model the session used (its [`Target::model`]).
     pub model: ModelName,
     /// Where it ran, as its [`Target`] named it.
     pub endpoint: EndpointId,
@@ -230,12 +230,13 @@ impl SessionReport {
         !self.diff.is_empty()
     }
 
-    /// The outcome to record against the model instance in the registry:
-    /// a success (quality 1 when a code session changed files or an ask
+    /// The outcome a session hands to its place's
+    /// [`Lease::end`](crate::Lease::end): a success (quality 1 when a code session changed files or an ask
     /// session answered, 0 when a code session changed nothing); a fault
     /// when the model never answered (or the session timed out without an
     /// answer); neutral when Aider itself failed. A whole session is many
-    /// requests, so no latency is recorded.
+    /// requests, so no latency is recorded; the binary's place adds only
+    /// its reward to the model's learned affinity for the category.
     pub fn outcome(&self, mode: Mode, category: Option<TaskCategory>) -> Outcome {
         let mut outcome = match self.status {
             SessionStatus::Succeeded => {

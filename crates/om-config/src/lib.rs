@@ -4,9 +4,11 @@
 //!
 //! `om-config` sits one floor above `om-core` (it uses `om-core`'s
 //! [`EndpointUrl`](om_core::EndpointUrl), [`ModelName`](om_core::ModelName)
-//! and Go duration syntax) and below the crates that take their settings
-//! from it: the orchestrator and the binary. Each consuming crate takes its
-//! own section ([`Retry`], [`Timeouts`], [`Discovery`], …), not the whole
+//! and Go duration syntax) and below every crate that takes its settings
+//! from it, where each default lives once: om-client (`[timeouts]`,
+//! `[limits]`), om-registry (`[routing]`, `[breaker]`, the endpoints),
+//! om-router (`[routing]`), om-discovery (`[discovery]`), om-gateway
+//! (`[gateway]`), and the orchestrator and the binary, which read the whole
 //! [`Config`].
 //!
 //! # Layers
@@ -97,6 +99,16 @@
 //! header_read_timeout = "30s"
 //! shutdown_grace = "30s"         # streams may finish this long after SIGTERM
 //! forward_authorization = false  # pass the client's Authorization upstream
+//! insecure_no_auth = false       # true: allow a non-loopback listen with no token
+//! max_connections = 2048         # more get 503 with Retry-After, then close
+//! body_read_timeout = "30s"      # 408 beyond
+//! request_timeout = "10m"        # until the answer begins (whole if not streamed); 504
+//! max_queue = 512                # requests waiting for capacity; 503 beyond
+//! queue_timeout = "5m"           # the longest wait for capacity; 503 beyond
+//!
+//! [limits]
+//! max_line_bytes = 16777216      # one streamed line from an endpoint
+//! max_answer_bytes = 67108864    # one answer read whole
 //! ```
 //!
 //! # Errors

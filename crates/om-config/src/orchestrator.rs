@@ -13,7 +13,7 @@ use crate::path::KeyPath;
 ///
 /// ```toml
 /// [orchestrator]
-/// endpoint_concurrency = 2  # where a learned limit starts (or the limit)
+/// endpoint_concurrency = 4  # where a learned limit starts (or the limit)
 /// adaptive_concurrency = true   # learn each endpoint's limit
 /// max_endpoint_concurrency = 64 # its ceiling without max_concurrency
 /// task_timeout = "10m"    # for tasks that set no timeout; default: none
@@ -34,9 +34,11 @@ pub struct Orchestrator {
     /// a fixed limit above it only queues requests inside the server,
     /// where they can no longer fail over).
     pub endpoint_concurrency: NonZeroUsize,
-    /// Learn each endpoint's limit: raise it while answers keep their
-    /// speed with the limit in use, cut it when they slow down past twice
-    /// the best seen or the endpoint answers 503 busy (default on). An
+    /// Learn each endpoint's limit (default on): it grows while answers
+    /// stay within twice the instance's best time per token with the limit
+    /// in use, eases by one between twice and three times, is cut (at most
+    /// halved) past three times, is halved on 503 busy or 429, and drops by
+    /// one when a request waited inside the server for a slot. An
     /// endpoint's `max_concurrency` is then its ceiling.
     pub adaptive_concurrency: bool,
     /// The ceiling of a learned limit for endpoints without

@@ -3,8 +3,8 @@
 //! health with the reason, models with their details, loaded models) and
 //! broadcasts what changed.
 //!
-//! `om-discovery` sits above `om-core`, `om-client` and `om-registry` and
-//! depends on nothing else of ours; `om-orchestrator` runs it beside the
+//! `om-discovery` sits above `om-core`, `om-config` (its `[discovery]`
+//! settings), `om-client` and `om-registry`; `om-orchestrator` runs it beside the
 //! request path and forwards its events to `om-metrics`, and the
 //! `ollama-meta models` command uses its one-shot probe.
 //!

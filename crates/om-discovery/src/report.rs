@@ -21,7 +21,7 @@ pub struct FleetReport {
 /// The outcome of probing one endpoint.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EndpointReport {
-    /// The endpoint.
+    /// The endpoint's name (its `EndpointSpec::id`).
     pub endpoint: EndpointId,
     /// Where it listens.
     pub url: EndpointUrl,

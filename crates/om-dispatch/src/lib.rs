@@ -4,8 +4,8 @@
 //!
 //! `om-dispatch` depends only on `om-core`. It knows nothing of HTTP, models
 //! or Aider: an [`Executor`] runs one task's payload, and the dispatcher
-//! decides when and how many at once. `om-orchestrator` plugs in LLM calls
-//! for `ollama-meta run`; `om-aider` plugs in Aider sessions.
+//! decides when and how many at once. `ollama-meta run` plugs in LLM calls
+//! on an `om-orchestrator` fleet; `om-aider` plugs in Aider sessions.
 //!
 //! - [`Dispatcher`]: the cloneable handle. [`submit`](Dispatcher::submit) and
 //!   [`submit_batch`](Dispatcher::submit_batch) queue [`Task`]s and return

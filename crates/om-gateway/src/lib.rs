@@ -4,16 +4,22 @@
 //! gets routing, failover, queueing and metrics by pointing at one address.
 //!
 //! `om-gateway` sits at the top of the library: it depends on `om-core`
-//! (wire types, errors), `om-orchestrator` (the [`Fleet`](om_orchestrator::Fleet)
+//! (wire types, errors), `om-config` (its `[gateway]` settings),
+//! `om-orchestrator` (the [`Fleet`](om_orchestrator::Fleet)
 //! it forwards to) and `om-metrics` (the Prometheus export). The binary's
 //! `ollama-meta serve` builds a fleet from configuration and runs a
 //! [`Gateway`] over it.
 //!
 //! - [`Gateway`]: [`bind`](Gateway::bind) then [`run`](Gateway::run) until a
 //!   shutdown token is cancelled.
-//! - [`Settings`]: listen address (loopback by default), optional bearer
-//!   token, body limit, request-head timeout, shutdown grace, whether the
-//!   client's `Authorization` goes upstream.
+//! - [`Settings`]: listen address (loopback by default, and no other
+//!   without a token unless `insecure_no_auth`), optional bearer token,
+//!   body limit, request-head and body timeouts, the time an answer has to
+//!   begin, the connection limit, the wait queue's length and patience,
+//!   shutdown grace, whether the client's `Authorization` goes upstream.
+//! - [`Served`]: a tally of the endpoints that answered one gateway's model
+//!   requests ([`Gateway::count_served`]), for a caller that gives each of
+//!   its clients a gateway (`ollama-meta aider`, one per session).
 //!
 //! # Routes
 //!
@@ -47,11 +53,21 @@
 //!
 //! # Safety
 //!
-//! Loopback unless told otherwise; an optional bearer token compared in
+//! Loopback unless told otherwise, and a non-loopback address only with a
+//! token (or `insecure_no_auth`); an optional bearer token compared in
 //! constant time; request bodies over the limit get 413 as soon as the
-//! limit is passed; a client has a time limit for its request head but an
-//! answer may stream as long as it is alive (upstream, the fleet's idle
-//! timeout between lines applies); the upstream `Host` is rewritten for
+//! limit is passed; a client has time limits for its request head and body
+//! (408) but an answer may stream as long as it is alive (upstream, the
+//! fleet's idle timeout between lines applies) once it has begun within
+//! `request_timeout` (504). Admission is bounded: a connection past
+//! `max_connections`, a request past `max_queue` waiting for capacity or
+//! waiting longer than `queue_timeout` gets 503 with `Retry-After` (every
+//! 503 and 429 carries one), in the Ollama shape or the `OpenAI` one on
+//! `/v1`. What the gateway says of its backends (which endpoint refused or
+//! is down, at what address) reaches only an authenticated caller: with no
+//! token configured errors say what kind of failure it was. A model that
+//! no endpoint lists while some endpoint is down is 503 (try again), not
+//! Ollama's 404 (which tells a client to pull it). the upstream `Host` is rewritten for
 //! loopback-bound endpoints; the client's `Authorization` is not forwarded
 //! unless [`Settings::forward_authorization`] says so; `TCP_NODELAY` on
 //! every accepted socket.

@@ -6,7 +6,8 @@
 //! `main` and passed down.
 //!
 //! `om-metrics` sits one floor above `om-core` and depends on nothing else of
-//! ours. The orchestrator and the gateway record into it and read from it;
+//! ours. The orchestrator records into it; the gateway reads it
+//! (`/metrics`, `/api/meta/status`);
 //! om-discovery does not know it (the orchestrator forwards discovery changes
 //! as events). Metrics are observability, never routing input: live instance
 //! state for routing lives in om-registry.

@@ -27,9 +27,9 @@ use crate::state::{State, category_slot};
 /// | call | when | by |
 /// |---|---|---|
 /// | [`start_request`](Self::start_request) | an attempt is sent to an instance; hold the [`InFlight`] guard until it ends | orchestrator |
-/// | [`record_request`](Self::record_request) | an attempt ended, well or not | orchestrator, gateway |
+/// | [`record_request`](Self::record_request) | an attempt ended, well or not | orchestrator |
 /// | [`task_started`](Self::task_started), [`record_task`](Self::record_task) | a task starts and finishes (after failover) | orchestrator |
-/// | [`set_queue_depth`](Self::set_queue_depth) | the dispatcher's queue changed | dispatcher's owner |
+/// | [`set_queue_depth`](Self::set_queue_depth) | the number of tasks waiting is known | the gateway, before each `/metrics` (tasks in progress minus those on an instance) |
 /// | [`set_endpoint_limit`](Self::set_endpoint_limit) | an endpoint's concurrency limit is known or changed | orchestrator |
 /// | [`record_breaker_transition`](Self::record_breaker_transition) | an instance's breaker changed state | orchestrator |
 /// | [`publish`](Self::publish) | anything else worth an [`Event`] (discovery changes) | orchestrator |

@@ -167,7 +167,7 @@ impl<'a> RequestRecord<'a> {
 /// A task has started; published as [`Event::TaskStarted`](crate::Event::TaskStarted).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TaskStart {
-    /// The task.
+    /// The task's id.
     pub task: TaskId,
     /// Its category, when known.
     pub category: Option<TaskCategory>,
@@ -177,7 +177,7 @@ pub struct TaskStart {
 /// [`Event::TaskFinished`](crate::Event::TaskFinished).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TaskRecord {
-    /// The task.
+    /// The task's id.
     pub task: TaskId,
     /// Its category, when known.
     pub category: Option<TaskCategory>,

@@ -25,9 +25,12 @@
 //! - [`Fleet::list_models`], [`Fleet::running_models`], [`Fleet::status`]:
 //!   the union of the fleet's models and loaded models as Ollama lists them,
 //!   and a JSON status document of every endpoint and instance.
-//! - [`Options`]: an overall deadline, a cancellation token and a
-//!   [`Progress`] callback; [`Settings`]: the failover budget, backoff,
-//!   per-endpoint concurrency and default task deadline.
+//! - [`Options`]: an overall deadline, a deadline for the answer to begin
+//!   (`start_by`), a bound on waiting for capacity ([`QueueLimit`]), a
+//!   cancellation token and a [`Progress`] callback; [`Settings`]: the
+//!   failover budget, backoff and its jitter seed, per-endpoint concurrency
+//!   (fixed, or learned up to a ceiling), hedging and the default task
+//!   deadline.
 //!
 //! # How a task runs
 //!

@@ -61,7 +61,7 @@ impl AttemptError {
 /// that broke mid-way is discarded whole, never continued elsewhere.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskResult {
-    /// The task.
+    /// The task's id (its `Task::id`).
     pub task: TaskId,
     /// Its category (as given, or detected from the prompt).
     pub category: TaskCategory,
@@ -105,7 +105,7 @@ pub struct TaskResult {
 /// is the error itself.
 #[derive(Debug)]
 pub struct TaskFailure {
-    /// The task.
+    /// The task's id (its `Task::id`).
     pub task: TaskId,
     /// Its category (as given, or detected from the prompt).
     pub category: TaskCategory,
@@ -133,7 +133,7 @@ impl TaskFailure {
         self.error.kind()
     }
 
-    /// The error.
+    /// The error, without the attempts and timings.
     pub fn into_error(self) -> Error {
         self.error
     }

@@ -1,8 +1,9 @@
 //! The fleet catalog and live per-instance state of ollama-meta: one source
 //! of truth for what the fleet has and how each model instance is doing.
 //!
-//! `om-registry` sits one floor above `om-core` and depends on nothing else
-//! of ours. `om-discovery` writes the catalog, `om-router` reads snapshots,
+//! `om-registry` sits above `om-core` and `om-config` (its settings are
+//! om-config's `[routing]` and `[breaker]` sections, its endpoint specs the
+//! configured endpoints). `om-discovery` writes the catalog, `om-router` reads snapshots,
 //! `om-orchestrator` records outcomes, the `models` command displays it.
 //!
 //! - [`Registry`]: the handle. Readers take an immutable

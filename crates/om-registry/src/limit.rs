@@ -55,9 +55,11 @@ impl Default for LimitConfig {
 pub enum LimitReason {
     /// Not changed since it started.
     Initial,
-    /// Raised: answers as fast as the baseline with the limit in use.
+    /// Raised: answers within `flat` times the pace floor, with the limit
+    /// in use.
     Raised,
-    /// Cut: answers slower than the tolerance allows.
+    /// Lowered: answers slower than `flat` times the pace floor (eased by
+    /// one), or than `tolerance` times it (cut).
     Slower,
     /// Cut: the endpoint answered 503 "server busy" or 429.
     Busy,

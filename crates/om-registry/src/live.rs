@@ -206,7 +206,7 @@ pub struct LiveStats {
     pub tokens_per_sec: Option<f64>,
     /// Share of successes among recent successes and faults.
     pub success_rate: Option<f64>,
-    /// The breaker.
+    /// The breaker's state when the stats were taken.
     pub breaker: BreakerState,
     /// When the last 503/429 cooldown ends (or ended: compare with now).
     pub cooldown_until: Option<Instant>,

@@ -83,7 +83,8 @@ impl Registry {
         crate::Ticket { priority, seq }
     }
 
-    /// The current snapshot.
+    /// The latest published snapshot (an `Arc` clone: later edits publish
+    /// a new one and leave this one as it is).
     pub fn snapshot(&self) -> Arc<Snapshot> {
         Arc::clone(&self.inner.snapshots.borrow())
     }

@@ -1,5 +1,5 @@
-//! The router's settings: plain data, filled by the composition root from
-//! `om-config`'s `routing` section.
+//! The router's settings: plain data taken from om-config's `[routing]`
+//! section by [`RouterConfig::from_config`].
 
 use std::collections::BTreeMap;
 use std::fmt;

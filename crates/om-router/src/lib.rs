@@ -4,14 +4,17 @@
 //! candidate.
 //!
 //! `om-router` sits above `om-registry` (whose [`Snapshot`](om_registry::Snapshot)
-//! it reads) and `om-core`; `om-orchestrator` uses it.
+//! it reads), `om-config` (its `[routing]` settings) and `om-core`;
+//! `om-orchestrator` uses it.
 //!
 //! - [`Router::route`]: eligibility filters (model pin or allow-list by name
 //!   or family, capabilities, context window, tags and placement, health,
 //!   breaker, cooldown) then a [`Strategy`], configured globally and per
 //!   category ([`RouterConfig`], [`StrategyKind`]).
-//! - Built-in strategies: [`RoundRobin`], [`LeastLoaded`], [`Random`],
-//!   [`Performance`], [`Affinity`], [`Hybrid`]. Each respects endpoint
+//! - Built-in strategies: [`CompletionTime`] (the default: expected wait,
+//!   time to first token, a load if cold and the output at the measured
+//!   speed; a choice may say to wait for a busy instance), [`RoundRobin`],
+//!   [`LeastLoaded`], [`Random`], [`Performance`], [`Affinity`], [`Hybrid`]. Each respects endpoint
 //!   weights and prefers instances whose model is loaded; a custom one
 //!   plugs in with [`Router::with_strategy`].
 //! - [`detect_category`]: the task category of a prompt, for requests that

@@ -56,7 +56,8 @@ pub(crate) struct Record {
     pub(crate) priority: Priority,
     /// The model of the last attempt.
     pub(crate) model: Option<String>,
-    /// The endpoint of the last attempt.
+    /// The endpoint of the last attempt; on an `aider` line, the endpoints
+    /// that answered the session, comma-separated (`fleet` when none did).
     pub(crate) endpoint: Option<String>,
     /// Attempts made (failovers and retries included).
     pub(crate) attempts: u32,

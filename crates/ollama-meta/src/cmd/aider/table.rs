@@ -27,9 +27,10 @@ pub(crate) struct Row {
     pub(crate) deleted: u64,
     /// Commits on the branch.
     pub(crate) commits: usize,
-    /// The model.
+    /// The model, when the session was placed.
     pub(crate) model: Option<String>,
-    /// The endpoint.
+    /// The endpoints that answered the session, comma-separated; `None`
+    /// when no session ran.
     pub(crate) endpoint: Option<String>,
     /// Tokens sent.
     pub(crate) tokens_sent: Option<u64>,

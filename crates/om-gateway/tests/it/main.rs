@@ -1,6 +1,7 @@
 //! Integration tests of om-gateway: real clients (ollama-rs, a plain HTTP
 //! client) through the gateway in front of simulated endpoints.
 
+mod admission;
 mod auth;
 mod observe;
 mod ollama_rs;

@@ -12,6 +12,7 @@
 //! | `bench [crate] [--save NAME \| --compare NAME] [-- args]` | criterion benches |
 //! | `bench aider [LEVELS]` | ten real Aider sessions against the simulator, timed per concurrency |
 //! | `bench makespan [-- args]` | makespan per routing strategy on three heterogeneous simulated fleets, against an offline schedule |
+//! | `fuzz [CASES]` | the `fuzz_*` proptest properties, with many cases |
 //! | `tidy` | the repository conventions, checked by the `#[test]`s in `tidy.rs` |
 
 #![allow(
@@ -25,6 +26,7 @@ mod bench;
 mod ci;
 mod deny;
 mod e2e;
+mod fuzz;
 mod tidy;
 
 use std::{
@@ -57,6 +59,8 @@ commands:
   bench makespan [-- ARGS...]
                     makespan of each routing strategy on three heterogeneous simulated
                     fleets (virtual time), against an offline schedule
+  fuzz [CASES]      run the `fuzz_*` properties (decoders, request inspection, task
+                    files, configuration) with CASES cases each (default 20000)
   deny              audit the dependencies (cargo-deny with deny.toml)
   tidy              check repository conventions (cargo test -p xtask)
   help              print this message
@@ -86,6 +90,7 @@ fn run(args: &[String]) -> Result<()> {
         }
         "bench" if rest.first().is_some_and(|arg| arg == "aider") => aider::bench(&rest[1..]),
         "bench" => bench::run(&bench::Flags::parse(rest)?),
+        "fuzz" => fuzz::run(rest),
         "deny" => {
             no_extra_args("deny", rest)?;
             deny::run()

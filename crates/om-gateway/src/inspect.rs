@@ -281,11 +281,58 @@ mod tests {
         assert_eq!(status(Operation::Chat, br#"{"model":"m","think":"x"}"#), 400);
     }
 
+    /// Any JSON value, a few levels deep.
+    fn value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(serde_json::Value::from),
+            ".{0,12}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map("[a-z_]{1,8}", inner, 0..4)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// An object with some of a request's fields, each any value.
+    fn request() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        const FIELDS: [&str; 12] = [
+            "model", "name", "stream", "messages", "prompt", "tools", "think", "images", "suffix",
+            "options", "input", "system",
+        ];
+        proptest::collection::vec((proptest::sample::select(&FIELDS[..]), value()), 0..8).prop_map(
+            |fields| {
+                serde_json::Value::Object(
+                    fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+                )
+            },
+        )
+    }
+
     proptest::proptest! {
         #[test]
-        fn any_bytes_are_refused_or_read_never_a_panic(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+        fn fuzz_inspect_bytes(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
             let _ = inspect(Operation::Chat, &body);
             let _ = inspect(Operation::Embed, &body);
+        }
+
+        /// Request-shaped JSON with values of any type where the fields
+        /// go: refused (a 4xx) or read with a model, never a panic.
+        #[test]
+        fn fuzz_inspect_json(body in request()) {
+            for operation in [Operation::Generate, Operation::Chat, Operation::Embed, Operation::Show] {
+                match inspect(operation, body.to_string().as_bytes()) {
+                    Ok(inspected) => proptest::prop_assert!(!inspected.model.is_empty()),
+                    Err(error) => proptest::prop_assert!((400..500).contains(&error.http_status())),
+                }
+            }
         }
 
         #[test]

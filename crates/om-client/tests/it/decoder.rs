@@ -180,3 +180,41 @@ proptest! {
         }
     }
 }
+
+/// Any bytes, cut anywhere: lines within the limit, the limit refused as a
+/// protocol error, never a panic. `cargo xtask fuzz` runs it longer.
+fn pieces() -> impl Strategy<Value = Vec<Vec<u8>>> {
+    let byte =
+        prop_oneof![Just(b'\n'), Just(b'\r'), Just(b' '), Just(b'{'), Just(b'"'), any::<u8>()];
+    prop::collection::vec(prop::collection::vec(byte, 0..48), 0..12)
+}
+
+proptest! {
+    #[test]
+    fn fuzz_line_decoder(pieces in pieces(), limit in 1_usize..64) {
+        let mut lines = LineDecoder::new(limit);
+        let mut frames = FrameDecoder::<ChatResponse>::with_lines(LineDecoder::new(limit));
+        for piece in &pieces {
+            lines.push(Bytes::from(piece.clone()));
+            frames.push(Bytes::from(piece.clone()));
+            loop {
+                match lines.next_line() {
+                    Ok(Some(line)) => {
+                        prop_assert!(line.len() <= limit, "{} > {limit}", line.len());
+                        prop_assert!(!line.contains(&b'\n'));
+                    }
+                    Ok(None) => break,
+                    Err(err) => {
+                        prop_assert_eq!(err.kind(), om_core::ErrorKind::Protocol);
+                        break;
+                    }
+                }
+            }
+            while let Ok(Some(_)) = frames.next_frame() {}
+        }
+        if let Ok(Some(rest)) = lines.finish() {
+            prop_assert!(rest.len() <= limit);
+        }
+        let _ = frames.finish();
+    }
+}

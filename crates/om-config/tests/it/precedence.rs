@@ -151,3 +151,31 @@ proptest! {
         prop_assert_eq!(seen, Some(env_value));
     }
 }
+
+proptest! {
+    /// Any configuration file, and any value for any key from the
+    /// environment: loaded, or refused with every problem named — never a
+    /// panic. `cargo xtask fuzz` runs it longer.
+    #[test]
+    fn fuzz_config(
+        text in "[a-z_\\[\\]=\" .0-9\n]{0,120}",
+        key in prop::sample::select(&[
+            "RETRY__MAX_ATTEMPTS", "TIMEOUTS__FIRST_BYTE", "GATEWAY__LISTEN", "GATEWAY__AUTH_TOKEN",
+            "ROUTING__STRATEGY", "LIMITS__MAX_LINE_BYTES", "DISCOVERY__INTERVAL", "ENDPOINTS",
+            "BREAKER__FAILURE_RATIO", "GATEWAY__MAX_QUEUE",
+        ][..]),
+        value in "[a-z0-9.:\\[\\], ]{0,16}",
+    ) {
+        clean_jail(|jail| {
+            jail.create_file("om.toml", &text)?;
+            let loader = Loader::new()
+                .file("om.toml")
+                .env_vars([(format!("OLLAMA_META_{key}"), value.clone())]);
+            if let Err(error) = loader.load() {
+                assert!(!error.problems().is_empty(), "an error names its problems");
+                assert!(!error.to_string().is_empty());
+            }
+            Ok(())
+        });
+    }
+}

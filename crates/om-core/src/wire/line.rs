@@ -104,3 +104,22 @@ mod tests {
         assert!(matches!(line_end(spaced), Some(LineEnd::Done(m)) if m.eval_count == Some(2)));
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Any line, JSON-like or not: an answer, never a panic; a final
+        /// line always had a `"done":` key.
+        #[test]
+        fn fuzz_line_end(text in r#"[{}\[\]":,a-z0-9 \\]{0,80}"#, bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+            if let Some(LineEnd::Done(_)) = line_end(text.as_bytes()) {
+                prop_assert!(text.contains("\"done\":"));
+            }
+            let _ = line_end(&bytes);
+        }
+    }
+}

@@ -321,8 +321,24 @@ proptest! {
         prop_assert_eq!(parse(&pretty, FileFormat::Json).unwrap(), tasks);
     }
 
+    /// Any text in any of the three formats: tasks or located problems,
+    /// never a panic. `cargo xtask fuzz` runs it longer.
     #[test]
-    fn broken_yaml_never_panics(text in "[a-z:\\- \n\\[\\]{}\"#]{0,80}") {
-        let _ = parse(&text, FileFormat::Yaml);
+    fn fuzz_task_files(
+        text in "[a-z0-9:\\- \n\\[\\]{}\",#&*!|>'.]{0,120}",
+        keys in prop::collection::vec(prop::sample::select(&["id", "prompt", "messages", "model", "models", "priority", "timeout", "options", "requires", "tasks", "files"][..]), 0..6),
+    ) {
+        let keyed: String = keys.iter().map(|k| format!("- {k}: {text}\n")).collect();
+        for candidate in [text.as_str(), keyed.as_str()] {
+            for format in [FileFormat::Yaml, FileFormat::Json, FileFormat::Jsonl] {
+                if let Err(problems) = parse(candidate, format) {
+                    prop_assert!(!problems.is_empty());
+                    for problem in &problems {
+                        prop_assert!(!problem.display_in(Path::new("t")).to_string().is_empty());
+                    }
+                }
+                let _ = parse_aider(candidate, format);
+            }
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Task-file parsing: every shape, every error with its location, and
 //! round trips of generated task lists through YAML, JSON and JSONL.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use om_core::wire::{Format, Message, Options, Role};
@@ -328,7 +329,10 @@ proptest! {
         text in "[a-z0-9:\\- \n\\[\\]{}\",#&*!|>'.]{0,120}",
         keys in prop::collection::vec(prop::sample::select(&["id", "prompt", "messages", "model", "models", "priority", "timeout", "options", "requires", "tasks", "files"][..]), 0..6),
     ) {
-        let keyed: String = keys.iter().map(|k| format!("- {k}: {text}\n")).collect();
+        let keyed = keys.iter().fold(String::new(), |mut out, k| {
+            let _ = writeln!(out, "- {k}: {text}");
+            out
+        });
         for candidate in [text.as_str(), keyed.as_str()] {
             for format in [FileFormat::Yaml, FileFormat::Json, FileFormat::Jsonl] {
                 if let Err(problems) = parse(candidate, format) {

@@ -63,9 +63,9 @@ pub(crate) async fn pass_through(answer: Forwarded, reveal: bool) -> Response<Bo
         return reply::with(StatusCode::OK, reply::NDJSON, Body::lines(answer, reveal));
     }
     let (bytes, error) = collect(answer).await;
-    if bytes.is_empty()
-        && let Some(error) = error
-    {
+    // Nothing has been sent yet: a failure part-way is answered as the
+    // failure, never as a 200 with a cut body.
+    if let Some(error) = error {
         return reply::from_error(&error, reveal);
     }
     let mut response = Response::new(Body::full(bytes));

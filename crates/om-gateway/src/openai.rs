@@ -172,9 +172,7 @@ async fn send<T: Serialize>(
 /// The one native object of a non-streamed answer.
 async fn whole<T: DeserializeOwned>(app: &App, answer: Forwarded) -> Result<T, Response<Body>> {
     let (bytes, error) = collect(answer).await;
-    if bytes.is_empty()
-        && let Some(error) = error
-    {
+    if let Some(error) = error {
         return Err(reply::openai_from_error(&error, app.reveal()));
     }
     if let Some(message) = error_message(&bytes) {

@@ -12,7 +12,7 @@ use futures_core::Stream;
 use futures_util::StreamExt;
 use http::{HeaderValue, Method};
 use om_client::{Client, Lines, RawRequest};
-use om_core::wire::{LineEnd, Metrics as WireMetrics, line_end};
+use om_core::wire::{LineEnd, Metrics as WireMetrics, is_json_line, line_end};
 use om_core::{
     Capabilities, EndpointId, Error, ErrorKind, ModelName, RequestId, TaskCategory, TaskId,
 };
@@ -380,7 +380,21 @@ pub(crate) async fn open_call(
     Ok((lines, first))
 }
 
-/// Sends `raw` and waits for the first line; an `{"error"}` first line (a
+/// An answer with a line that is not JSON: a broken server or proxy.
+fn not_json(endpoint: &EndpointId, model: Option<String>) -> Error {
+    let error = Error::new(
+        ErrorKind::Protocol,
+        format!("the answer from {endpoint} has a line that is not JSON"),
+    )
+    .with_endpoint(endpoint.as_str());
+    match model {
+        Some(model) => error.with_model(model),
+        None => error,
+    }
+}
+
+/// Sends `raw` and waits for the first line (which must be JSON: a broken
+/// one fails over like any failure before the first byte); an `{"error"}` first line (a
 /// server that failed after its 200 head but before any output) is an
 /// [`ErrorKind::Stream`] error, so it can still fail over.
 async fn open_plain(
@@ -392,6 +406,9 @@ async fn open_plain(
     let mut lines = client.send_lines(raw).await?;
     match lines.next().await {
         Some(Ok(first)) => {
+            if !is_json_line(&first) {
+                return Err(not_json(endpoint, model));
+            }
             if first.starts_with(b"{\"error\"")
                 && let Some(LineEnd::Error(message)) = line_end(&first)
             {
@@ -604,6 +621,12 @@ impl Stream for Forwarded {
         }
         let Some(lines) = this.lines.as_mut() else { return Poll::Ready(None) };
         match std::task::ready!(lines.poll_next_unpin(cx)) {
+            Some(Ok(line)) if !is_json_line(&line) => {
+                // Never pass a broken line on as if it were the answer.
+                this.lines = None;
+                let error = not_json(&this.endpoint, this.model.as_ref().map(ToString::to_string));
+                Poll::Ready(this.end_err(error, false).map(Err))
+            }
             Some(Ok(line)) => {
                 this.observe(&line);
                 Poll::Ready(Some(Ok(line)))

@@ -72,6 +72,13 @@ pub fn line_end(line: &[u8]) -> Option<LineEnd> {
     tail.done.then_some(LineEnd::Done(tail.metrics))
 }
 
+/// True when `line` is one JSON value, as every line of a native answer
+/// is; anything else is a broken answer that must not reach a client as if
+/// it were one. Parses without building anything (`IgnoredAny`).
+pub fn is_json_line(line: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok()
+}
+
 /// Where `needle` first occurs in `haystack`.
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|window| window == needle)
@@ -118,8 +125,10 @@ mod fuzz {
         fn fuzz_line_end(text in r#"[{}\[\]":,a-z0-9 \\]{0,80}"#, bytes in prop::collection::vec(any::<u8>(), 0..64)) {
             if let Some(LineEnd::Done(_)) = line_end(text.as_bytes()) {
                 prop_assert!(text.contains("\"done\":"));
+                prop_assert!(is_json_line(text.as_bytes()));
             }
             let _ = line_end(&bytes);
+            let _ = is_json_line(&bytes);
         }
     }
 }

@@ -19,7 +19,7 @@ pub use common::{
 };
 pub use embed::{EmbedInput, EmbedRequest, EmbedResponse, EmbeddingsRequest, EmbeddingsResponse};
 pub use generate::{GenerateRequest, GenerateResponse};
-pub use line::{LineEnd, line_end};
+pub use line::{LineEnd, is_json_line, line_end};
 pub use models::{
     CopyRequest, CreateRequest, DeleteRequest, ListResponse, ModelDetails, ModelEntry,
     ProgressResponse, PsResponse, PullRequest, PushRequest, RunningModel, ShowRequest,

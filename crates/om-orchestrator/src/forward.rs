@@ -550,9 +550,11 @@ impl Forwarded {
                 let error = Error::new(ErrorKind::Stream, message)
                     .with_endpoint(self.endpoint.as_str())
                     .with_model(self.model_text());
-                // The line itself tells the client; nothing more to yield.
+                // The line itself tells the client; nothing more to yield,
+                // whatever the instance writes after it.
                 self.end_err(error, false);
                 self.complete = true;
+                self.lines = None;
             }
             None => {}
         }

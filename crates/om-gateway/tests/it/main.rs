@@ -3,6 +3,7 @@
 
 mod admission;
 mod auth;
+mod faults;
 mod observe;
 mod ollama_rs;
 mod openai;

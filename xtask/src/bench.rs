@@ -9,6 +9,9 @@
 //! simulator at 1, 64 and 256 clients, memory per open stream, and a 60-second hold of 5,000
 //! streams (`-- --hold N --hold-secs S` for other figures).
 //!
+//! `cargo xtask soak [-- ARGS...]` runs only that hold (`--soak`): it fails unless every
+//! stream was held without an error and no file descriptor stayed open afterwards.
+//!
 //! `cargo xtask bench makespan [-- ARGS...]` runs the scheduling-quality benchmark
 //! (`cargo bench -p ollama-meta --bench makespan`, release mode): the makespan of every
 //! routing strategy on three heterogeneous simulated fleets (1:3:9 speeds; a cold model; mixed
@@ -85,6 +88,19 @@ impl Flags {
 /// Runs the benches.
 pub(crate) fn run(flags: &Flags) -> Result<()> {
     run_command(&mut cargo(flags.cargo_args()))
+}
+
+/// `cargo xtask soak [-- ARGS...]`: the gateway bench's hold alone (5,000
+/// streams for 60 s by default), which fails on any error or a leaked file
+/// descriptor.
+pub(crate) fn soak(rest: &[String]) -> Result<()> {
+    let mut args: Vec<String> = vec!["gateway".to_owned(), "--".to_owned(), "--soak".to_owned()];
+    match rest.split_first() {
+        None => {}
+        Some((dashes, extra)) if dashes == "--" => args.extend(extra.iter().cloned()),
+        Some((other, _)) => return Err(format!("`soak` takes `-- ARGS`, got `{other}`").into()),
+    }
+    run(&Flags::parse(&args)?)
 }
 
 #[cfg(test)]

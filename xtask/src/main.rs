@@ -12,6 +12,7 @@
 //! | `bench [crate] [--save NAME \| --compare NAME] [-- args]` | criterion benches |
 //! | `bench aider [LEVELS]` | ten real Aider sessions against the simulator, timed per concurrency |
 //! | `bench makespan [-- args]` | makespan per routing strategy on three heterogeneous simulated fleets, against an offline schedule |
+//! | `soak [-- args]` | the gateway bench's hold alone: 5,000 streams for 60 s, no error, no leaked descriptor |
 //! | `fuzz [CASES]` | the `fuzz_*` proptest properties, with many cases |
 //! | `tidy` | the repository conventions, checked by the `#[test]`s in `tidy.rs` |
 
@@ -59,6 +60,8 @@ commands:
   bench makespan [-- ARGS...]
                     makespan of each routing strategy on three heterogeneous simulated
                     fleets (virtual time), against an offline schedule
+  soak [-- ARGS...] hold 5,000 streams through the gateway for 60 s: fails on any
+                    error or a leaked file descriptor, reports memory
   fuzz [CASES]      run the `fuzz_*` properties (decoders, request inspection, task
                     files, configuration) with CASES cases each (default 20000)
   deny              audit the dependencies (cargo-deny with deny.toml)
@@ -91,6 +94,7 @@ fn run(args: &[String]) -> Result<()> {
         "bench" if rest.first().is_some_and(|arg| arg == "aider") => aider::bench(&rest[1..]),
         "bench" => bench::run(&bench::Flags::parse(rest)?),
         "fuzz" => fuzz::run(rest),
+        "soak" => bench::soak(rest),
         "deny" => {
             no_extra_args("deny", rest)?;
             deny::run()

@@ -12,7 +12,9 @@
 //!
 //! Options: `--clients 1,64,256` `--secs 3` (per measured case)
 //! `--mem-streams 1000` `--hold 5000` `--hold-secs 60` `--threads 2`
-//! `--smoke`.
+//! `--smoke`, and `--soak` for the hold alone (`cargo xtask soak`), which
+//! fails unless every stream was held without an error and the process
+//! has as many open files afterwards as before.
 //!
 //! Every case is measured twice in the same run, directly against the
 //! simulator and through the gateway, and printed with the ratio: small
@@ -109,6 +111,8 @@ struct Options {
     hold_secs: f64,
     threads: usize,
     smoke: bool,
+    /// Only the hold (the soak): `--soak`.
+    soak: bool,
 }
 
 impl Options {
@@ -125,6 +129,7 @@ impl Options {
                 hold_secs: 1.0,
                 threads: 2,
                 smoke,
+                soak: false,
             }
         } else {
             Self {
@@ -135,8 +140,10 @@ impl Options {
                 hold_secs: 60.0,
                 threads: 2,
                 smoke,
+                soak: false,
             }
         };
+        options.soak = args.iter().any(|a| a == "--soak");
         let mut args = args.iter();
         while let Some(arg) = args.next() {
             let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
@@ -153,7 +160,7 @@ impl Options {
                 "--hold-secs" => options.hold_secs = number(value()?, "--hold-secs")?,
                 "--threads" => options.threads = number(value()?, "--threads")?,
                 // cargo's own flags, and ours handled above.
-                "--bench" | "--smoke" => {}
+                "--bench" | "--smoke" | "--soak" => {}
                 other if other.starts_with("--") => {}
                 other => return Err(format!("unexpected argument {other:?}")),
             }
@@ -308,18 +315,47 @@ async fn run(options: &Options) -> Result<(), String> {
         options.secs
     );
     let client = http_client();
-    // Memory first, in a fresh process: later phases free memory that the
-    // allocator would hand out again, hiding what new streams cost.
-    memory(options, &client, &slow.url, &fixed.url).await?;
-    for (backend, model) in [(&instant, FAST_MODEL), (&paced, PACED_MODEL)] {
-        latency(options, &client, backend, model, &learned.url).await?;
+    if !options.soak {
+        // Memory first, in a fresh process: later phases free memory that
+        // the allocator would hand out again, hiding what new streams cost.
+        memory(options, &client, &slow.url, &fixed.url).await?;
+        for (backend, model) in [(&instant, FAST_MODEL), (&paced, PACED_MODEL)] {
+            latency(options, &client, backend, model, &learned.url).await?;
+        }
     }
-    hold(options, &client, &fixed.url).await?;
+    let soaked = hold(options, &client, &fixed.url).await;
+    drop(client);
 
     learned.stop().await?;
     fixed.stop().await?;
     drop((instant, paced, slow));
+    let held = soaked?;
+    if options.soak {
+        // Every connection is closing by now: the clients', the gateways'
+        // and their upstream ones (pooled connections end on their own
+        // tasks, so give them a moment). What stays open has leaked.
+        let settle = Instant::now() + Duration::from_secs(10);
+        let mut leaked = open_fds()?.saturating_sub(held.fds_before);
+        while leaked > 0 && Instant::now() < settle {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            leaked = open_fds()?.saturating_sub(held.fds_before);
+        }
+        println!("soak: {} errors, {leaked} file descriptors left open", held.errors);
+        if held.errors > 0 || leaked > 0 {
+            return Err(format!(
+                "soak failed: {} errors, {leaked} descriptors leaked",
+                held.errors
+            ));
+        }
+    }
     Ok(())
+}
+
+/// The open file descriptors of this process.
+fn open_fds() -> Result<usize, String> {
+    std::fs::read_dir("/proc/self/fd")
+        .map(Iterator::count)
+        .map_err(|e| format!("/proc/self/fd: {e}"))
 }
 
 /// A gateway over simulators, with its fleet's background workers.
@@ -348,8 +384,12 @@ impl Running {
         workers.probe_all().await;
         let shutdown = CancellationToken::new();
         let background = tokio::spawn(workers.run(shutdown.clone()));
-        let settings =
-            Settings { listen: "127.0.0.1:0".parse().expect("an address"), ..Settings::default() };
+        // The holds open thousands of connections: past the default limit.
+        let settings = Settings {
+            listen: "127.0.0.1:0".parse().expect("an address"),
+            max_connections: 1_000_000,
+            ..Settings::default()
+        };
         let gateway = Gateway::bind(fleet, settings).await.map_err(|e| format!("gateway: {e}"))?;
         let url = format!("http://{}", gateway.local_addr());
         let server = tokio::spawn(gateway.run(shutdown.clone()));
@@ -716,10 +756,11 @@ async fn memory(
 
 /// Holds `options.hold` streams through the gateway for `options.hold_secs`,
 /// reading every line, and counts what went wrong.
-async fn hold(options: &Options, client: &Http, gateway: &str) -> Result<(), String> {
+async fn hold(options: &Options, client: &Http, gateway: &str) -> Result<Held, String> {
+    let fds_before = open_fds()?;
     let n = cap_streams(options.hold, FDS_PER_STREAM)?;
     if n == 0 {
-        return Ok(());
+        return Ok(Held { errors: 0, fds_before });
     }
     let before = rss_kib()?;
     let opening = Instant::now();
@@ -777,7 +818,13 @@ async fn hold(options: &Options, client: &Http, gateway: &str) -> Result<(), Str
         end_rss / 1024,
         open_rss.saturating_sub(before) as f64 / n as f64,
     );
-    Ok(())
+    Ok(Held { errors: failed as u64 + broken, fds_before })
+}
+
+/// What the hold saw: its errors, and the open files before it began.
+struct Held {
+    errors: u64,
+    fds_before: usize,
 }
 
 /// `wanted` streams, or as many as the open-file limit allows with

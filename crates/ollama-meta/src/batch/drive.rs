@@ -10,10 +10,12 @@ use futures_util::stream::FuturesUnordered;
 use om_dispatch::{Builder, DispatchError, Dispatcher, Executor};
 use tokio_util::sync::CancellationToken;
 
+use crate::batch::flow::Todo;
 use crate::batch::interrupt::Interrupts;
 use crate::batch::journal::Journal;
 use crate::batch::progress::Progress;
 use crate::batch::record::Record;
+use crate::batch::running::{Meta, Running, RunningTask};
 
 /// What the interrupt messages call the units of work ("tasks", "sessions").
 pub(crate) struct Words {
@@ -39,43 +41,31 @@ pub(crate) fn exit_code(all_ok: bool, interrupted: bool) -> std::process::ExitCo
     }
 }
 
-/// The outcome of one queued task, with what the command kept beside it.
-pub(crate) type Ended<E, M> =
-    (M, Result<<E as Executor>::Output, DispatchError<<E as Executor>::Error>>);
-
-/// Where a batch's outcomes go and what its interrupts say.
-pub(crate) struct Sink<'a> {
-    /// The results file.
-    pub(crate) journal: &'a mut Journal<Record>,
-    /// The display.
-    pub(crate) progress: &'a Progress,
-    /// The interrupt messages.
-    pub(crate) words: &'a Words,
-    /// Cancelled on the first Ctrl-C so executors stop starting work.
-    pub(crate) draining: &'a CancellationToken,
-}
-
-/// Runs `tasks` on the dispatcher `builder` makes: each task with its
-/// `M` (what the command needs to write its line), turned into a record by
-/// `finish` (which also says which worker ran it) and appended to the
-/// journal as it ends. Returns the new records, or the first journal
-/// failure (after cancelling everything: without a journal nothing that
-/// finishes would count).
-pub(crate) async fn run_queued<E, M>(
+/// Runs `tasks` on the dispatcher `builder` makes and journals each as it
+/// ends: `record` turns its outcome into a results line, given what
+/// `running` knew of it (when and where it ran), and the line is appended
+/// to the journal before it counts. `words` are what Ctrl-C prints,
+/// `draining` is cancelled on the first press. Returns the new records, or
+/// the first journal failure (after cancelling everything: without a
+/// journal nothing that finishes would count).
+pub(crate) async fn run_queued<E: Executor>(
     builder: Builder<E>,
-    tasks: Vec<(om_dispatch::Task<E::Payload>, M)>,
-    finish: impl FnMut(Ended<E, M>) -> (Option<usize>, Record),
-    sink: Sink<'_>,
-) -> anyhow::Result<Journaled>
-where
-    E: Executor,
-    M: Send + 'static,
-{
+    tasks: Vec<(om_dispatch::Task<E::Payload>, Meta)>,
+    mut record: impl FnMut(
+        &Meta,
+        Result<E::Output, DispatchError<E::Error>>,
+        Option<&RunningTask>,
+    ) -> Record,
+    running: &Running,
+    todo: &mut Todo,
+    words: &Words,
+    draining: &CancellationToken,
+) -> anyhow::Result<Journaled> {
     // Listen first, so that no press is lost while the batch is queued.
     let mut interrupts = Interrupts::new().context("listening for Ctrl-C")?;
     let (dispatcher, runner) = builder.build();
     let runner = tokio::spawn(runner.run(CancellationToken::new()));
-    let (tasks, metas): (Vec<_>, Vec<M>) = tasks.into_iter().unzip();
+    let (tasks, metas): (Vec<_>, Vec<Meta>) = tasks.into_iter().unzip();
     let submitted = dispatcher
         .submit_batch(tasks)
         .map_err(|_| anyhow::anyhow!("the dispatcher closed before the batch was queued"))?;
@@ -84,11 +74,23 @@ where
         .zip(metas)
         .map(|(handle, meta)| async move { (meta, handle.await) })
         .collect();
-    let queued = Queued { dispatcher: &dispatcher, draining: sink.draining };
+    let finish = |(meta, outcome): (Meta, _)| {
+        let ran = running.take(&meta.id);
+        (ran.as_ref().map(|r| r.worker), record(&meta, outcome, ran.as_ref()))
+    };
+    let queued = Queued { dispatcher: &dispatcher, draining };
+    let sink = Sink { journal: &mut todo.journal, progress: &todo.progress, words };
     let records = journal_outcomes(queued, pending, finish, &mut interrupts, sink).await;
     drop(dispatcher);
     runner.await.context("the dispatcher's runner failed")?;
     records
+}
+
+/// Where a batch's outcomes go and what its interrupts say.
+struct Sink<'a> {
+    journal: &'a mut Journal<Record>,
+    progress: &'a Progress,
+    words: &'a Words,
 }
 
 /// The dispatcher's side of a queued batch.
@@ -114,7 +116,7 @@ where
     E: Executor,
     F: Future<Output = T>,
 {
-    let Sink { journal, progress, words, .. } = sink;
+    let Sink { journal, progress, words } = sink;
     let mut presses = 0_u32;
     let mut records = Vec::new();
     let mut failure = None;

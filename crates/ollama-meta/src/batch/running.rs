@@ -6,8 +6,25 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use om_core::TaskId;
+use om_core::{Priority, Task, TaskCategory, TaskId};
 use parking_lot::Mutex;
+
+/// What the batch knows of a task before it runs, for its results line.
+#[derive(Debug, Clone)]
+pub(crate) struct Meta {
+    /// The task's id.
+    pub(crate) id: TaskId,
+    /// The queue priority.
+    pub(crate) priority: Priority,
+    /// The category, when the file gave one.
+    pub(crate) category: Option<TaskCategory>,
+}
+
+impl Meta {
+    pub(crate) fn of(task: &Task) -> Self {
+        Self { id: task.id.clone(), priority: task.priority, category: task.category }
+    }
+}
 
 /// A task that is running.
 #[derive(Debug, Clone)]

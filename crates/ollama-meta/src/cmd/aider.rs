@@ -35,15 +35,14 @@ use om_pool::Pool;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::batch::drive::{self, Sink, Words};
+use crate::batch::drive::{self, Words};
 use crate::batch::flow::{Batch, Output, Todo};
 use crate::batch::record::Record;
-use crate::batch::running::Running;
+use crate::batch::running::{Meta, Running};
 use crate::batch::summary::Summary;
 use crate::batch::taskfile::{self, AiderEntry};
 use crate::cli::{AiderArgs, GlobalArgs};
 use crate::cmd::aider::executor::SessionExecutor;
-use crate::cmd::aider::outcome::Meta;
 use crate::cmd::aider::place::FleetPlace;
 use crate::cmd::aider::route::Ranking;
 use crate::cmd::bad_input::BadInput;
@@ -193,21 +192,8 @@ async fn queue(
                    (Ctrl-C again to stop them)",
         cancelling: "interrupted again: stopping running sessions",
     };
-    drive::run_queued(
-        builder,
-        queued,
-        |(meta, result)| {
-            let ran = running.take(&meta.id);
-            (ran.as_ref().map(|r| r.worker), outcome::record(&meta, result, ran.as_ref()))
-        },
-        Sink {
-            journal: &mut todo.journal,
-            progress: &todo.progress,
-            words: &words,
-            draining: &draining,
-        },
-    )
-    .await
+    drive::run_queued(builder, queued, outcome::record, &running, &mut todo, &words, &draining)
+        .await
 }
 
 /// The dispatcher's payload for one task of the file.

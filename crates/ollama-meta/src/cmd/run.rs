@@ -29,18 +29,17 @@ use om_dispatch::Dispatcher;
 use om_orchestrator::Fleet;
 use tokio_util::sync::CancellationToken;
 
-use crate::batch::drive::{self, Sink, Words};
+use crate::batch::drive::{self, Words};
 use crate::batch::flow::{Batch, Output, Todo};
 use crate::batch::record::Record;
 use crate::batch::report;
-use crate::batch::running::Running;
+use crate::batch::running::{Meta, Running};
 use crate::batch::summary::Summary;
 use crate::batch::taskfile;
 use crate::cli::{GlobalArgs, RunArgs};
 use crate::cmd::bad_input::BadInput;
 use crate::cmd::config;
 use crate::cmd::run::executor::LlmExecutor;
-use crate::cmd::run::outcome::Meta;
 
 /// How long a low-priority task waits before it is treated as one level
 /// higher, so a long batch of high-priority work cannot starve it.
@@ -151,7 +150,7 @@ async fn queue(
     let queued = tasks
         .into_iter()
         .map(|t| {
-            let meta = Meta { id: t.id.clone(), priority: t.priority, category: t.category };
+            let meta = Meta::of(&t);
             (om_dispatch::Task::new(t.id.clone(), t.clone()).with_priority(t.priority), meta)
         })
         .collect();
@@ -160,19 +159,6 @@ async fn queue(
                    (Ctrl-C again to cancel them)",
         cancelling: "interrupted again: cancelling running tasks",
     };
-    drive::run_queued(
-        builder,
-        queued,
-        |(meta, outcome)| {
-            let ran = running.take(&meta.id);
-            (ran.as_ref().map(|r| r.worker), outcome::record(&meta, outcome, ran.as_ref()))
-        },
-        Sink {
-            journal: &mut todo.journal,
-            progress: &todo.progress,
-            words: &words,
-            draining: &draining,
-        },
-    )
-    .await
+    drive::run_queued(builder, queued, outcome::record, &running, &mut todo, &words, &draining)
+        .await
 }

@@ -7,29 +7,12 @@ use std::time::{Duration, SystemTime};
 
 use om_aider::{DEFAULT_CATEGORY, SessionReport, TaskFailure};
 use om_core::time::format_rfc3339;
-use om_core::{EndpointId, Priority, Task, TaskCategory, TaskId};
+use om_core::EndpointId;
 use om_dispatch::{DispatchError, TaskError as _};
 
 use crate::batch::record::{CommitLine, ErrorInfo, FileStat, Record, Session, Status};
-use crate::batch::running::RunningTask;
+use crate::batch::running::{Meta, RunningTask};
 use crate::cmd::aider::executor::Failed;
-
-/// What the batch knows of a task before it runs.
-#[derive(Debug, Clone)]
-pub(crate) struct Meta {
-    /// The id.
-    pub(crate) id: TaskId,
-    /// The queue priority.
-    pub(crate) priority: Priority,
-    /// The category, when the file gave one.
-    pub(crate) category: Option<TaskCategory>,
-}
-
-impl Meta {
-    pub(crate) fn of(task: &Task) -> Self {
-        Self { id: task.id.clone(), priority: task.priority, category: task.category }
-    }
-}
 
 fn ms(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)

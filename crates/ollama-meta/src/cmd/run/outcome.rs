@@ -4,24 +4,13 @@
 use std::time::{Duration, SystemTime};
 
 use om_core::time::format_rfc3339;
-use om_core::{ErrorKind, Priority, TaskCategory, TaskId};
+use om_core::ErrorKind;
 use om_dispatch::DispatchError;
 use om_orchestrator::TaskResult;
 
 use crate::batch::record::{ErrorInfo, Record, Status};
-use crate::batch::running::RunningTask;
+use crate::batch::running::{Meta, RunningTask};
 use crate::cmd::run::executor::Failed;
-
-/// What the batch knows of a task before it runs.
-#[derive(Debug, Clone)]
-pub(crate) struct Meta {
-    /// The id.
-    pub(crate) id: TaskId,
-    /// The queue priority.
-    pub(crate) priority: Priority,
-    /// The category, when the file gave one.
-    pub(crate) category: Option<TaskCategory>,
-}
 
 fn ms(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
 use om_aider::{DEFAULT_CATEGORY, SessionReport, TaskFailure};
-use om_core::time::format_rfc3339;
 use om_core::EndpointId;
+use om_core::time::format_rfc3339;
 use om_dispatch::{DispatchError, TaskError as _};
 
 use crate::batch::record::{CommitLine, ErrorInfo, FileStat, Record, Session, Status};

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use om_core::time::format_rfc3339;
 use om_core::ErrorKind;
+use om_core::time::format_rfc3339;
 use om_dispatch::DispatchError;
 use om_orchestrator::TaskResult;
 

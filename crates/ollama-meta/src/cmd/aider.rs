@@ -95,6 +95,7 @@ pub(crate) async fn run(global: &GlobalArgs, args: &AiderArgs) -> anyhow::Result
                 ranking: Ranking::new(fleet.router().config(), args.select),
                 fleet,
                 gateway,
+                tracker: todo.services.tracker.clone(),
             };
             queue(sessions, place, left, todo, args).await
         })

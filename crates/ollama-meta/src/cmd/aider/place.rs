@@ -16,6 +16,7 @@ use om_registry::Outcome;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, DropGuard};
+use tokio_util::task::TaskTracker;
 
 use crate::cmd::aider::route::Ranking;
 
@@ -32,6 +33,10 @@ pub(crate) struct FleetPlace {
     /// The sessions' gateways' settings; each listens on its own loopback
     /// port whatever `listen` says.
     pub(crate) gateway: om_gateway::Settings,
+    /// Where the gateways run: the run's services, awaited before it
+    /// reports, so a session dropped unfinished (Ctrl-C twice) leaves no
+    /// gateway task behind.
+    pub(crate) tracker: TaskTracker,
 }
 
 impl Place for FleetPlace {
@@ -57,7 +62,7 @@ impl Place for FleetPlace {
             .parse()
             .map_err(|err| TaskFailure::Place(Box::new(err)))?;
         let stop = CancellationToken::new();
-        let serving = tokio::spawn(gateway.run(stop.clone()));
+        let serving = self.tracker.spawn(gateway.run(stop.clone()));
         Ok(SessionGateway {
             target: Target { model, endpoint: EndpointId::new(FLEET), url },
             served,

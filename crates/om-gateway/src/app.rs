@@ -12,7 +12,6 @@ use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use om_core::RequestId;
-use om_core::wire::openai::OpenAiError;
 use om_orchestrator::{Fleet, Forward, Forwarded, Options, QueueLimit};
 use serde_json::json;
 use tokio::time::Instant;
@@ -20,11 +19,12 @@ use tracing::Instrument;
 
 use crate::auth::Auth;
 use crate::body::Body;
+use crate::reply::Face;
 use crate::request_id::{RequestIds, X_REQUEST_ID};
 use crate::route::Route;
 use crate::served::Served;
 use crate::settings::Settings;
-use crate::{manage, native, observe, openai, reply};
+use crate::{anthropic, manage, native, observe, openai, reply, responses};
 
 /// The version `/api/version` reports: the gateway's own.
 pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -155,11 +155,7 @@ impl App {
             format!("the gateway is serving its limit of {limit} connections; try again shortly"),
         )
         .with_retry_after(Duration::from_secs(1));
-        if request.uri().path().starts_with("/v1") {
-            reply::openai_from_error(&error, true)
-        } else {
-            reply::from_error(&error, true)
-        }
+        Face::of_path(request.uri().path()).from_error(&error, true)
     }
 
     async fn route(&self, request: Request<Incoming>, id: &RequestId) -> Response<Body> {
@@ -171,12 +167,12 @@ impl App {
             return reply::text(StatusCode::METHOD_NOT_ALLOWED, "405 method not allowed");
         }
         if !route.is_public() && !self.shared.auth.admits(&parts.headers) {
-            return unauthorized(route.is_openai());
+            return unauthorized(route.face());
         }
         let body = if route.has_body() {
             match self.read_body(&parts, body).await {
                 Ok(body) => body,
-                Err(failure) => return too_large(&failure, route.is_openai()),
+                Err(failure) => return too_large(&failure, route.face()),
             }
         } else {
             drop(body);
@@ -198,6 +194,9 @@ impl App {
             Route::OpenAiEmbeddings => openai::embeddings(self, &parts, &body, id).await,
             Route::OpenAiModels => openai::models(self),
             Route::OpenAiModel(model) => openai::model(self, &model),
+            Route::OpenAiResponses => responses::create(self, &parts, &body, id).await,
+            Route::AnthropicMessages => anthropic::messages(self, &parts, &body, id).await,
+            Route::AnthropicCountTokens => anthropic::count_tokens(&body),
             Route::Metrics => observe::metrics(self),
             Route::Status => observe::status(self),
         }
@@ -242,7 +241,7 @@ enum BodyFailure {
     Broken,
 }
 
-fn too_large(failure: &BodyFailure, openai: bool) -> Response<Body> {
+fn too_large(failure: &BodyFailure, face: Face) -> Response<Body> {
     let (status, message) = match failure {
         &BodyFailure::TooLarge(limit) => (
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -256,20 +255,12 @@ fn too_large(failure: &BodyFailure, openai: bool) -> Response<Body> {
             format!("the request body did not arrive within {} s", limit.as_secs_f64()),
         ),
     };
-    if openai {
-        reply::openai_error(&OpenAiError::new(status.as_u16(), message))
-    } else {
-        reply::native_error(status, &message)
-    }
+    face.error(status, &message)
 }
 
-fn unauthorized(openai: bool) -> Response<Body> {
+fn unauthorized(face: Face) -> Response<Body> {
     const MESSAGE: &str = "unauthorized: send Authorization: Bearer <token>";
-    let mut response = if openai {
-        reply::openai_error(&OpenAiError::new(401, MESSAGE))
-    } else {
-        reply::native_error(StatusCode::UNAUTHORIZED, MESSAGE)
-    };
+    let mut response = face.error(StatusCode::UNAUTHORIZED, MESSAGE);
     response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     response
 }

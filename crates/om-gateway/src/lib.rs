@@ -1,6 +1,8 @@
-//! The HTTP front of ollama-meta: the Ollama API and the `OpenAI` `/v1` API
+//! The HTTP front of ollama-meta: the Ollama API, the `OpenAI` `/v1` API
+//! (chat, completions, embeddings, Responses) and the Anthropic Messages API
 //! over the whole fleet, so that any existing client — the official Python
-//! and JS libraries, ollama-rs, Aider/LiteLLM, Open `WebUI`, any `OpenAI` SDK —
+//! and JS libraries, ollama-rs, Aider/LiteLLM, Open `WebUI`, any `OpenAI` or
+//! Anthropic SDK, Claude Code, Codex —
 //! gets routing, failover, queueing and metrics by pointing at one address.
 //!
 //! `om-gateway` sits at the top of the library: it depends on `om-core`
@@ -31,6 +33,8 @@
 //! | `POST /api/generate`, `/api/chat`, `/api/embed`, `/api/embeddings`, `/api/show` | routed by the requested model, forwarded unchanged |
 //! | `POST /api/pull`, `/api/push`, `/api/create`, `/api/copy`, `DELETE /api/delete` | to the endpoint named by `?endpoint=NAME` or `X-Ollama-Meta-Endpoint` (400 without) |
 //! | `POST /v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `GET /v1/models[/{model}]` | `OpenAI` shapes, SSE streams with `data: [DONE]` |
+//! | `POST /v1/responses` | the `OpenAI` Responses API, stateless; SSE events with `event:` lines |
+//! | `POST /v1/messages`, `/v1/messages/count_tokens` | the Anthropic Messages API; its events in Anthropic's order; errors in its shape |
 //! | `GET /metrics` | Prometheus text 0.0.4 |
 //! | `GET /api/meta/status` | endpoints, health, models, loaded, breakers, cooldowns, in flight, queue |
 //!
@@ -98,6 +102,7 @@
 //! # }
 //! ```
 
+mod anthropic;
 mod app;
 mod auth;
 mod body;
@@ -109,10 +114,12 @@ mod observe;
 mod openai;
 mod reply;
 mod request_id;
+mod responses;
 mod route;
 mod served;
 mod server;
 mod settings;
+mod translate;
 
 pub use error::Error;
 pub use served::Served;

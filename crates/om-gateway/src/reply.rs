@@ -1,5 +1,6 @@
 //! Building responses: Ollama's texts and JSON shapes, its error bodies,
-//! and the `OpenAI` error shape for `/v1`.
+//! the `OpenAI` error shape for `/v1`, and the Anthropic one for
+//! `/v1/messages`.
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -7,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use http::{Response, StatusCode};
+use om_core::wire::anthropic::AnthropicError;
 use om_core::wire::openai::OpenAiError;
 use om_core::{ErrorKind, TimeoutPhase};
 use serde::Serialize;
@@ -94,9 +96,7 @@ pub(crate) fn public_message(error: &om_core::Error, reveal: bool) -> Cow<'_, st
 /// and message when they came from an instance; `Retry-After` on 503 and
 /// 429.
 pub(crate) fn from_error(error: &om_core::Error, reveal: bool) -> Response<Body> {
-    let mut response = native_error(status_of(error), &public_message(error, reveal));
-    retry_after(&mut response, error);
-    response
+    Face::Ollama.from_error(error, reveal)
 }
 
 /// The `OpenAI` error shape with the native status (`OLLAMA_API.md` §7.5),
@@ -106,13 +106,51 @@ pub(crate) fn openai_error(error: &OpenAiError) -> Response<Body> {
     openai_json(status, error)
 }
 
-/// An orchestrator error in the `OpenAI` shape, with `Retry-After` on 503
-/// and 429.
-pub(crate) fn openai_from_error(error: &om_core::Error, reveal: bool) -> Response<Body> {
-    let message = public_message(error, reveal);
-    let mut response = openai_error(&OpenAiError::new(error.http_status(), message.as_ref()));
-    retry_after(&mut response, error);
-    response
+/// The API shape a route answers in, errors included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Face {
+    /// `{"error": message}`.
+    Ollama,
+    /// `{"error": {"message", "type", …}}` (`/v1`).
+    OpenAi,
+    /// `{"type": "error", "error": {"type", "message"}}` (`/v1/messages`).
+    Anthropic,
+}
+
+impl Face {
+    /// The face of a path, for answers given before the route is resolved.
+    pub(crate) fn of_path(path: &str) -> Self {
+        if path.starts_with("/v1/messages") {
+            Self::Anthropic
+        } else if path.starts_with("/v1") {
+            Self::OpenAi
+        } else {
+            Self::Ollama
+        }
+    }
+
+    /// An error with this status and message, in this face's shape.
+    pub(crate) fn error(self, status: StatusCode, message: &str) -> Response<Body> {
+        match self {
+            Self::Ollama => native_error(status, message),
+            Self::OpenAi => openai_error(&OpenAiError::new(status.as_u16(), message)),
+            Self::Anthropic => anthropic_error(&AnthropicError::new(status.as_u16(), message)),
+        }
+    }
+
+    /// An orchestrator error in this face's shape, with `Retry-After` on
+    /// 503 and 429.
+    pub(crate) fn from_error(self, error: &om_core::Error, reveal: bool) -> Response<Body> {
+        let mut response = self.error(status_of(error), &public_message(error, reveal));
+        retry_after(&mut response, error);
+        response
+    }
+}
+
+/// The Anthropic error shape with the native status.
+pub(crate) fn anthropic_error(error: &AnthropicError) -> Response<Body> {
+    let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json(status, error)
 }
 
 /// Sets `Retry-After` (whole seconds, at least 1) on a 503 or 429.

@@ -4,6 +4,8 @@
 use http::Method;
 use om_orchestrator::Operation;
 
+use crate::reply::Face;
+
 /// What a request asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Route {
@@ -29,6 +31,12 @@ pub(crate) enum Route {
     OpenAiModels,
     /// `/v1/models/{model}`.
     OpenAiModel(String),
+    /// `/v1/responses`.
+    OpenAiResponses,
+    /// `/v1/messages` (Anthropic).
+    AnthropicMessages,
+    /// `/v1/messages/count_tokens` (Anthropic).
+    AnthropicCountTokens,
     /// `/metrics`.
     Metrics,
     /// `/api/meta/status`.
@@ -63,6 +71,9 @@ impl Route {
             "/v1/completions" => (Self::OpenAiCompletions, POST),
             "/v1/embeddings" => (Self::OpenAiEmbeddings, POST),
             "/v1/models" => (Self::OpenAiModels, GET),
+            "/v1/responses" => (Self::OpenAiResponses, POST),
+            "/v1/messages" => (Self::AnthropicMessages, POST),
+            "/v1/messages/count_tokens" => (Self::AnthropicCountTokens, POST),
             "/metrics" => (Self::Metrics, GET),
             "/api/meta/status" => (Self::Status, GET),
             _ => {
@@ -82,16 +93,18 @@ impl Route {
         *self == Self::Root
     }
 
-    /// Answered in the `OpenAI` shape.
-    pub(crate) fn is_openai(&self) -> bool {
-        matches!(
-            self,
+    /// The shape its answers, errors included, take.
+    pub(crate) fn face(&self) -> Face {
+        match self {
             Self::OpenAiChat
-                | Self::OpenAiCompletions
-                | Self::OpenAiEmbeddings
-                | Self::OpenAiModels
-                | Self::OpenAiModel(_)
-        )
+            | Self::OpenAiCompletions
+            | Self::OpenAiEmbeddings
+            | Self::OpenAiModels
+            | Self::OpenAiModel(_)
+            | Self::OpenAiResponses => Face::OpenAi,
+            Self::AnthropicMessages | Self::AnthropicCountTokens => Face::Anthropic,
+            _ => Face::Ollama,
+        }
     }
 
     /// Carries a request body worth reading.
@@ -103,6 +116,9 @@ impl Route {
                 | Self::OpenAiChat
                 | Self::OpenAiCompletions
                 | Self::OpenAiEmbeddings
+                | Self::OpenAiResponses
+                | Self::AnthropicMessages
+                | Self::AnthropicCountTokens
         )
     }
 }
@@ -144,6 +160,10 @@ mod tests {
         assert!(Route::resolve("/api/nope").is_none());
         assert!(Route::resolve("/").unwrap().0.is_public());
         assert!(!Route::Metrics.is_public());
-        assert!(Route::OpenAiModels.is_openai() && !Route::Tags.is_openai());
+        assert_eq!(Route::OpenAiModels.face(), Face::OpenAi);
+        assert_eq!(Route::Tags.face(), Face::Ollama);
+        assert_eq!(Route::resolve("/v1/messages").unwrap().0.face(), Face::Anthropic);
+        assert_eq!(Route::resolve("/v1/responses").unwrap().0.face(), Face::OpenAi);
+        assert_eq!(Face::of_path("/v1/messages/count_tokens"), Face::Anthropic);
     }
 }

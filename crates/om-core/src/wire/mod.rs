@@ -4,6 +4,7 @@
 //! rules: optional fields are omitted when absent and metrics are omitted when
 //! zero (`omitempty` in Go). See `OLLAMA_API.md` §2–§7 for the protocol.
 
+pub mod anthropic;
 mod chat;
 mod common;
 mod embed;

@@ -15,6 +15,8 @@
 //! - streams: [`ChatChunker`] and [`CompletionChunker`] turn each native chunk
 //!   into the SSE chunk objects Ollama would send, and [`sse_data`] /
 //!   [`SSE_DONE`] frame them;
+//! - the Responses API (`/v1/responses`): [`ResponsesRequest::to_native`],
+//!   [`ResponseObject::from_native`] and [`ResponsesStreamer`];
 //! - errors: [`OpenAiError::new`] reshapes a native status and message.
 //!
 //! ```
@@ -35,7 +37,9 @@ mod completion;
 mod embedding;
 mod error;
 mod models;
+mod responses;
 
+pub(crate) use chat::is_base64;
 pub use chat::{
     ChatChoice, ChatChunker, ChatCompletion, ChatCompletionChunk, ChatCompletionMessage,
     ChatCompletionRequest, ChatDelta, ChatMessage, ChatToolCall, ChatToolCallFunction, ChunkChoice,
@@ -52,3 +56,8 @@ pub use embedding::{
 };
 pub use error::{OpenAiError, OpenAiErrorDetail};
 pub use models::{ModelList, ModelObject};
+pub use responses::{
+    InputContent, InputItem, InputPart, OutputItem, OutputText, ReasoningConfig, ResponseEvent,
+    ResponseObject, ResponseUsage, ResponsesInput, ResponsesRequest, ResponsesStreamer,
+    SummaryText, TextConfig, TextFormat,
+};

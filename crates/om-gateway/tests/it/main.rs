@@ -3,6 +3,7 @@
 
 mod admission;
 mod auth;
+mod faces;
 mod faults;
 mod observe;
 mod ollama_rs;

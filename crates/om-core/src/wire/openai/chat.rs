@@ -341,7 +341,7 @@ fn native_format(format: &ResponseFormat) -> Option<Format> {
 }
 
 /// Maps a reasoning effort to `think`; `Ok(None)` for an empty effort.
-fn think_from_effort(effort: &str) -> Result<Option<Think>, OpenAiError> {
+pub(crate) fn think_from_effort(effort: &str) -> Result<Option<Think>, OpenAiError> {
     let level = match effort {
         "" => return Ok(None),
         "none" => return Ok(Some(Think::Enabled(false))),
@@ -481,7 +481,7 @@ fn native_tool_calls(calls: &[ChatToolCall]) -> Result<Vec<ToolCall>, OpenAiErro
 }
 
 /// The base64 payload of an image data URL.
-fn image_data(url: &str) -> Result<String, OpenAiError> {
+pub(crate) fn image_data(url: &str) -> Result<String, OpenAiError> {
     let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
     if lower.starts_with("http://") || lower.starts_with("https://") {
         return Err(OpenAiError::invalid_request(IMAGE_URL_UNSUPPORTED));
@@ -498,7 +498,7 @@ fn image_data(url: &str) -> Result<String, OpenAiError> {
 
 /// True when `text` is standard padded base64 (what Go's `StdEncoding`
 /// decodes; line breaks are ignored as Go does).
-fn is_base64(text: &str) -> bool {
+pub(crate) fn is_base64(text: &str) -> bool {
     let bytes: Vec<u8> = text.bytes().filter(|b| !matches!(b, b'\r' | b'\n')).collect();
     if !bytes.len().is_multiple_of(4) {
         return false;

@@ -2,8 +2,8 @@
 """Compatibility checks for `ollama-meta serve` (the gateway) with the real Python clients.
 
 The gateway runs in front of two or more simulated endpoints (`ollama-meta sim`). Uses only
-the official `ollama` and `openai` packages (and httpx and prometheus_client) plus the
-standard library. Each check is a small, independent function; all of them run, and the
+the official `ollama`, `openai` and `anthropic` packages (and httpx and prometheus_client)
+plus the standard library. Each check is a small, independent function; all of them run, and the
 script ends with a line `N passed, M failed` and exits 1 if any failed.
 
 Run it by hand against a running gateway:
@@ -22,6 +22,7 @@ import math
 import sys
 from typing import Callable
 
+import anthropic
 import httpx
 import ollama
 import openai
@@ -57,6 +58,12 @@ class Context:
         self.ollama = ollama.Client(host=self.base_url, timeout=REQUEST_TIMEOUT)
         self.openai = openai.OpenAI(
             base_url=self.base_url + "/v1",
+            api_key="ollama",
+            max_retries=0,
+            timeout=REQUEST_TIMEOUT,
+        )
+        self.anthropic = anthropic.Anthropic(
+            base_url=self.base_url,
             api_key="ollama",
             max_retries=0,
             timeout=REQUEST_TIMEOUT,
@@ -285,6 +292,54 @@ def openai_unknown_model_is_not_found(ctx: Context) -> None:
     raise CheckFailed("expected openai.NotFoundError")
 
 
+@check
+def openai_responses_whole_and_streamed(ctx: Context) -> None:
+    r = ctx.openai.responses.create(
+        model=LLAMA, instructions="Be brief.", input="hello", max_output_tokens=8
+    )
+    expect(r.output_text, f"no output text in {r}")
+    expect(r.usage is not None and r.usage.output_tokens > 0, f"usage {r.usage}")
+    # Raw events rather than `responses.stream`: that helper insists on `response.completed`,
+    # and an answer cut at max_output_tokens ends with `response.incomplete`, as OpenAI's does.
+    events = list(ctx.openai.responses.create(model=LLAMA, input=HI, max_output_tokens=8, stream=True))
+    deltas = [e.delta for e in events if e.type == "response.output_text.delta"]
+    expect(deltas, "no text deltas streamed")
+    last = events[-1]
+    expect(last.type in ("response.completed", "response.incomplete"), f"last event {last.type}")
+    expect(last.response.output_text == "".join(deltas), "the final response is not the deltas")
+    sequence = [e.sequence_number for e in events]
+    expect(sequence == list(range(len(events))), f"sequence numbers {sequence}")
+
+
+@check
+def anthropic_messages_whole_and_streamed(ctx: Context) -> None:
+    m = ctx.anthropic.messages.create(
+        model=LLAMA, max_tokens=8, system="Be brief.", messages=HI
+    )
+    expect(m.role == "assistant" and m.content, f"message {m}")
+    expect(m.content[0].type == "text" and m.content[0].text, f"content {m.content}")
+    expect(m.stop_reason in ("end_turn", "max_tokens"), f"stop_reason {m.stop_reason!r}")
+    expect(m.usage.output_tokens > 0 and m.usage.input_tokens > 0, f"usage {m.usage}")
+    with ctx.anthropic.messages.stream(model=LLAMA, max_tokens=8, messages=HI) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    expect(text, "no text streamed")
+    expect(final.content[0].text == text, "the final message is not the text streamed")
+    expect(final.usage.output_tokens > 0, f"usage {final.usage}")
+    count = ctx.anthropic.messages.count_tokens(model=LLAMA, messages=HI)
+    expect(count.input_tokens > 0, f"count {count}")
+
+
+@check
+def anthropic_unknown_model_is_not_found(ctx: Context) -> None:
+    try:
+        ctx.anthropic.messages.create(model="nope", max_tokens=5, messages=HI)
+    except anthropic.NotFoundError as err:
+        expect(err.status_code == 404, f"status {err.status_code}")
+        return
+    raise CheckFailed("expected anthropic.NotFoundError")
+
+
 # === observability ===
 
 
@@ -310,7 +365,7 @@ def main() -> int:
 
     bypass_proxy_for_loopback()
     ctx = Context(args.base_url)
-    versions = package_versions("ollama", "openai", "httpx")
+    versions = package_versions("ollama", "openai", "anthropic", "httpx")
     print(f"compat_gateway: {versions}; gateway {ctx.base_url}; endpoints {ctx.endpoints}")
     return run(CHECKS, ctx, args.only, __file__)
 

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use om_core::{Error, ErrorKind, TimeoutPhase};
 
 use crate::errors;
+use crate::openai::Translator;
 use crate::timeouts::{deadline_after, earliest, run_until};
 
 /// A response body plus the clocks that bound reading it.
@@ -22,6 +23,14 @@ use crate::timeouts::{deadline_after, earliest, run_until};
 /// Ollama learns that the client went away and stops generating.
 #[derive(Debug)]
 pub(crate) struct BodyReader {
+    raw: Raw,
+    /// Turns an OpenAI-compatible endpoint's answer into native bytes.
+    translator: Option<Box<Translator>>,
+}
+
+/// The body as the endpoint sends it.
+#[derive(Debug)]
+struct Raw {
     body: Incoming,
     /// Until the first data bytes.
     first_byte: Option<Instant>,
@@ -39,6 +48,8 @@ pub(crate) enum ReadFailure {
     Timeout(TimeoutPhase),
     /// The connection broke.
     Body(hyper::Error),
+    /// The answer of an OpenAI-compatible endpoint could not be converted.
+    Translate(Error),
 }
 
 impl ReadFailure {
@@ -46,6 +57,7 @@ impl ReadFailure {
         match self {
             Self::Timeout(phase) => errors::timeout(phase, endpoint, partial),
             Self::Body(err) => errors::from_body_error(err, endpoint, partial),
+            Self::Translate(err) => err.with_endpoint(endpoint).with_partial(partial),
         }
     }
 }
@@ -57,15 +69,42 @@ impl BodyReader {
         idle: Option<Duration>,
         total: Option<Instant>,
     ) -> Self {
-        Self { body, first_byte, idle, total, got_bytes: false }
+        Self { raw: Raw { body, first_byte, idle, total, got_bytes: false }, translator: None }
     }
 
-    /// The next non-empty data chunk, or `None` at the end of the body.
+    /// Reads the body through `translator`.
+    pub(crate) fn translated(mut self, translator: Option<Box<Translator>>) -> Self {
+        self.translator = translator;
+        self
+    }
+
+    /// The next non-empty data chunk, or `None` at the end of the body:
+    /// for an OpenAI-compatible endpoint, native bytes converted from what
+    /// it sent.
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe: a dropped call loses no data (hyper keeps unread frames).
+    /// Cancel safe: a dropped call loses no data (hyper keeps unread frames,
+    /// the translator keeps what it converted).
     pub(crate) async fn next_chunk(&mut self) -> Result<Option<Bytes>, ReadFailure> {
+        let Some(translator) = self.translator.as_mut() else { return self.raw.next_chunk().await };
+        loop {
+            if let Some(bytes) = translator.take() {
+                return Ok(Some(bytes));
+            }
+            if translator.is_ended() {
+                return Ok(None);
+            }
+            match self.raw.next_chunk().await? {
+                Some(bytes) => translator.push(&bytes).map_err(ReadFailure::Translate)?,
+                None => translator.end().map_err(ReadFailure::Translate)?,
+            }
+        }
+    }
+}
+
+impl Raw {
+    async fn next_chunk(&mut self) -> Result<Option<Bytes>, ReadFailure> {
         loop {
             let limit = if self.got_bytes {
                 earliest(deadline_after(self.idle), TimeoutPhase::Idle, self.total)
@@ -88,7 +127,9 @@ impl BodyReader {
             }
         }
     }
+}
 
+impl BodyReader {
     /// Reads the whole body, refusing more than `limit` bytes.
     pub(crate) async fn read_all(mut self, limit: usize, endpoint: &str) -> Result<Bytes, Error> {
         let mut first: Option<Bytes> = None;

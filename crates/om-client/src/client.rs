@@ -19,13 +19,14 @@ use om_core::wire::{
     ShowResponse, VersionResponse,
 };
 use om_core::{
-    ChunkStream, EndpointId, EndpointUrl, Error, ErrorKind, Result, Scheme, TimeoutPhase,
+    ApiKind, ChunkStream, EndpointId, EndpointUrl, Error, ErrorKind, Result, Scheme, TimeoutPhase,
 };
 
 use crate::body::BodyReader;
 use crate::errors;
 use crate::http::HttpClient;
 use crate::ndjson::{FrameDecoder, LineDecoder, decode_frame};
+use crate::openai::{self, Base, Translator};
 use om_core::Backoff;
 
 use crate::retry::RetryPolicy;
@@ -83,6 +84,8 @@ struct Inner {
     max_line_len: usize,
     /// The largest answer read whole.
     max_body_len: usize,
+    /// The API the endpoint speaks.
+    api: ApiKind,
 }
 
 impl Clone for Inner {
@@ -98,11 +101,13 @@ impl Clone for Inner {
             backoff: Backoff::new(self.retry.backoff),
             max_line_len: self.max_line_len,
             max_body_len: self.max_body_len,
+            api: self.api,
         }
     }
 }
 
 /// One request to make, possibly several times.
+#[derive(Debug)]
 pub(crate) struct Call {
     pub(crate) method: Method,
     pub(crate) path: &'static str,
@@ -117,6 +122,8 @@ pub(crate) struct Started {
     pub(crate) response: Response<Incoming>,
     pub(crate) first_byte: Option<Instant>,
     pub(crate) total: Option<Instant>,
+    /// Converts an OpenAI-compatible endpoint's answer to native bytes.
+    pub(crate) translator: Option<Box<Translator>>,
 }
 
 /// A configured byte count as a buffer size (saturating on 32-bit targets).
@@ -146,6 +153,7 @@ impl Client {
             backoff: Backoff::new(RetryPolicy::NEVER.backoff),
             max_line_len: to_usize(limits.max_line_bytes),
             max_body_len: to_usize(limits.max_answer_bytes),
+            api: ApiKind::Ollama,
         };
         Self { inner: Arc::new(inner) }
     }
@@ -201,6 +209,20 @@ impl Client {
         inner.max_line_len = to_usize(limits.max_line_bytes);
         inner.max_body_len = to_usize(limits.max_answer_bytes);
         self
+    }
+
+    /// Speaks `api` to the endpoint. For [`ApiKind::OpenAi`] every native
+    /// call is sent as its `/v1` counterpart and answered as Ollama would
+    /// (see the crate docs); the endpoint URL may end in `/v1` or not.
+    #[must_use]
+    pub fn with_api(mut self, api: ApiKind) -> Self {
+        Arc::make_mut(&mut self.inner).api = api;
+        self
+    }
+
+    /// The API the endpoint speaks.
+    pub fn api(&self) -> ApiKind {
+        self.inner.api
     }
 
     /// The longest line accepted from a stream (`streamed`), or of an
@@ -504,11 +526,30 @@ impl Client {
             self.inner.timeouts.idle,
             started.total,
         )
+        .translated(started.translator)
     }
 
     /// Sends `call` until it gets a 2xx head, retrying what the policy
-    /// allows; every error is annotated with `context`.
+    /// allows; every error is annotated with `context`. For an
+    /// OpenAI-compatible endpoint the call is sent as its `/v1`
+    /// counterpart, and the answer's head says what the converted body is
+    /// (NDJSON or one JSON object).
     pub(crate) async fn execute(&self, call: &Call, context: &Context) -> Result<Started> {
+        if self.inner.api != ApiKind::OpenAi {
+            return self.execute_as_sent(call, context).await;
+        }
+        let base = Base::of(self.inner.endpoint.path());
+        let limit = self.inner.max_body_len.max(self.inner.max_line_len);
+        let (call, translator) =
+            openai::translate(call, base, limit).map_err(|e| context.annotate(e))?;
+        let mut started = self.execute_as_sent(&call, context).await?;
+        let content_type = if translator.is_stream() { NDJSON } else { JSON };
+        started.response.headers_mut().insert(CONTENT_TYPE, content_type);
+        started.translator = Some(Box::new(translator));
+        Ok(started)
+    }
+
+    async fn execute_as_sent(&self, call: &Call, context: &Context) -> Result<Started> {
         let total = deadline_after(self.inner.timeouts.total);
         let policy = self.inner.retry;
         let mut attempt = 1;
@@ -570,7 +611,7 @@ impl Client {
 
         let status = response.status();
         if status.is_success() {
-            return Ok(Started { response, first_byte, total });
+            return Ok(Started { response, first_byte, total, translator: None });
         }
         let (head, body) = response.into_parts();
         let reader = BodyReader::new(body, first_byte, timeouts.idle, total);

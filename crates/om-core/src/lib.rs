@@ -32,6 +32,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod api_kind;
 mod backoff;
 mod chunks;
 mod duration;
@@ -45,6 +46,7 @@ mod task;
 pub mod time;
 pub mod wire;
 
+pub use api_kind::ApiKind;
 pub use backoff::{Backoff, BackoffPolicy, Jitter};
 pub use chunks::ChunkStream;
 pub use duration::{GoDuration, ParseDurationError, format_duration};

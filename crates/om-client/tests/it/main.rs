@@ -9,6 +9,7 @@ mod errors;
 mod faults;
 mod host;
 mod lines;
+mod openai;
 mod retry;
 mod sim;
 mod support;

@@ -17,6 +17,8 @@
 //!   [`SSE_DONE`] frame them;
 //! - the Responses API (`/v1/responses`): [`ResponsesRequest::to_native`],
 //!   [`ResponseObject::from_native`] and [`ResponsesStreamer`];
+//! - the other direction, to OpenAI-compatible backends: [`ChatCompletionRequest::from_native`],
+//!   [`NativeStream`], [`native_whole`], [`BackendModel`];
 //! - errors: [`OpenAiError::new`] reshapes a native status and message.
 //!
 //! ```
@@ -31,6 +33,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod backend;
 mod chat;
 mod common;
 mod completion;
@@ -39,6 +42,10 @@ mod error;
 mod models;
 mod responses;
 
+pub use backend::{
+    AnswerShape, BackendModel, NativeStream, chat_for_generate, embeddings_request, native_embed,
+    native_embeddings, native_whole,
+};
 pub(crate) use chat::is_base64;
 pub use chat::{
     ChatChoice, ChatChunker, ChatCompletion, ChatCompletionChunk, ChatCompletionMessage,

@@ -193,6 +193,24 @@ impl Client {
         Ok(self)
     }
 
+    /// Sends the API key in the environment variable `name` as a bearer
+    /// token. Nothing is sent when `name` is `None`, or the variable is
+    /// unset or not a valid header (configuration checks both when it
+    /// loads; this only warns, without the key).
+    #[must_use]
+    pub fn with_api_key_from_env(self, name: Option<&str>) -> Self {
+        let Some(name) = name else { return self };
+        let Ok(key) = std::env::var(name) else {
+            tracing::warn!(variable = name, "the API key's variable is not set");
+            return self;
+        };
+        if let Ok(client) = self.clone().with_bearer_token(&key) {
+            return client;
+        }
+        tracing::warn!(variable = name, "the API key is not a valid header value");
+        self
+    }
+
     /// Names the endpoint by its configured id in errors (instead of its URL).
     #[must_use]
     pub fn with_endpoint_id(mut self, id: &EndpointId) -> Self {

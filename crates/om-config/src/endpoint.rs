@@ -2,7 +2,7 @@
 
 use std::num::NonZeroUsize;
 
-use om_core::{EndpointId, EndpointUrl};
+use om_core::{ApiKind, EndpointId, EndpointUrl};
 use serde::{Deserialize, Serialize};
 
 use crate::check::Findings;
@@ -17,6 +17,11 @@ use crate::path::KeyPath;
 /// url = "http://gpu-box:11434"
 /// weight = 2.0
 /// tags = ["gpu"]
+///
+/// [[endpoints]]
+/// url = "http://llama-box:8080/v1"
+/// kind = "openai"                 # llama.cpp, vLLM, LM Studio, OpenAI
+/// api_key_env = "LLAMA_BOX_KEY"   # optional: sent as a bearer token
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(from = "EndpointSpec")]
@@ -26,6 +31,13 @@ pub struct Endpoint {
     /// Where the server listens, parsed by Ollama's `OLLAMA_HOST` rules
     /// (`gpu-box` means `http://gpu-box:11434`).
     pub url: EndpointUrl,
+    /// The API the server speaks: `ollama` (the default) or `openai`
+    /// (an OpenAI-compatible server, asked through `/v1`).
+    pub kind: ApiKind,
+    /// The environment variable holding the server's API key, sent as
+    /// `Authorization: Bearer`; it must be set when the configuration
+    /// loads.
+    pub api_key_env: Option<String>,
     /// Relative share of the traffic (greater than 0; default 1.0).
     pub weight: f64,
     /// The most requests to send at once; `None` means as many as the
@@ -41,6 +53,8 @@ impl Endpoint {
         EndpointSpec {
             url,
             name: None,
+            kind: ApiKind::default(),
+            api_key_env: None,
             weight: default_weight(),
             max_concurrency: None,
             tags: vec![],
@@ -55,6 +69,14 @@ impl Endpoint {
             || at.key("weight"),
             "must be a number greater than 0",
         );
+        if let Some(name) = &self.api_key_env {
+            let message = format!("names {name:?}, which is not set in the environment");
+            out.require(
+                !name.trim().is_empty() && std::env::var_os(name).is_some(),
+                || at.key("api_key_env"),
+                &message,
+            );
+        }
         for (i, tag) in self.tags.iter().enumerate() {
             out.require(!tag.trim().is_empty(), || at.key("tags").index(i), "must not be empty");
         }
@@ -69,6 +91,10 @@ struct EndpointSpec {
     url: EndpointUrl,
     #[serde(default)]
     name: Option<EndpointId>,
+    #[serde(default)]
+    kind: ApiKind,
+    #[serde(default)]
+    api_key_env: Option<String>,
     #[serde(default = "default_weight")]
     weight: f64,
     #[serde(default)]
@@ -87,6 +113,8 @@ impl From<EndpointSpec> for Endpoint {
         Self {
             name,
             url: spec.url,
+            kind: spec.kind,
+            api_key_env: spec.api_key_env,
             weight: spec.weight,
             max_concurrency: spec.max_concurrency,
             tags: spec.tags,
@@ -112,6 +140,23 @@ mod tests {
             serde_json::from_str(r#"{"url": "http://a:1", "name": "alpha", "weight": 2}"#).unwrap();
         assert_eq!(e.name.as_str(), "alpha");
         assert!((e.weight - 2.0).abs() < f64::EPSILON);
+    }
+
+    #[test]
+    fn openai_kind_and_its_key_variable() {
+        let e: Endpoint = serde_json::from_str(
+            r#"{"url": "http://box:8080/v1", "kind": "openai", "api_key_env": "OM_TEST_SURELY_UNSET_KEY"}"#,
+        )
+        .unwrap();
+        assert_eq!(e.kind, ApiKind::OpenAi);
+        assert_eq!(e.url.path(), "/v1");
+        let mut out = Findings::default();
+        e.check(&KeyPath::root().key("endpoints").index(2), &mut out);
+        let found = out.into_vec();
+        assert_eq!(found[0].path.to_string(), "endpoints[2].api_key_env");
+        assert!(found[0].message.contains("not set in the environment"), "{:?}", found[0]);
+        let wrong = serde_json::from_str::<Endpoint>(r#"{"url": "http://a:1", "kind": "vllm"}"#);
+        assert!(wrong.unwrap_err().to_string().contains("unknown variant"));
     }
 
     #[test]

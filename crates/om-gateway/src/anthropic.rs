@@ -97,9 +97,12 @@ impl Events for MessageEvents {
 fn push(out: &mut String, event: &StreamEvent) {
     match sse_event(event) {
         Ok(frame) => out.push_str(&frame),
-        Err(e) => out.push_str(&format!(
-            "event: error\ndata: {}\n\n",
-            json!({"type":"error","error":{"type":"api_error","message":format!("cannot encode an event: {e}")}})
-        )),
+        Err(e) => {
+            let error = json!({"type":"error","error":{"type":"api_error",
+                "message":format!("cannot encode an event: {e}")}});
+            out.push_str("event: error\ndata: ");
+            out.push_str(&error.to_string());
+            out.push_str("\n\n");
+        }
     }
 }

@@ -155,7 +155,7 @@ impl App {
             format!("the gateway is serving its limit of {limit} connections; try again shortly"),
         )
         .with_retry_after(Duration::from_secs(1));
-        Face::of_path(request.uri().path()).from_error(&error, true)
+        Face::of_path(request.uri().path()).failure(&error, true)
     }
 
     async fn route(&self, request: Request<Incoming>, id: &RequestId) -> Response<Body> {

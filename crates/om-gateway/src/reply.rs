@@ -96,7 +96,7 @@ pub(crate) fn public_message(error: &om_core::Error, reveal: bool) -> Cow<'_, st
 /// and message when they came from an instance; `Retry-After` on 503 and
 /// 429.
 pub(crate) fn from_error(error: &om_core::Error, reveal: bool) -> Response<Body> {
-    Face::Ollama.from_error(error, reveal)
+    Face::Ollama.failure(error, reveal)
 }
 
 /// The `OpenAI` error shape with the native status (`OLLAMA_API.md` §7.5),
@@ -140,7 +140,7 @@ impl Face {
 
     /// An orchestrator error in this face's shape, with `Retry-After` on
     /// 503 and 429.
-    pub(crate) fn from_error(self, error: &om_core::Error, reveal: bool) -> Response<Body> {
+    pub(crate) fn failure(self, error: &om_core::Error, reveal: bool) -> Response<Body> {
         let mut response = self.error(status_of(error), &public_message(error, reveal));
         retry_after(&mut response, error);
         response

@@ -45,11 +45,11 @@ pub(crate) async fn send<T: Serialize>(
     let body = serde_json::to_vec(native).map_err(|e| {
         face.error(StatusCode::INTERNAL_SERVER_ERROR, &format!("cannot encode the request: {e}"))
     })?;
-    let inspected = inspect(operation, &body).map_err(|e| face.from_error(&e, app.reveal()))?;
+    let inspected = inspect(operation, &body).map_err(|e| face.failure(&e, app.reveal()))?;
     tracing::Span::current().record("model", inspected.model.as_str());
     let mut request = forward(id, operation, inspected, Bytes::from(body));
     request.authorization = app.upstream_authorization(&parts.headers);
-    app.forward(request).await.map_err(|error| face.from_error(&error, app.reveal()))
+    app.forward(request).await.map_err(|error| face.failure(&error, app.reveal()))
 }
 
 /// The one native object of a non-streamed answer.
@@ -60,7 +60,7 @@ pub(crate) async fn whole<T: DeserializeOwned>(
 ) -> Result<T, Response<Body>> {
     let (bytes, error) = collect(answer).await;
     if let Some(error) = error {
-        return Err(face.from_error(&error, app.reveal()));
+        return Err(face.failure(&error, app.reveal()));
     }
     if let Some(message) = error_message(&bytes) {
         return Err(face.error(StatusCode::INTERNAL_SERVER_ERROR, &message));

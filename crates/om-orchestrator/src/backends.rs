@@ -36,6 +36,8 @@ impl Backends {
             return client.clone();
         }
         let client = Client::new(self.http.clone(), endpoint.url.clone())
+            .with_api(endpoint.api)
+            .with_api_key_from_env(endpoint.api_key_env.as_deref())
             .with_timeouts(self.timeouts)
             .with_limits(&self.limits)
             .with_endpoint_id(&endpoint.id);

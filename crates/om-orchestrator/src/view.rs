@@ -102,7 +102,8 @@ impl Fleet {
     /// averages and success rate. Fields are only ever added:
     ///
     /// ```text
-    /// {"endpoints": [{"name", "url", "health": "up"|"down"|"unknown",
+    /// {"endpoints": [{"name", "url", "kind": "ollama"|"openai",
+    ///   "health": "up"|"down"|"unknown",
     ///   "reason", "version", "probe_latency_ms", "capacity", "max_concurrency",
     ///   "limit": null|{"learned", "reason"}, "in_flight",
     ///   "models": [{"name", "capabilities", "context_length",
@@ -133,6 +134,7 @@ impl Fleet {
                 Some(json!({
                     "name": endpoint.id.as_str(),
                     "url": endpoint.url.to_string(),
+                    "kind": endpoint.api.as_str(),
                     "health": health,
                     "reason": reason,
                     "version": endpoint.version,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use om_core::{EndpointId, EndpointUrl};
+use om_core::{ApiKind, EndpointId, EndpointUrl};
 use tokio::time::Instant;
 
 use crate::limit::{LimitConfig, LimitReason, Limiter};
@@ -20,6 +20,11 @@ pub struct EndpointSpec {
     pub id: EndpointId,
     /// Where the server listens.
     pub url: EndpointUrl,
+    /// The API it speaks.
+    pub api: ApiKind,
+    /// The environment variable holding its API key, sent as a bearer
+    /// token (the key itself is never kept here).
+    pub api_key_env: Option<String>,
     /// Relative share of the traffic (finite, greater than 0; default 1).
     pub weight: f64,
     /// Labels routing constraints can require (`gpu`, `laptop`).
@@ -35,7 +40,16 @@ pub struct EndpointSpec {
 impl EndpointSpec {
     /// An endpoint with weight 1, no tags and no concurrency limit.
     pub fn new(id: EndpointId, url: EndpointUrl) -> Self {
-        Self { id, url, weight: 1.0, tags: Vec::new(), max_concurrency: None, adaptive: None }
+        Self {
+            id,
+            url,
+            api: ApiKind::Ollama,
+            api_key_env: None,
+            weight: 1.0,
+            tags: Vec::new(),
+            max_concurrency: None,
+            adaptive: None,
+        }
     }
 }
 
@@ -46,6 +60,8 @@ impl From<&om_config::Endpoint> for EndpointSpec {
         Self {
             id: endpoint.name.clone(),
             url: endpoint.url.clone(),
+            api: endpoint.kind,
+            api_key_env: endpoint.api_key_env.clone(),
             weight: endpoint.weight,
             tags: endpoint.tags.clone(),
             max_concurrency: endpoint
@@ -214,6 +230,10 @@ pub struct Endpoint {
     pub id: EndpointId,
     /// Where it listens.
     pub url: EndpointUrl,
+    /// The API it speaks.
+    pub api: ApiKind,
+    /// The environment variable holding its API key.
+    pub api_key_env: Option<String>,
     /// Relative share of the traffic.
     pub weight: f64,
     /// Its labels.

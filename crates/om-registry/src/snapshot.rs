@@ -83,6 +83,8 @@ impl Snapshot {
             endpoints.push(Endpoint {
                 id: id.clone(),
                 url: spec.url.clone(),
+                api: spec.api,
+                api_key_env: spec.api_key_env.clone(),
                 weight: spec.weight,
                 tags: spec.tags.clone(),
                 max_concurrency: spec.max_concurrency,

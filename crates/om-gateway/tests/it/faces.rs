@@ -16,14 +16,15 @@ async fn events(http: &Http, path: &str, body: &Value) -> Vec<(String, Value)> {
     let mut stream = response.into_body();
     let mut text = String::new();
     while let Some(frame) = next_frame(&mut stream).await {
-        text.push_str(std::str::from_utf8(&frame).unwrap());
+        text.push_str(std::str::from_utf8(&frame).expect("UTF-8 events"));
     }
     text.split("\n\n")
         .filter(|e| !e.is_empty())
         .map(|event| {
             let (name, data) = event.split_once('\n').expect("an event line and a data line");
             let name = name.strip_prefix("event: ").expect("an event line").to_owned();
-            let data = serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap();
+            let data = data.strip_prefix("data: ").expect("a data line");
+            let data = serde_json::from_str(data).expect("JSON data");
             (name, data)
         })
         .collect()

@@ -3,6 +3,7 @@
 
 mod admission;
 mod auth;
+mod backends;
 mod faces;
 mod faults;
 mod observe;

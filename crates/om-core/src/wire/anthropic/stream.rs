@@ -170,7 +170,7 @@ impl MessageStreamer {
             let content_block = OutputBlock::ToolUse {
                 id,
                 name,
-                input: serde_json::Value::Object(Default::default()),
+                input: serde_json::Value::Object(serde_json::Map::default()),
             };
             out.push(StreamEvent::ContentBlockStart { index, content_block });
             let delta = BlockDelta::InputJsonDelta { partial_json: input.to_string() };

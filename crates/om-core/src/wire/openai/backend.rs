@@ -216,7 +216,7 @@ struct Choice {
 struct Delta {
     #[serde(default)]
     content: Option<String>,
-    /// vLLM, llama.cpp and DeepSeek name it so.
+    /// vLLM, `llama.cpp` and `DeepSeek` name it so.
     #[serde(default)]
     reasoning_content: Option<String>,
     /// Ollama and LM Studio name it so.
@@ -335,8 +335,7 @@ impl NativeStream {
             let error: Value = serde_json::from_slice(data).unwrap_or(Value::Null);
             let message = error["error"]["message"]
                 .as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| error["error"].to_string());
+                .map_or_else(|| error["error"].to_string(), str::to_owned);
             self.write(&json!({ "error": message }));
             return Ok(0);
         }
@@ -356,13 +355,11 @@ impl NativeStream {
                 }
                 for call in delta.tool_calls.into_iter().flatten() {
                     let index = call.index.unwrap_or(0);
-                    let at = match self.calls.iter().position(|c| c.index == index) {
-                        Some(at) => at,
-                        None => {
+                    let at =
+                        self.calls.iter().position(|c| c.index == index).unwrap_or_else(|| {
                             self.calls.push(PartialCall { index, ..PartialCall::default() });
                             self.calls.len() - 1
-                        }
-                    };
+                        });
                     self.calls[at].add(call);
                 }
             }

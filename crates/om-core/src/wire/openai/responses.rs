@@ -138,6 +138,7 @@ impl<'de> Deserialize<'de> for InputItem {
             content: InputContent,
         }
         #[derive(Deserialize)]
+        #[expect(clippy::struct_field_names, reason = "the wire's field names")]
         struct Call {
             call_id: String,
             name: String,
@@ -594,7 +595,9 @@ impl ResponseObject {
         let mut text = String::new();
         for item in &self.output {
             if let OutputItem::Message { content, .. } = item {
-                content.iter().for_each(|part| text.push_str(&part.text));
+                for part in content {
+                    text.push_str(&part.text);
+                }
             }
         }
         text
@@ -603,10 +606,10 @@ impl ResponseObject {
     fn finish(&mut self, native: &ChatResponse) {
         self.usage = Some(ResponseUsage::from_metrics(&native.metrics));
         if native.done_reason.as_deref() == Some("length") {
-            self.status = "incomplete".to_owned();
+            "incomplete".clone_into(&mut self.status);
             self.incomplete_details = Some(serde_json::json!({"reason": "max_output_tokens"}));
         } else {
-            self.status = "completed".to_owned();
+            "completed".clone_into(&mut self.status);
         }
     }
 }

@@ -341,6 +341,12 @@ Point clients at it:
   OLLAMA_API_BASE=http://127.0.0.1:11435 aider --model ollama_chat/qwen2.5-coder:7b
   OLLAMA_BASE_URL=http://127.0.0.1:11435 (Open WebUI)
   OpenAI SDKs: base_url=http://127.0.0.1:11435/v1
+  Anthropic SDKs, Claude Code: ANTHROPIC_BASE_URL=http://127.0.0.1:11435
+  Codex and other Responses clients: base_url=http://127.0.0.1:11435/v1
+
+With --tls-cert and --tls-key it serves HTTPS. Endpoints may be https
+(trusted through the platform's roots and [tls].ca_file) and OpenAI-compatible
+servers (llama.cpp, vLLM, LM Studio: kind = \"openai\" in [[endpoints]]).
 
 Exit status: 0 after a clean shutdown, 1 when the address cannot be bound, 2
 for invalid configuration.";
@@ -360,6 +366,14 @@ pub(crate) struct ServeArgs {
     /// otherwise: anyone who can reach it could pull, push and delete).
     #[arg(long)]
     pub(crate) insecure_no_auth: bool,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key;
+    /// default: the tls cert of the [gateway] section).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert (default: the tls key of the
+    /// [gateway] section).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
 }
 
 /// `sim --reply`: how the simulated models answer.

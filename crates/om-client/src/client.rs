@@ -19,7 +19,7 @@ use om_core::wire::{
     ShowResponse, VersionResponse,
 };
 use om_core::{
-    ApiKind, ChunkStream, EndpointId, EndpointUrl, Error, ErrorKind, Result, Scheme, TimeoutPhase,
+    ApiKind, ChunkStream, EndpointId, EndpointUrl, Error, ErrorKind, Result, TimeoutPhase,
 };
 
 use crate::body::BodyReader;
@@ -642,15 +642,6 @@ impl Client {
 
     fn build(&self, call: &Call) -> Result<Request<Full<Bytes>>> {
         let inner = &*self.inner;
-        if inner.endpoint.scheme() == Scheme::Https {
-            return Err(Error::new(
-                ErrorKind::Config,
-                format!(
-                    "{} uses https, which om-client's plain HTTP connector cannot reach",
-                    inner.label
-                ),
-            ));
-        }
         let uri: Uri = inner.endpoint.join(call.path).parse().map_err(|e| {
             Error::new(ErrorKind::Config, format!("{} is not a valid URL", inner.endpoint))
                 .with_source(e)

@@ -16,6 +16,10 @@ use crate::retry::parse_retry_after;
 /// A failure of `Client::request` (before a response head arrived).
 pub(crate) fn from_request_error(err: hyper_util::client::legacy::Error, endpoint: &str) -> Error {
     if err.is_connect() {
+        if let Some(tls) = tls_failure(&err) {
+            return Error::new(ErrorKind::Connect, format!("TLS with {endpoint} failed: {tls}"))
+                .with_source(err);
+        }
         if caused_by_timeout(&err) {
             return Error::new(
                 ErrorKind::Timeout(TimeoutPhase::Connect),
@@ -91,6 +95,24 @@ fn error_message(body: &[u8]) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// The TLS error in `err`'s causes (a certificate the roots do not vouch
+/// for, a name mismatch, an expired certificate…), in rustls's words.
+pub fn tls_failure(err: &(dyn StdError + 'static)) -> Option<String> {
+    let mut cause = Some(err);
+    while let Some(e) = cause {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls.to_string());
+        }
+        // An `io::Error`'s `source` skips the error it wraps (it is that
+        // error's source), and connectors wrap TLS errors in two of them.
+        cause = match e.downcast_ref::<io::Error>().and_then(io::Error::get_ref) {
+            Some(inner) => Some(inner as &(dyn StdError + 'static)),
+            None => e.source(),
+        };
+    }
+    None
 }
 
 fn caused_by_timeout(err: &(dyn StdError + 'static)) -> bool {

@@ -74,7 +74,8 @@ mod stream;
 mod timeouts;
 
 pub use client::{Client, USER_AGENT_VALUE};
-pub use http::{HttpClient, HttpConfig, http_client};
+pub use errors::tls_failure;
+pub use http::{HttpClient, HttpConfig, http_client, tls_config};
 pub use lines::{Lines, RawRequest};
 pub use ndjson::{FrameDecoder, LineDecoder};
 pub use openai::OPENAI_VERSION;

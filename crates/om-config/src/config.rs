@@ -17,6 +17,7 @@ use crate::path::KeyPath;
 use crate::retry::Retry;
 use crate::routing::Routing;
 use crate::timeouts::Timeouts;
+use crate::tls::Tls;
 
 /// The whole configuration of ollama-meta, validated.
 ///
@@ -48,6 +49,8 @@ pub struct Config {
     pub retry: Retry,
     /// Per-phase timeouts.
     pub timeouts: Timeouts,
+    /// What `https` endpoints are trusted with.
+    pub tls: Tls,
     /// How much of an answer is held in memory.
     pub limits: Limits,
     /// How the fleet is probed.
@@ -69,6 +72,7 @@ impl Default for Config {
             models: BTreeMap::new(),
             retry: Retry::default(),
             timeouts: Timeouts::default(),
+            tls: Tls::default(),
             limits: Limits::default(),
             discovery: Discovery::default(),
             routing: Routing::default(),
@@ -136,6 +140,7 @@ impl Config {
         self.retry.check(&root.key("retry"), &mut out);
         self.timeouts.check(&root.key("timeouts"), &mut out);
         self.limits.check(&root.key("limits"), &mut out);
+        self.tls.check(&root.key("tls"), &mut out);
         self.routing.check(&root.key("routing"), &mut out);
         self.breaker.check(&root.key("breaker"), &mut out);
         self.orchestrator.check(&root.key("orchestrator"), &mut out);

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::de::{self, Deserializer, Visitor};
@@ -21,6 +22,8 @@ use crate::path::KeyPath;
 /// max_body_bytes = 33554432    # 32 MiB; larger request bodies get 413
 /// header_read_timeout = "30s"  # a client must send its request head in time
 /// shutdown_grace = "30s"       # streams may finish this long after SIGTERM
+/// tls_cert = "gateway.pem"      # serve HTTPS (with tls_key)
+/// tls_key = "gateway-key.pem"
 /// forward_authorization = false
 /// insecure_no_auth = false     # true: allow a non-loopback listen with no token
 /// max_connections = 2048       # more get 503 with Retry-After, then close
@@ -80,6 +83,12 @@ pub struct Gateway {
     /// `Retry-After`.
     #[serde(with = "crate::duration")]
     pub queue_timeout: Duration,
+    /// Serve HTTPS with this PEM certificate chain (with `tls_key`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `tls_cert`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for Gateway {
@@ -97,6 +106,8 @@ impl Default for Gateway {
             request_timeout: Duration::from_mins(10),
             max_queue: 512,
             queue_timeout: Duration::from_mins(5),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -123,6 +134,17 @@ impl Gateway {
             || at.key("auth_token"),
             "must not be empty (leave the key out to turn authentication off)",
         );
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => out.push(at.key("tls_key"), "is required with gateway.tls_cert"),
+            (None, Some(_)) => out.push(at.key("tls_cert"), "is required with gateway.tls_key"),
+            _ => {}
+        }
+        for (key, path) in [("tls_cert", &self.tls_cert), ("tls_key", &self.tls_key)] {
+            if let Some(path) = path {
+                let message = format!("{} is not a readable file", path.display());
+                out.require(path.is_file(), || at.key(key), &message);
+            }
+        }
     }
 }
 

@@ -193,6 +193,7 @@ mod routing;
 mod source;
 mod suggest;
 mod timeouts;
+mod tls;
 mod tree;
 
 pub use breaker::Breaker;
@@ -212,3 +213,4 @@ pub use retry::Retry;
 pub use routing::{MAX_FALLBACKS, Routing, STRATEGIES};
 pub use source::Source;
 pub use timeouts::Timeouts;
+pub use tls::Tls;

@@ -25,6 +25,8 @@ pub(crate) fn describe(path: &str, error: &Error, timeout: Duration) -> String {
         ErrorKind::Connect => {
             if io_kind(error) == Some(io::ErrorKind::ConnectionRefused) {
                 "connection refused".to_owned()
+            } else if let Some(tls) = om_client::tls_failure(error) {
+                format!("TLS failed: {tls}")
             } else {
                 format!("cannot connect: {}", innermost(error))
             }

@@ -2,6 +2,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -29,12 +30,25 @@ pub enum Error {
         /// The address.
         addr: SocketAddr,
     },
+    /// The certificate or key to serve HTTPS with could not be used.
+    #[error("cannot serve HTTPS with {path}: {reason}")]
+    Tls {
+        /// The file at fault.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 impl Error {
     /// True when binding the listen address failed.
     pub fn is_bind(&self) -> bool {
         matches!(self, Self::Bind { .. })
+    }
+
+    /// True when the certificate or key could not be used.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Self::Tls { .. })
     }
 
     /// True when the settings would expose the gateway without a token.

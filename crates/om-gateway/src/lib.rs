@@ -119,9 +119,10 @@ mod route;
 mod served;
 mod server;
 mod settings;
+mod tls;
 mod translate;
 
 pub use error::Error;
 pub use served::Served;
 pub use server::Gateway;
-pub use settings::Settings;
+pub use settings::{Settings, TlsFiles};

@@ -3,6 +3,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -10,6 +11,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use om_orchestrator::Fleet;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -39,6 +42,8 @@ pub struct Gateway {
     fleet: Fleet,
     settings: Settings,
     served: Option<Served>,
+    /// HTTPS, when the settings name a certificate.
+    tls: Option<Arc<ServerConfig>>,
 }
 
 impl Gateway {
@@ -49,15 +54,17 @@ impl Gateway {
     ///
     /// [`Error::Unauthenticated`] for a non-loopback address without a
     /// token (unless [`Settings::insecure_no_auth`]); [`Error::Bind`] when
-    /// the address cannot be bound.
+    /// the address cannot be bound; [`Error::Tls`] when the certificate or
+    /// key of [`Settings::tls`] cannot be used.
     pub async fn bind(fleet: Fleet, settings: Settings) -> Result<Self, Error> {
         settings.check()?;
+        let tls = settings.tls.as_ref().map(crate::tls::server_config).transpose()?;
         let addr = settings.listen;
         let listener =
             TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr, source })?;
         let local_addr = listener.local_addr().map_err(|source| Error::Bind { addr, source })?;
         let settings = Settings { listen: local_addr, ..settings };
-        Ok(Self { listener, local_addr, fleet, settings, served: None })
+        Ok(Self { listener, local_addr, fleet, settings, served: None, tls })
     }
 
     /// Counts in `served` the endpoints that answer this gateway's model
@@ -85,12 +92,13 @@ impl Gateway {
     /// served end when their tasks notice (at their next await), without
     /// the grace period. Cancel `shutdown` and await the future instead.
     pub async fn run(self, shutdown: CancellationToken) {
-        let Self { listener, local_addr, fleet, settings, served } = self;
+        let Self { listener, local_addr, fleet, settings, served, tls } = self;
         let grace = settings.shutdown_grace;
         let header_read_timeout = settings.header_read_timeout;
         let max_connections = settings.max_connections;
         let app = App::new(fleet, settings, served);
-        tracing::info!(addr = %local_addr, "gateway listening");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(addr = %local_addr, scheme, "gateway listening");
         let graceful = GracefulShutdown::new();
         let tracker = TaskTracker::new();
         // Cancelled when the grace period is over: closes what is left.
@@ -137,16 +145,45 @@ impl Gateway {
             // HTTP/1.1 with keep-alive; a limit on how long a request head
             // may take (an idle or slow client cannot hold a task forever),
             // none on how long an answer may stream.
-            let connection = http1::Builder::new()
-                .timer(TokioTimer::new())
+            let mut http = http1::Builder::new();
+            http.timer(TokioTimer::new())
                 .header_read_timeout(header_read_timeout)
-                .keep_alive(!overloaded)
-                .serve_connection(TokioIo::new(stream), service);
-            let watched = graceful.watch(connection);
+                .keep_alive(!overloaded);
+            let watcher = graceful.watcher();
             let close = close.clone();
+            let tls = tls.clone().map(TlsAcceptor::from);
             tracker.spawn(async move {
+                let served = async {
+                    match tls {
+                        None => {
+                            watcher
+                                .watch(http.serve_connection(TokioIo::new(stream), service))
+                                .await
+                        }
+                        // The handshake gets the time a request head gets.
+                        Some(tls) => {
+                            match tokio::time::timeout(header_read_timeout, tls.accept(stream))
+                                .await
+                            {
+                                Ok(Ok(stream)) => {
+                                    watcher
+                                        .watch(http.serve_connection(TokioIo::new(stream), service))
+                                        .await
+                                }
+                                Ok(Err(err)) => {
+                                    tracing::debug!(%peer, error = %err, "TLS handshake failed");
+                                    Ok(())
+                                }
+                                Err(_) => {
+                                    tracing::debug!(%peer, "TLS handshake timed out");
+                                    Ok(())
+                                }
+                            }
+                        }
+                    }
+                };
                 tokio::select! {
-                    result = watched => {
+                    result = served => {
                         if let Err(err) = result {
                             tracing::debug!(%peer, error = %err, "connection ended with an error");
                         }

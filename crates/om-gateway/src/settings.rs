@@ -2,6 +2,7 @@
 //! `[gateway]` section (where their defaults live).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::Error;
@@ -45,6 +46,18 @@ pub struct Settings {
     pub max_queue: usize,
     /// The longest wait for capacity (503 after).
     pub queue_timeout: Duration,
+    /// Serve HTTPS with this certificate chain and key (PEM files), read
+    /// when the gateway binds.
+    pub tls: Option<TlsFiles>,
+}
+
+/// The gateway's certificate chain and private key, as PEM files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key of the leaf.
+    pub key: PathBuf,
 }
 
 impl From<&om_config::Gateway> for Settings {
@@ -63,6 +76,11 @@ impl From<&om_config::Gateway> for Settings {
             request_timeout: section.request_timeout,
             max_queue: usize::try_from(section.max_queue).unwrap_or(usize::MAX),
             queue_timeout: section.queue_timeout,
+            tls: section
+                .tls_cert
+                .clone()
+                .zip(section.tls_key.clone())
+                .map(|(cert, key)| TlsFiles { cert, key }),
         }
     }
 }
@@ -107,6 +125,7 @@ impl std::fmt::Debug for Settings {
             .field("request_timeout", &self.request_timeout)
             .field("max_queue", &self.max_queue)
             .field("queue_timeout", &self.queue_timeout)
+            .field("tls", &self.tls)
             .finish()
     }
 }

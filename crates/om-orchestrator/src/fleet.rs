@@ -177,19 +177,25 @@ impl FleetBuilder {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Config`] for an unknown strategy name.
+    /// [`ErrorKind::Config`] for an unknown strategy name, or a
+    /// `tls.ca_file` that holds no usable certificate.
     pub fn from_config(config: &om_config::Config) -> Result<Self, Error> {
         let routing = &config.routing;
         let router_config = RouterConfig::from_config(routing)
             .map_err(|e| Error::new(ErrorKind::Config, format!("routing: {e}")))?;
         let timeouts = &config.timeouts;
+        let tls = om_client::tls_config(config.tls.ca_file.as_deref())?;
         let mut builder = Self::new()
             .router_config(router_config)
             .registry_config(om_registry::Config::from_config(routing, &config.breaker))
             .settings(Settings::from_config(config))
             .http(
-                HttpConfig { connect_timeout: Some(timeouts.connect), ..HttpConfig::default() }
-                    .build(),
+                HttpConfig {
+                    connect_timeout: Some(timeouts.connect),
+                    tls: Some(tls),
+                    ..HttpConfig::default()
+                }
+                .build(),
             )
             .timeouts(Timeouts::from(timeouts))
             .limits(config.limits.clone());

@@ -31,6 +31,11 @@ pub(crate) async fn run(
     if args.insecure_no_auth {
         flags.push(("gateway.insecure_no_auth".to_owned(), "true".to_owned()));
     }
+    for (key, path) in [("gateway.tls_cert", &args.tls_cert), ("gateway.tls_key", &args.tls_key)] {
+        if let Some(path) = path {
+            flags.push((key.to_owned(), path.display().to_string()));
+        }
+    }
     let config = config::load(global, flags).map_err(BadInput::from_error)?.config;
     let settings = Settings::from(&config.gateway);
     settings.check().map_err(BadInput::from_error)?;
@@ -46,10 +51,13 @@ pub(crate) async fn run(
             }
         }
     }
-    let gateway = Gateway::bind(fleet, settings).await?;
+    let scheme = if settings.tls.is_some() { "https" } else { "http" };
+    let gateway = Gateway::bind(fleet, settings).await.map_err(|e| {
+        if e.is_tls() { anyhow::Error::new(BadInput::from_error(e)) } else { e.into() }
+    })?;
     {
         let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "ollama-meta gateway listening on http://{}", gateway.local_addr())?;
+        writeln!(stdout, "ollama-meta gateway listening on {scheme}://{}", gateway.local_addr())?;
         stdout.flush()?;
     }
     let background = tokio::spawn(workers.run(shutdown.clone()));

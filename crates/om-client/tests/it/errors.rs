@@ -149,10 +149,3 @@ async fn endpoint_id_names_the_endpoint() {
         .unwrap_err();
     assert_eq!(err.endpoint(), Some("gpu-box"));
 }
-
-#[tokio::test]
-async fn https_endpoints_are_a_config_error() {
-    let client = client("https://example.invalid".parse().unwrap());
-    let err = client.version().await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Config);
-}

@@ -13,3 +13,4 @@ mod routes;
 mod shutdown;
 mod streaming;
 mod support;
+mod tls;

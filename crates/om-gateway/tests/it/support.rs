@@ -124,7 +124,7 @@ impl Harness {
 
     /// An HTTP client for the gateway.
     pub(crate) fn client(&self) -> Http {
-        Http { base: self.url.clone(), client: Client::builder(TokioExecutor::new()).build_http() }
+        Http::new(&self.url)
     }
 }
 
@@ -133,6 +133,13 @@ impl Harness {
 pub(crate) struct Http {
     base: String,
     client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Http {
+    /// A client for the server at `base` (`http://…`).
+    pub(crate) fn new(base: &str) -> Self {
+        Self { base: base.to_owned(), client: Client::builder(TokioExecutor::new()).build_http() }
+    }
 }
 
 /// A whole response.

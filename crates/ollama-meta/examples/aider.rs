@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use ollama_meta::EndpointId;
 use ollama_meta::aider::{
-    AiderExecutor, AiderFactory, AiderTask, EditFormat, Fixed, SessionSpec, Sessions, Settings,
-    Target, find_program,
+    AgentKind, AiderExecutor, AiderFactory, AiderTask, EditFormat, Fixed, SessionSpec, Sessions,
+    Settings, Target, find_program,
 };
 use ollama_meta::dispatch::{Dispatcher, Task};
 use ollama_meta::pool::Pool;
@@ -68,7 +68,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("  with {key}={}", value.to_string_lossy());
     }
 
-    let program = match find_program(&program) {
+    let program = match find_program(AgentKind::Aider, &program) {
         Ok(program) => program,
         Err(missing) => {
             println!("\n{missing}");

@@ -226,10 +226,13 @@ pub(crate) enum ConfigCommand {
 
 /// The long help of `ollama-meta aider`.
 const AIDER_ABOUT: &str = "\
-Run Aider coding sessions in parallel across the fleet. Each task gets its own
-git worktree (REPO/.om-worktrees/<task id>) on its own branch (om/<task id>)
-made from --base, and a headless `aider` process there talking to the model
-chosen for it; what it changed stays on the branch.
+Run coding agents in parallel across the fleet: Aider by default, or Claude
+Code (--agent claude) or Codex (--agent codex). Each task gets its own git
+worktree (REPO/.om-worktrees/<task id>) on its own branch (om/<task id>) made
+from --base, and a headless agent process there talking to the model chosen
+for it through a gateway of its own (Aider through the Ollama API, Claude Code
+through /v1/messages, Codex through /v1/responses); what it changed stays on
+the branch (Claude Code's and Codex's edits are committed at the end).
 
 TASKS is the task file format of `run` (YAML, JSON or JSONL) where a task has a
 `prompt`, and optionally `id`, `files` (to edit) and `read` (to read), both
@@ -240,8 +243,9 @@ Models are chosen per task by --select through the router (health, breakers and
 allow-lists apply): fastest (measured time to first token and tokens/s),
 capable (parameters, context length, learned affinity for the category) or
 round-robin. Endpoints come from --endpoint or the configuration (a gateway
-works too). Aider must be installed (`pipx install aider-chat`), or pass
---aider-bin.
+works too). The agent must be installed (`pipx install aider-chat`,
+`npm install -g @anthropic-ai/claude-code`, `npm install -g @openai/codex`), or
+pass its path with --agent-bin.
 
 The results file (--out) is the journal, as for `run`: --resume skips tasks
 recorded ok. Worktrees are removed after their session unless --keep (or
@@ -301,8 +305,20 @@ pub(crate) struct AiderArgs {
     /// Keep every worktree after its session.
     #[arg(long)]
     pub(crate) keep: bool,
-    /// The aider executable (a path, or a name looked up on PATH).
-    #[arg(long, default_value = "aider", value_name = "PATH", env = "OLLAMA_META_AIDER_BIN")]
+    /// The coding agent each session runs: aider, claude (Claude Code,
+    /// through the gateway's /v1/messages) or codex (the Codex CLI, through
+    /// /v1/responses).
+    #[arg(long, default_value = "aider", value_name = "AGENT")]
+    pub(crate) agent: om_aider::AgentKind,
+    /// The agent's executable (a path, or a name looked up on PATH;
+    /// default: the agent's name).
+    #[arg(
+        long,
+        visible_alias = "agent-bin",
+        default_value = "aider",
+        value_name = "PATH",
+        env = "OLLAMA_META_AIDER_BIN"
+    )]
     pub(crate) aider_bin: PathBuf,
     /// An extra argument for every aider process (repeat it; values that
     /// start with '-' need the `--aider-arg=--flag` form).

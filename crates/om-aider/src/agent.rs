@@ -69,7 +69,7 @@ impl Agent for AiderAgent {
         let result = self.sessions.run(&task.spec, &target).await;
         match &result {
             Ok(report) => self.tokens = self.tokens.saturating_add(report.tokens.total()),
-            Err(err) if err.is_aider_unavailable() => self.healthy = false,
+            Err(err) if err.is_agent_unavailable() => self.healthy = false,
             Err(_) => {}
         }
         result

@@ -5,16 +5,16 @@ use std::path::PathBuf;
 
 use crate::diffstat::BadNumstat;
 use crate::git::GitError;
-use crate::locate::AiderNotFound;
+use crate::locate::AgentNotFound;
 use crate::name::{InvalidName, InvalidPath};
 
 /// Why [`Sessions::open`](crate::Sessions::open) failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SetupError {
-    /// The `aider` program is not installed where it was looked for.
+    /// The agent's program is not installed where it was looked for.
     #[error(transparent)]
-    AiderNotFound(#[from] AiderNotFound),
+    AgentNotFound(#[from] AgentNotFound),
     /// The path is not inside a git repository (or git is missing).
     #[error("{path} is not a git repository", path = .path.display())]
     NotARepository {
@@ -45,9 +45,9 @@ pub enum SetupError {
 }
 
 impl SetupError {
-    /// True when Aider is not installed.
-    pub fn is_aider_not_found(&self) -> bool {
-        matches!(self, Self::AiderNotFound(_))
+    /// True when the agent is not installed.
+    pub fn is_agent_not_found(&self) -> bool {
+        matches!(self, Self::AgentNotFound(_))
     }
 
     /// True when the path is not a git repository.
@@ -77,9 +77,9 @@ pub enum SessionError {
     /// A file of the task would leave the repository.
     #[error(transparent)]
     InvalidPath(#[from] InvalidPath),
-    /// The `aider` program is gone.
+    /// The agent's program is gone.
     #[error(transparent)]
-    AiderNotFound(#[from] AiderNotFound),
+    AgentNotFound(#[from] AgentNotFound),
     /// Aider could not be started.
     #[error("could not start {program}", program = .program.display())]
     Spawn {
@@ -139,9 +139,9 @@ impl SessionError {
         matches!(self, Self::InvalidName(_) | Self::InvalidPath(_))
     }
 
-    /// True when Aider is missing or cannot be started.
-    pub fn is_aider_unavailable(&self) -> bool {
-        matches!(self, Self::AiderNotFound(_) | Self::Spawn { .. })
+    /// True when the agent is missing or cannot be started.
+    pub fn is_agent_unavailable(&self) -> bool {
+        matches!(self, Self::AgentNotFound(_) | Self::Spawn { .. })
     }
 
     /// True when an earlier run's worktree or branch is kept from being
@@ -159,8 +159,8 @@ impl SessionError {
     pub fn kind_name(&self) -> &'static str {
         match self {
             Self::InvalidName(_) | Self::InvalidPath(_) => "invalid_task",
-            Self::AiderNotFound(_) => "aider_not_found",
-            Self::Spawn { .. } => "aider_spawn",
+            Self::AgentNotFound(_) => "agent_not_found",
+            Self::Spawn { .. } => "agent_spawn",
             Self::Git(_) | Self::Numstat(_) => "git",
             Self::WorktreeInUse { .. } => "worktree_in_use",
             Self::UnmergedBranch { .. } => "unmerged_branch",

@@ -20,7 +20,7 @@
 //!   status, exit code, diff stat, commits, tokens (parsed from Aider's
 //!   `Tokens: … sent, … received.` lines), duration and log file. Task ids
 //!   and files are confined to the repository ([`SessionName`],
-//!   [`RepoPath`]); a missing Aider is [`AiderNotFound`], which says how to
+//!   [`RepoPath`]); a missing Aider is [`AgentNotFound`], which says how to
 //!   install it.
 //! - [`Place`]: where a session's model requests go, as a [`Lease`] that
 //!   ends with the session's outcome and names the endpoints that answered.
@@ -102,6 +102,7 @@
 //! to `<task id>.log`, so worktrees only ever hold the task's edits.
 
 mod agent;
+mod agents;
 mod command;
 mod diffstat;
 mod edit_format;
@@ -118,6 +119,7 @@ mod session;
 mod worktree;
 
 pub use agent::{AgentTask, AiderAgent, AiderFactory};
+pub use agents::{AgentCommand, AgentKind, CODEX_KEY_VAR, CODEX_PROVIDER, UnknownAgent};
 pub use command::{
     AiderCommand, ApiKey, Commits, HEADLESS_FLAGS, MODEL_PREFIX, Message, Mode, UnknownCommits,
     UnknownMode, aider_model,
@@ -127,7 +129,7 @@ pub use edit_format::{EditFormat, UnknownEditFormat};
 pub use error::{SessionError, SetupError};
 pub use executor::{AiderExecutor, AiderTask, DEFAULT_CATEGORY, Progress, TaskFailure};
 pub use git::{GitError, GitFailure};
-pub use locate::{AiderNotFound, DEFAULT_PROGRAM, find_program};
+pub use locate::{AgentNotFound, DEFAULT_PROGRAM, find_program};
 pub use name::{InvalidName, InvalidPath, MAX_NAME_LEN, RepoPath, SessionName};
 pub use output::{OutputScan, TokenLine, TokenUsage, parse_token_line};
 pub use place::{Fixed, Lease, NoInstance, Place};
@@ -136,7 +138,7 @@ pub use select::{
     capability, cost,
 };
 pub use session::{
-    DEFAULT_TIMEOUT, MAX_MESSAGE_ARG, SessionReport, SessionSpec, SessionStatus, Sessions,
-    Settings, TERMINATE_GRACE, Target,
+    DEFAULT_TIMEOUT, MAX_MESSAGE_ARG, SessionCommand, SessionReport, SessionSpec, SessionStatus,
+    Sessions, Settings, TERMINATE_GRACE, Target,
 };
 pub use worktree::{Commit, EXCLUDES, LOG_FOLDER, Repository, WORKTREE_FOLDER, Worktree};

@@ -1,22 +1,27 @@
-//! Finding the `aider` executable, and the error that says how to install it.
+//! Finding the agent's executable (`aider`, `claude`, `codex`), and the
+//! error that says how to install it.
 
 use std::env;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
+use crate::agents::AgentKind;
+
 /// The program name looked up on `PATH` when none is given.
 pub const DEFAULT_PROGRAM: &str = "aider";
 
-/// Aider is not installed where it was looked for.
+/// The agent is not installed where it was looked for.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "aider not found: `{program}` is not an executable {where_}; install aider-chat with \
-     `pipx install aider-chat` (or `python3 -m pip install aider-chat`), or give the path of \
-     its `aider` executable (--aider-bin)",
+    "{agent} not found: `{program}` is not an executable {where_}; {hint}, or give the path of \
+     its executable (--agent-bin)",
     program = .program.display(),
-    where_ = if *.searched_path { "on PATH" } else { "file" }
+    where_ = if *.searched_path { "on PATH" } else { "file" },
+    hint = .agent.install_hint()
 )]
-pub struct AiderNotFound {
+pub struct AgentNotFound {
+    /// The agent looked for.
+    pub agent: AgentKind,
     /// The program looked for.
     pub program: PathBuf,
     /// True when it was looked up on `PATH` (a bare name).
@@ -32,17 +37,19 @@ pub struct AiderNotFound {
 ///
 /// # Errors
 ///
-/// [`AiderNotFound`], which says how to install Aider.
-pub fn find_program(program: &Path) -> Result<PathBuf, AiderNotFound> {
+/// [`AgentNotFound`], which says how to install `agent`.
+pub fn find_program(agent: AgentKind, program: &Path) -> Result<PathBuf, AgentNotFound> {
     let bare = program.components().count() == 1 && program.parent() == Some(Path::new(""));
     let found = if bare {
         find_on_path(program.as_os_str(), env::var_os("PATH").as_deref())
     } else {
         is_executable(program).then(|| program.to_path_buf())
     };
-    found
-        .and_then(|path| std::path::absolute(path).ok())
-        .ok_or_else(|| AiderNotFound { program: program.to_path_buf(), searched_path: bare })
+    found.and_then(|path| std::path::absolute(path).ok()).ok_or_else(|| AgentNotFound {
+        agent,
+        program: program.to_path_buf(),
+        searched_path: bare,
+    })
 }
 
 /// Looks `name` up in `path` (a `PATH`-style list).
@@ -80,12 +87,13 @@ mod tests {
 
     #[test]
     fn missing_programs_say_how_to_install() {
-        let err = find_program(Path::new("definitely-not-aider-xyz")).unwrap_err();
+        let err =
+            find_program(AgentKind::Aider, Path::new("definitely-not-aider-xyz")).unwrap_err();
         assert!(err.searched_path);
         let text = err.to_string();
         assert!(text.contains("pipx install aider-chat"), "{text}");
         assert!(text.contains("on PATH"), "{text}");
-        let err = find_program(Path::new("/nonexistent/bin/aider")).unwrap_err();
+        let err = find_program(AgentKind::Aider, Path::new("/nonexistent/bin/aider")).unwrap_err();
         assert!(!err.searched_path);
         assert!(err.to_string().contains("executable file"), "{err}");
     }
@@ -99,10 +107,10 @@ mod tests {
         let program = dir.path().join("aider");
         std::fs::write(&program, "#!/bin/sh\n").unwrap();
         std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(find_program(&program).is_err(), "not executable yet");
+        assert!(find_program(AgentKind::Aider, &program).is_err(), "not executable yet");
         assert_eq!(find_on_path(OsStr::new("aider"), Some(dir.path().as_os_str())), None);
         std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
-        assert_eq!(find_program(&program).unwrap(), program);
+        assert_eq!(find_program(AgentKind::Aider, &program).unwrap(), program);
         let path = env::join_paths(["/nonexistent".as_ref(), dir.path()]).unwrap();
         assert_eq!(find_on_path(OsStr::new("aider"), Some(&path)), Some(program.clone()));
         assert_eq!(find_on_path(OsStr::new("aider"), None), None);
@@ -112,7 +120,7 @@ mod tests {
         let up: PathBuf = cwd.components().skip(1).map(|_| "..").collect();
         let relative = up.join(program.strip_prefix("/").unwrap());
         assert!(relative.is_relative());
-        let found = find_program(&relative).unwrap();
+        let found = find_program(AgentKind::Aider, &relative).unwrap();
         assert!(found.is_absolute(), "{}", found.display());
         assert!(is_executable(&found));
     }

@@ -159,6 +159,50 @@ impl OutputScan {
     pub fn model_unreachable(&self) -> bool {
         self.api_errors > 0 && self.replies == 0
     }
+
+    /// Scans the JSON output of Claude Code (`--output-format json`: one
+    /// `result` object with the session's `usage`, `is_error` when it
+    /// failed) or Codex (`exec --json`: a `turn.completed` event with its
+    /// `usage` per turn, `error` and `turn.failed` events). Lines that are
+    /// not JSON (progress on stderr) are skipped.
+    pub fn scan_json(log: &str) -> Self {
+        let mut scan = Self::default();
+        for line in log.lines() {
+            let Ok(event) = serde_json::from_str::<serde_json::Value>(line.trim()) else {
+                continue;
+            };
+            let kind = event.get("type").and_then(serde_json::Value::as_str).unwrap_or_default();
+            let failed = match kind {
+                "result" => {
+                    event.get("is_error").and_then(serde_json::Value::as_bool) == Some(true)
+                }
+                "error" | "turn.failed" => true,
+                _ => false,
+            };
+            if failed {
+                scan.api_errors += 1;
+                let message = event
+                    .get("result")
+                    .or_else(|| event.get("message"))
+                    .or_else(|| event.pointer("/error/message"))
+                    .and_then(serde_json::Value::as_str)
+                    .map_or_else(|| line.trim().to_owned(), str::to_owned);
+                scan.last_api_error = Some(message);
+                continue;
+            }
+            if !matches!(kind, "result" | "turn.completed") {
+                continue;
+            }
+            if let Some(usage) = event.get("usage") {
+                let count =
+                    |key: &str| usage.get(key).and_then(serde_json::Value::as_u64).unwrap_or(0);
+                scan.tokens.sent = scan.tokens.sent.saturating_add(count("input_tokens"));
+                scan.tokens.received = scan.tokens.received.saturating_add(count("output_tokens"));
+                scan.replies += 1;
+            }
+        }
+        scan
+    }
 }
 
 /// `litellm.APIConnectionError: …`, `litellm.NotFoundError: …`.

@@ -11,12 +11,13 @@ use om_core::{EndpointId, EndpointUrl, ErrorKind, ModelName, TaskCategory, TaskI
 use om_registry::{Outcome, Verdict};
 use tokio::time::Instant;
 
+use crate::agents::{AgentCommand, AgentKind};
 use crate::command::{AiderCommand, ApiKey, Commits, Mode};
 use crate::diffstat::DiffStat;
 use crate::edit_format::EditFormat;
 use crate::error::{SessionError, SetupError};
 use crate::git::GIT_LOCATION_VARS;
-use crate::locate::{AiderNotFound, DEFAULT_PROGRAM, find_program};
+use crate::locate::{AgentNotFound, DEFAULT_PROGRAM, find_program};
 use crate::name::{RepoPath, SessionName};
 use crate::output::{OutputScan, TokenUsage};
 use crate::process::Running;
@@ -36,7 +37,10 @@ pub const MAX_MESSAGE_ARG: usize = 32 * 1024;
 /// Settings shared by every session of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
-    /// The `aider` executable: a bare name is looked up on `PATH`.
+    /// The coding agent every session runs.
+    pub agent: AgentKind,
+    /// The agent's executable: a bare name is looked up on `PATH`; the
+    /// default, `aider`, means the agent's own name for another agent.
     pub program: PathBuf,
     /// Code, ask or architect.
     pub mode: Mode,
@@ -65,6 +69,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
+            agent: AgentKind::Aider,
             program: PathBuf::from(DEFAULT_PROGRAM),
             mode: Mode::Code,
             edit_format: None,
@@ -171,8 +176,8 @@ impl SessionStatus {
 impl std::fmt::Display for SessionStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Exited { code: Some(code) } => write!(f, "aider exited with status {code}"),
-            Self::Exited { code: None } => f.write_str("aider was killed by a signal"),
+            Self::Exited { code: Some(code) } => write!(f, "the agent exited with status {code}"),
+            Self::Exited { code: None } => f.write_str("the agent was killed by a signal"),
             Self::TimedOut => f.write_str("timed out"),
             Self::ModelUnreachable => f.write_str("the model never answered"),
             Self::Succeeded => f.write_str("ok"),
@@ -273,14 +278,17 @@ impl Sessions {
     ///
     /// # Errors
     ///
-    /// [`SetupError::AiderNotFound`] (with how to install it), or the
+    /// [`SetupError::AgentNotFound`] (with how to install it), or the
     /// repository's errors ([`Repository::open`]).
     pub async fn open(
         repo: &Path,
         base: &str,
         mut settings: Settings,
     ) -> Result<Arc<Self>, SetupError> {
-        settings.program = find_program(&settings.program)?;
+        if settings.agent != AgentKind::Aider && settings.program == Path::new(DEFAULT_PROGRAM) {
+            settings.program = PathBuf::from(settings.agent.default_program());
+        }
+        settings.program = find_program(settings.agent, &settings.program)?;
         let repository = Repository::open(repo, base).await?;
         Ok(Arc::new(Self { settings, repository }))
     }
@@ -306,12 +314,32 @@ impl Sessions {
         &self,
         spec: &SessionSpec,
         target: &Target,
-    ) -> Result<AiderCommand, SessionError> {
+    ) -> Result<SessionCommand, SessionError> {
         let name = SessionName::new(&spec.id)?;
         let files = confine(&spec.files)?;
         let read_only = confine(&spec.read_only)?;
         let s = &self.settings;
         let logs = self.repository.log_folder();
+        let long = spec.message.len() > MAX_MESSAGE_ARG || spec.message.contains('\0');
+        if s.agent != AgentKind::Aider {
+            let mut command = match s.agent {
+                AgentKind::Claude => AgentCommand::claude(&s.program, target.model.clone()),
+                _ => AgentCommand::codex(&s.program, target.model.clone()),
+            }
+            .mode(s.mode)
+            .base(target.url.clone());
+            command = if long {
+                command.message_file(message_file(logs, &name))
+            } else {
+                // The agents find files themselves; name the ones the task
+                // lists so the model starts from them.
+                command.message(with_files(&spec.message, &files, &read_only))
+            };
+            if let Some(key) = &s.api_key {
+                command = command.api_key(key.clone());
+            }
+            return Ok(SessionCommand::Agent(command.args_extra(s.extra_args.iter().cloned())));
+        }
         let mut command = AiderCommand::new(&s.program, target.model.clone())
             .mode(s.mode)
             .commits(s.commits)
@@ -319,7 +347,7 @@ impl Sessions {
             .input_history_file(logs.join(format!("{name}.input.history")))
             .api_base(target.url.clone())
             .files(files);
-        if spec.message.len() > MAX_MESSAGE_ARG || spec.message.contains('\0') {
+        if long {
             command = command.message_file(message_file(logs, &name));
         } else {
             command = command.message(spec.message.clone());
@@ -339,7 +367,7 @@ impl Sessions {
         if let Some(key) = &s.api_key {
             command = command.api_key(key.clone());
         }
-        Ok(command.args_extra(s.extra_args.iter().cloned()))
+        Ok(SessionCommand::Aider(command.args_extra(s.extra_args.iter().cloned())))
     }
 
     /// Runs one session: makes the worktree, runs Aider there headless until
@@ -384,12 +412,23 @@ impl Sessions {
         let text = tokio::fs::read(&log)
             .await
             .map_err(|source| SessionError::Io { path: log.clone(), source })?;
-        let scan = OutputScan::scan(&String::from_utf8_lossy(&text));
+        let text = String::from_utf8_lossy(&text);
+        let scan = match self.settings.agent {
+            AgentKind::Aider => OutputScan::scan(&text),
+            AgentKind::Claude | AgentKind::Codex => OutputScan::scan_json(&text),
+        };
         let status = match status {
             SessionStatus::Succeeded if scan.model_unreachable() => SessionStatus::ModelUnreachable,
             other => other,
         };
-        if status.is_success() && self.settings.commits == Commits::Session {
+        // Only Aider commits its own edits; another agent's are committed
+        // once at the end unless commits are off.
+        let session_commits = match self.settings.commits {
+            Commits::Session => true,
+            Commits::Aider => !self.settings.agent.commits_itself(),
+            Commits::Off => false,
+        };
+        if status.is_success() && session_commits {
             worktree.commit_all(&format!("om: {}", spec.id)).await?;
         }
         let commits = worktree.commits().await?;
@@ -426,10 +465,10 @@ impl Sessions {
         })
     }
 
-    /// Runs the Aider process in the worktree with its output in `log`.
+    /// Runs the agent's process in the worktree with its output in `log`.
     async fn run_aider(
         &self,
-        command: &AiderCommand,
+        command: &SessionCommand,
         worktree: &Worktree,
         log: &Path,
         timeout: Duration,
@@ -437,10 +476,17 @@ impl Sessions {
         let io = |source| SessionError::Io { path: log.to_path_buf(), source };
         let out = tokio::fs::File::create(log).await.map_err(io)?.into_std().await;
         let err = out.try_clone().map_err(io)?;
+        let stdin = match command.stdin_file() {
+            Some(path) => Stdio::from(
+                std::fs::File::open(path)
+                    .map_err(|source| SessionError::Io { path: path.to_path_buf(), source })?,
+            ),
+            None => Stdio::null(),
+        };
         let mut process = command.command();
         process
             .current_dir(&worktree.path)
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err))
             .envs(self.settings.env.iter().map(|(k, v)| (k, v)));
@@ -450,7 +496,8 @@ impl Sessions {
         let program = command.program().to_path_buf();
         let mut running = Running::spawn(process).map_err(|source| {
             if source.kind() == std::io::ErrorKind::NotFound {
-                SessionError::AiderNotFound(AiderNotFound {
+                SessionError::AgentNotFound(AgentNotFound {
+                    agent: self.settings.agent,
                     program: program.clone(),
                     searched_path: false,
                 })
@@ -475,6 +522,67 @@ impl Sessions {
         };
         Ok((status, code))
     }
+}
+
+/// The command line of one session: Aider's, or another agent's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[expect(clippy::large_enum_variant, reason = "one per session, made once before it runs")]
+pub enum SessionCommand {
+    /// Aider.
+    Aider(AiderCommand),
+    /// Claude Code or Codex.
+    Agent(AgentCommand),
+}
+
+impl SessionCommand {
+    /// The program.
+    pub fn program(&self) -> &Path {
+        match self {
+            Self::Aider(command) => command.program(),
+            Self::Agent(command) => command.program(),
+        }
+    }
+
+    /// The arguments.
+    pub fn args(&self) -> Vec<OsString> {
+        match self {
+            Self::Aider(command) => command.args(),
+            Self::Agent(command) => command.args(),
+        }
+    }
+
+    /// The file to give on standard input (another agent's long message).
+    pub fn stdin_file(&self) -> Option<&Path> {
+        match self {
+            Self::Aider(_) => None,
+            Self::Agent(command) => command.stdin_file(),
+        }
+    }
+
+    /// The process to start, without working directory and stdio.
+    pub fn command(&self) -> tokio::process::Command {
+        match self {
+            Self::Aider(command) => command.command(),
+            Self::Agent(command) => command.command(),
+        }
+    }
+}
+
+/// The message with the task's files named after it.
+fn with_files(message: &str, files: &[PathBuf], read_only: &[PathBuf]) -> String {
+    let list = |paths: &[PathBuf]| {
+        paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    };
+    let mut text = message.to_owned();
+    if !files.is_empty() {
+        text.push_str("\n\nFiles to edit: ");
+        text.push_str(&list(files));
+    }
+    if !read_only.is_empty() {
+        text.push_str("\nFiles to read (do not edit): ");
+        text.push_str(&list(read_only));
+    }
+    text
 }
 
 fn confine(paths: &[PathBuf]) -> Result<Vec<PathBuf>, SessionError> {

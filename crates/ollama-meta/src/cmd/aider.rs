@@ -53,6 +53,13 @@ use crate::cmd::config;
 pub(crate) async fn run(global: &GlobalArgs, args: &AiderArgs) -> anyhow::Result<ExitCode> {
     let out = Output { json: global.json };
     let entries = taskfile::load_aider(&args.tasks).map_err(BadInput::from_error)?;
+    if args.agent != om_aider::AgentKind::Aider && args.mode == om_aider::Mode::Architect {
+        return Err(BadInput(format!(
+            "--mode architect is Aider's (a planner and an editor model); {} runs code or ask",
+            args.agent
+        ))
+        .into());
+    }
     let sessions = Sessions::open(&args.repo, &args.base, settings(args))
         .await
         .map_err(BadInput::from_error)?;
@@ -128,6 +135,7 @@ struct Document<'a> {
 /// The session settings from the flags.
 fn settings(args: &AiderArgs) -> Settings {
     Settings {
+        agent: args.agent,
         program: args.aider_bin.clone(),
         mode: args.mode,
         edit_format: args.edit_format,

@@ -2,6 +2,7 @@
 //! temporary repository and a fake Aider, selection on a registry, and the
 //! executor through the dispatcher and the pool.
 
+mod agents;
 mod command;
 #[cfg(unix)]
 mod executor;

@@ -237,7 +237,7 @@ async fn missing_aider_and_bad_repositories_are_typed_setup_errors() {
     let fixture = Fixture::new(&["a.py"]);
     let settings = Settings { program: "definitely-not-aider-xyz".into(), ..Settings::default() };
     let err = Sessions::open(&fixture.repo, "main", settings).await.unwrap_err();
-    assert!(err.is_aider_not_found(), "{err}");
+    assert!(err.is_agent_not_found(), "{err}");
     assert!(err.to_string().contains("pip install aider-chat"), "{err}");
 
     let settings = Settings { program: fixture.aider.clone(), ..Settings::default() };

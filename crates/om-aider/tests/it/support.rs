@@ -89,13 +89,13 @@ impl Fixture {
 }
 
 #[cfg(unix)]
-fn make_executable(path: &Path) {
+pub(crate) fn make_executable(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 
 #[cfg(not(unix))]
-fn make_executable(_path: &Path) {}
+pub(crate) fn make_executable(_path: &Path) {}
 
 /// `git <args>` in `dir`, which must succeed; stdout.
 pub(crate) fn git(dir: &Path, args: &[&str]) -> String {

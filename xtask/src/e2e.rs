@@ -112,8 +112,10 @@ pub(crate) fn run() -> Result<()> {
         run_scenario(&root, &python, &binary, scenario)
             .map_err(|err| format!("e2e scenario `{}`: {err}", scenario.name))?;
     }
-    // The real Aider, in its own venv (see `aider.rs`).
-    crate::aider::e2e(&binary)
+    // The real Aider, in its own venv (see `aider.rs`), and the real Claude Code and
+    // Codex, from npm (see `agents.rs`).
+    crate::aider::e2e(&binary)?;
+    crate::agents::e2e(&binary)
 }
 
 // === venv ===

@@ -22,6 +22,7 @@
     reason = "xtask is a command-line tool that reports progress on the terminal"
 )]
 
+mod agents;
 mod aider;
 mod bench;
 mod ci;

@@ -95,16 +95,17 @@ pub const CODEX_KEY_VAR: &str = "OLLAMA_META_CODEX_KEY";
 
 /// The command line of one headless Claude Code or Codex session.
 ///
-/// - Claude Code: `claude -p --output-format json --model M
+/// - Claude Code (2.1): `claude -p --output-format json --model M
 ///   --permission-mode acceptEdits|plan [extra] -- MESSAGE`, with
 ///   `ANTHROPIC_BASE_URL` at the gateway, a token (the gateway's key, or a
 ///   placeholder: Claude Code insists on one), every model role set to the
 ///   session's model, and non-essential traffic (updates, telemetry) off.
-/// - Codex: `codex exec --json --full-auto|--sandbox read-only
-///   --skip-git-repo-check -m M -c model_provider=… -c
+/// - Codex: `codex exec --json --sandbox workspace-write|read-only
+///   --skip-git-repo-check -m M -c approval_policy="never" -c
+///   model_provider=… -c
 ///   model_providers.ollama-meta.{name,base_url,wire_api,env_key}=… [extra]
 ///   -- MESSAGE`, the provider's `base_url` the gateway's `/v1` and its
-///   wire API the Responses API.
+///   wire API the Responses API (flags of codex-cli 0.171).
 ///
 /// A message from a file is given on standard input (Claude Code reads
 /// its prompt there when none is given; Codex when the prompt is `-`).
@@ -237,14 +238,13 @@ impl AgentCommand {
             }
             Cli::Codex => {
                 let base = self.base.as_ref().map(|b| b.join("/v1")).unwrap_or_default();
-                let mut args: Vec<OsString> = vec!["exec".into(), "--json".into()];
-                if edits {
-                    args.push("--full-auto".into());
-                } else {
-                    args.extend(["--sandbox".into(), "read-only".into()]);
-                }
+                let sandbox = if edits { "workspace-write" } else { "read-only" };
+                let mut args: Vec<OsString> =
+                    ["exec", "--json", "--sandbox", sandbox].map(OsString::from).to_vec();
                 args.extend(["--skip-git-repo-check".into(), "-m".into(), model.into()]);
                 for setting in [
+                    // Headless: nobody is there to approve a command.
+                    "approval_policy=\"never\"".to_owned(),
                     format!("model_provider=\"{CODEX_PROVIDER}\""),
                     format!("model_providers.{CODEX_PROVIDER}.name=\"{CODEX_PROVIDER}\""),
                     format!("model_providers.{CODEX_PROVIDER}.base_url=\"{base}\""),
@@ -340,7 +340,7 @@ mod tests {
             .message("--fix it");
         let args: Vec<String> =
             command.args().into_iter().map(|a| a.into_string().unwrap()).collect();
-        assert_eq!(args[..3], ["exec", "--json", "--full-auto"]);
+        assert_eq!(args[..4], ["exec", "--json", "--sandbox", "workspace-write"]);
         assert!(args.contains(
             &"model_providers.ollama-meta.base_url=\"http://127.0.0.1:4000/v1\"".to_owned()
         ));

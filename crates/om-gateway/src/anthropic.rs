@@ -6,11 +6,11 @@
 
 use http::request::Parts;
 use http::{Response, StatusCode};
-use om_core::RequestId;
-use om_core::wire::ChatResponse;
 use om_core::wire::anthropic::{
     AnthropicError, MessageStreamer, MessagesRequest, MessagesResponse, StreamEvent, sse_event,
 };
+use om_core::wire::{ChatResponse, Think};
+use om_core::{Capability, ModelName, RequestId};
 use om_orchestrator::Operation;
 use serde_json::json;
 
@@ -26,10 +26,19 @@ pub(crate) async fn messages(
     body: &[u8],
     id: &RequestId,
 ) -> Response<Body> {
-    let native = match native(body) {
+    let mut native = match native(body) {
         Ok(native) => native,
         Err(error) => return reply::anthropic_error(&error),
     };
+    // Ollama's Messages layer asks a model without the capability for no
+    // thinking rather than failing (`OLLAMA_API.md` §2.6): Claude Code asks
+    // for thinking whatever the model.
+    if native.think.is_some_and(Think::is_enabled)
+        && let Ok(model) = ModelName::parse(&native.model)
+        && app.fleet().model_has(&model, Capability::Thinking) == Some(false)
+    {
+        native.think = None;
+    }
     let stream = native.stream == Some(true);
     let message = format!("msg_{}", app.next_completion());
     let answer = match send(app, parts, id, Operation::Chat, &native, Face::Anthropic).await {

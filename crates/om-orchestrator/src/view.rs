@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use futures_util::future::join_all;
-use om_core::ModelName;
 use om_core::time::{format_rfc3339, parse_rfc3339};
 use om_core::wire::{ListResponse, ModelDetails, ModelEntry, PsResponse, RunningModel};
+use om_core::{Capability, ModelName};
 use om_registry::{BreakerState, Health, Instance, Snapshot};
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -41,6 +41,15 @@ impl Fleet {
             newest.into_values().map(|i| (i.info.modified_at, model_entry(i))).collect();
         models.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.name.cmp(&b.1.name)));
         ListResponse { models: models.into_iter().map(|(_, entry)| entry).collect() }
+    }
+
+    /// Whether some instance of `model` has `capability`; `None` when no
+    /// endpoint lists the model.
+    pub fn model_has(&self, model: &ModelName, capability: Capability) -> Option<bool> {
+        let snapshot = self.inner.registry.snapshot();
+        let index = snapshot.find_model(model)?;
+        let instances = &snapshot.model(index).instances;
+        Some(instances.iter().any(|&i| snapshot.instance(i).info.capabilities.has(capability)))
     }
 
     /// The models loaded on the fleet's endpoints now, as `/api/ps` lists

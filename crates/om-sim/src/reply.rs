@@ -106,7 +106,10 @@ pub struct Reply {
 pub fn compose(mode: &ReplyMode, input: &ReplyInput<'_>) -> Reply {
     let request = last_user_text(input.messages);
     let mut rng = SplitMix64::new(input.seed ^ conversation_hash(input));
-    if let Some(tool) = tools::mentioned(input.tools, request) {
+    // A model that has just been given a tool's result answers it rather
+    // than calling again: an agent loop (Claude Code, Codex) then ends.
+    let answers_a_result = input.messages.last().is_some_and(|m| m.role == Role::Tool);
+    if let Some(tool) = tools::mentioned(input.tools, request).filter(|_| !answers_a_result) {
         let thinking = lorem::thinking(request, Some(&tool.function.name), &mut rng);
         return Reply {
             text: String::new(),
@@ -254,5 +257,18 @@ mod tests {
         assert!(compose(&ReplyMode::Lorem, &input(&no_mention, &tools, 4)).tool_calls.is_empty());
         let no_tools = compose(&ReplyMode::Echo, &input(&messages, &[], 4));
         assert_eq!(no_tools.text, messages[0].content);
+        // Given the call's result, the model answers it instead of calling again.
+        let answered = [
+            messages[0].clone(),
+            Message { tool_calls: Some(reply_calls(&tools)), ..Message::new(Role::Assistant, "") },
+            Message::new(Role::Tool, "sunny"),
+        ];
+        let reply = compose(&ReplyMode::Lorem, &input(&answered, &tools, 4));
+        assert!(reply.tool_calls.is_empty() && !reply.text.is_empty(), "{reply:?}");
+    }
+
+    fn reply_calls(tools: &[Tool]) -> Vec<ToolCall> {
+        let messages = [Message::new(Role::User, "Use get_weather.")];
+        compose(&ReplyMode::Lorem, &input(&messages, tools, 4)).tool_calls
     }
 }

@@ -318,9 +318,12 @@ fn convert_turn(
     let role = match turn.role.as_str() {
         "user" => Role::User,
         "assistant" => Role::Assistant,
+        // Not in Anthropic's API, but Claude Code sends reminders this way
+        // and Ollama's layer takes them as system text.
+        "system" => Role::System,
         other => {
             return Err(AnthropicError::invalid_request(format!(
-                "messages.{index}.role: '{other}' is not 'user' or 'assistant'"
+                "messages.{index}.role: '{other}' is not 'user', 'assistant' or 'system'"
             )));
         }
     };
@@ -516,7 +519,7 @@ mod tests {
         let empty = native(json!({"model":"m","max_tokens":1,"messages":[]})).unwrap_err();
         assert!(empty.message().starts_with("messages:"), "{empty}");
         let role =
-            native(json!({"model":"m","messages":[{"role":"system","content":"x"}]})).unwrap_err();
+            native(json!({"model":"m","messages":[{"role":"tool","content":"x"}]})).unwrap_err();
         assert!(role.message().starts_with("messages.0.role"), "{role}");
         let url = native(json!({"model":"m","messages":[{"role":"user","content":[
             {"type":"text","text":"x"},

@@ -103,7 +103,7 @@ const SCENARIOS: &[Scenario] = &[
 ];
 
 /// Runs every scenario, stopping at the first failure.
-pub(crate) fn run() -> Result<()> {
+pub(crate) fn run(real: bool) -> Result<()> {
     let root = project_root();
     let python = prepare_venv(&root)?;
     let binary = build_binary()?;
@@ -115,7 +115,9 @@ pub(crate) fn run() -> Result<()> {
     // The real Aider, in its own venv (see `aider.rs`), and the real Claude Code and
     // Codex, from npm (see `agents.rs`).
     crate::aider::e2e(&binary)?;
-    crate::agents::e2e(&binary)
+    crate::agents::e2e(&binary)?;
+    // A real model behind llama.cpp's server (see `real.rs`): a source build the first time.
+    if real { crate::real::e2e(&binary) } else { Ok(()) }
 }
 
 // === venv ===
@@ -139,6 +141,16 @@ fn prepare_venv(root: &Path) -> Result<PathBuf> {
 /// [`prepare_venv`] for the venv `target/<name>` and the requirements file `requirements`
 /// (relative to the project root).
 pub(crate) fn prepare_venv_at(root: &Path, name: &str, requirements: &str) -> Result<PathBuf> {
+    prepare_venv_with(root, name, requirements, &[])
+}
+
+/// [`prepare_venv_at`] with `envs` set for pip (a source build's settings).
+pub(crate) fn prepare_venv_with(
+    root: &Path,
+    name: &str,
+    requirements: &str,
+    envs: &[(&str, &str)],
+) -> Result<PathBuf> {
     let venv = target_dir().join(name);
     let python = venv_python(&venv);
     if !python.exists() {
@@ -157,7 +169,8 @@ pub(crate) fn prepare_venv_at(root: &Path, name: &str, requirements: &str) -> Re
     run_command(
         Command::new(&python)
             .args(["-m", "pip", "install", "--disable-pip-version-check", "--quiet", "-r"])
-            .arg(&requirements_path),
+            .arg(&requirements_path)
+            .envs(envs.iter().copied()),
     )?;
     fs::write(&stamp, requirements).map_err(|err| format!("writing {}: {err}", stamp.display()))?;
     Ok(python)

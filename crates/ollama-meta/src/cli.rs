@@ -91,6 +91,13 @@ and the fleet is shown again every --interval until Ctrl-C: on a terminal the
 screen is redrawn, otherwise snapshots follow each other separated by a blank
 line (with --json: one compact document per line).
 
+With --from URL it asks a running gateway instead (its /api/meta/status): what
+it has learned from the traffic it served — each endpoint's capacity, its
+learned concurrency limit and the reason for its last change (initial, raised,
+eased, cut on latency or on 503 busy, ceiling), requests in flight, and each
+model's time to first token and tokens per second. --json prints the status
+document as the gateway sent it.
+
 --json prints a stable document (fields are only ever added):
   {\"schema_version\": 1, \"generated_at\": RFC 3339,
    \"summary\": {\"endpoints\", \"up\", \"down\", \"unknown\", \"models\", \"loaded\"},
@@ -119,6 +126,14 @@ pub(crate) struct ModelsArgs {
         value_parser = crate::cmd::models::parse_interval
     )]
     pub(crate) interval: Duration,
+    /// Show what a running gateway (`ollama-meta serve`) has learned instead
+    /// of probing: each endpoint's capacity, learned concurrency limit and
+    /// why, requests in flight, and its models' measured speed.
+    #[arg(long, value_name = "URL", conflicts_with = "watch")]
+    pub(crate) from: Option<om_core::EndpointUrl>,
+    /// The gateway's bearer token, for --from (read from the environment).
+    #[arg(long, env = "OLLAMA_META_GATEWAY__AUTH_TOKEN", hide_env_values = true, hide = true)]
+    pub(crate) token: Option<String>,
 }
 
 /// The long help of `ollama-meta run`.

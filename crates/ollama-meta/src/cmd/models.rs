@@ -5,6 +5,7 @@
 //! as a table or as the JSON document described in [`document`].
 
 mod document;
+mod learned;
 mod table;
 
 use std::io::{IsTerminal, Write};
@@ -35,11 +36,25 @@ pub(crate) async fn run(
     args: &ModelsArgs,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ExitCode> {
+    if let Some(base) = &args.from {
+        let document = learned::fetch(base, args.token.as_deref()).await?;
+        let mut stdout = std::io::stdout().lock();
+        if global.json {
+            writeln!(stdout, "{}", serde_json::to_string_pretty(&document)?)?;
+        } else {
+            write!(stdout, "{}", learned::render(&document))?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let config = load(global, Vec::new()).map_err(BadInput::from_error)?.config;
     let settings = Settings::from(&config.discovery);
-    let http =
-        HttpConfig { connect_timeout: Some(settings.probe_timeout), ..HttpConfig::default() }
-            .build();
+    let tls = om_client::tls_config(config.tls.ca_file.as_deref()).map_err(BadInput::from_error)?;
+    let http = HttpConfig {
+        connect_timeout: Some(settings.probe_timeout),
+        tls: Some(tls),
+        ..HttpConfig::default()
+    }
+    .build();
     let registry = Registry::new(om_registry::Config::default());
     let endpoints = config.endpoints.iter().map(EndpointSpec::from).collect();
     let discovery = Discovery::try_new(registry.clone(), &http, endpoints, settings)

@@ -13,6 +13,7 @@
 //!   "endpoints": [{
 //!     "name": "gpu-box",                            // configured name
 //!     "url": "http://10.0.0.2:11434",
+//!     "kind": "ollama" | "openai",                  // the API it speaks
 //!     "health": "up" | "down" | "unknown",
 //!     "reason": null | "connection refused",        // why it is down
 //!     "version": null | "0.12.3",                   // from /api/version
@@ -56,6 +57,7 @@ pub(crate) struct FleetView {
 pub(crate) struct EndpointView {
     pub(crate) name: String,
     pub(crate) url: String,
+    pub(crate) kind: om_core::ApiKind,
     pub(crate) health: HealthView,
     pub(crate) version: Option<String>,
     pub(crate) latency: Option<Duration>,
@@ -105,6 +107,7 @@ impl FleetView {
                 Some(EndpointView {
                     name: endpoint.id.to_string(),
                     url: endpoint.url.to_string(),
+                    kind: endpoint.api,
                     health: match &endpoint.health {
                         Health::Healthy => HealthView::Up,
                         Health::Unhealthy { reason, .. } => HealthView::Down(reason.clone()),
@@ -169,6 +172,7 @@ impl EndpointView {
         json!({
             "name": self.name,
             "url": self.url,
+            "kind": self.kind.as_str(),
             "health": health,
             "reason": reason,
             "version": self.version,

@@ -179,6 +179,7 @@ mod tests {
                 EndpointView {
                     name: "gpu".to_owned(),
                     url: "http://127.0.0.1:1".to_owned(),
+                    kind: om_core::ApiKind::Ollama,
                     health: HealthView::Up,
                     version: Some("0.33.0".to_owned()),
                     latency: Some(Duration::from_micros(420)),
@@ -190,6 +191,7 @@ mod tests {
                 EndpointView {
                     name: "laptop".to_owned(),
                     url: "http://127.0.0.1:2".to_owned(),
+                    kind: om_core::ApiKind::OpenAi,
                     health: HealthView::Down("connection refused".to_owned()),
                     version: None,
                     latency: None,

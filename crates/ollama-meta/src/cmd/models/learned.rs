@@ -121,10 +121,7 @@ mod tests {
         let lines: Vec<&str> = table.lines().collect();
         assert!(lines[1].starts_with("gpu "), "{table}");
         assert!(lines[1].contains("6 (raised)"), "{table}");
-        assert!(
-            lines[2].contains("ttft       42 ms") && lines[2].contains("88.2 tok/s"),
-            "{table}"
-        );
+        assert!(lines[2].contains("ttft    42 ms") && lines[2].contains("88.2 tok/s"), "{table}");
         assert!(lines[3].contains("openai") && lines[3].contains("fixed"), "{table}");
         assert_eq!(lines[4], "  down: connection refused");
     }

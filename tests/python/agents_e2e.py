@@ -8,7 +8,8 @@ and checks that every session ended ok with tokens counted from the agent's own 
 output, that each task has its branch `om/<task>` and the worktrees are gone, and that the
 agent's requests reached the simulator through its session gateway (for Claude Code, a tool
 call and its result included: it reports two turns). The simulator's answers are not code, so no file changes; that the agents'
-requests, streams and tool round trips were understood is what is tested. Needs nothing but the standard library.
+requests, streams and tool round trips were understood is what is tested. Needs nothing but the
+standard library (and harness.py beside it).
 """
 
 import argparse
@@ -19,16 +20,9 @@ import subprocess
 import sys
 import tempfile
 
+from harness import CheckFailed, bypass_proxy_for_loopback, expect, git
+
 TASKS = 3
-
-
-def git(repo, *args):
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
-
-
-def check(condition, message):
-    if not condition:
-        raise AssertionError(message)
 
 
 def make_repo(root):
@@ -97,26 +91,26 @@ def round_trip(args, agent, program):
             if record["status"] != "ok":
                 with open(record["session"]["log"], encoding="utf-8", errors="replace") as log:
                     sys.stderr.write(f"--- {record['id']} log:\n{log.read()[-3000:]}\n")
-        check(proc.returncode == 0, f"[{agent}] ollama-meta aider exited {proc.returncode}")
+        expect(proc.returncode == 0, f"[{agent}] ollama-meta aider exited {proc.returncode}")
         summary = document["summary"]
-        check(summary["ok"] == TASKS, f"[{agent}] only {summary['ok']} of {TASKS} ok: {summary['failures']}")
-        check(len(records) == TASKS, f"[{agent}] results file has {len(records)} lines")
+        expect(summary["ok"] == TASKS, f"[{agent}] only {summary['ok']} of {TASKS} ok: {summary['failures']}")
+        expect(len(records) == TASKS, f"[{agent}] results file has {len(records)} lines")
         for record in records:
-            check(record["prompt_tokens"] and record["completion_tokens"],
+            expect(record["prompt_tokens"] and record["completion_tokens"],
                   f"[{agent}] {record['id']}: tokens not read ({record['prompt_tokens']}, {record['completion_tokens']})")
-            check(record["endpoint"], f"[{agent}] {record['id']}: no endpoint answered")
+            expect(record["endpoint"], f"[{agent}] {record['id']}: no endpoint answered")
         branches = set(git(repo, "branch", "--list", "om/*", "--format=%(refname:short)").split())
-        check(branches == {f"om/task-{i}" for i in range(TASKS)}, f"[{agent}] branches: {sorted(branches)}")
+        expect(branches == {f"om/task-{i}" for i in range(TASKS)}, f"[{agent}] branches: {sorted(branches)}")
         worktrees = git(repo, "worktree", "list", "--porcelain").count("worktree ")
-        check(worktrees == 1, f"[{agent}] {worktrees - 1} worktrees left behind")
+        expect(worktrees == 1, f"[{agent}] {worktrees - 1} worktrees left behind")
         with open(records[0]["session"]["log"], encoding="utf-8", errors="replace") as f:
             log = f.read()
         if agent == "claude":
             turns = json.loads(log.strip().splitlines()[-1]).get("num_turns", 0)
-            check(turns >= 2, f"[claude] the tool round trip did not happen: {log[-2000:]}")
+            expect(turns >= 2, f"[claude] the tool round trip did not happen: {log[-2000:]}")
         else:
             turns = log.count('"type":"turn.completed"')
-            check(turns >= 1, f"[codex] no turn completed: {log[-2000:]}")
+            expect(turns >= 1, f"[codex] no turn completed: {log[-2000:]}")
         tokens = sum(r["completion_tokens"] for r in records)
         print(f"ok: [{agent}] {TASKS} sessions through the gateway, {tokens} tokens received", flush=True)
     finally:
@@ -134,6 +128,7 @@ def main():
     parser.add_argument("--codex", required=True, help="the Codex CLI's executable")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders")
     args = parser.parse_args()
+    bypass_proxy_for_loopback()
     round_trip(args, "claude", args.claude)
     round_trip(args, "codex", args.codex)
     print("2 passed, 0 failed", flush=True)
@@ -142,6 +137,6 @@ def main():
 if __name__ == "__main__":
     try:
         main()
-    except AssertionError as failure:
+    except CheckFailed as failure:
         print(f"FAILED: {failure}", file=sys.stderr, flush=True)
         sys.exit(1)

@@ -13,7 +13,8 @@ Aider's defaults (the model's default edit format, whole files, and a repository
 second round uses `--edit-format diff` (SEARCH/REPLACE blocks).
 
 With `--bench 1,5,10` it instead times one round per concurrency and prints the wall times.
-Needs nothing but the standard library; exits non-zero on the first failed check.
+Needs nothing but the standard library (and harness.py beside it); exits non-zero on the first
+failed check.
 """
 
 import argparse
@@ -25,13 +26,10 @@ import sys
 import tempfile
 import time
 
+from harness import CheckFailed, expect, git
+
 TASKS = 10
 MARKER = "# edited-by: "
-
-
-def git(repo, *args):
-    out = subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True)
-    return out.stdout
 
 
 def make_repo(root):
@@ -94,64 +92,59 @@ def run_aider(args, root, repo, tasks, concurrency, edit_format=None, repo_map=F
     return proc.returncode, document, proc.stderr, seconds, out
 
 
-def check(condition, message):
-    if not condition:
-        raise AssertionError(message)
-
-
 def verify(repo, code, document, stderr, results_path, edit_format):
     label = edit_format or "default"
     if code != 0 or document is None:
         sys.stderr.write(stderr[-4000:])
-    check(code == 0, f"[{label}] ollama-meta aider exited {code}")
-    check(document is not None, f"[{label}] --json printed no document")
+    expect(code == 0, f"[{label}] ollama-meta aider exited {code}")
+    expect(document is not None, f"[{label}] --json printed no document")
 
     summary = document["summary"]
-    check(summary["tasks"] == TASKS, f"[{label}] summary counts {summary['tasks']} tasks")
-    check(summary["ok"] == TASKS, f"[{label}] only {summary['ok']} of {TASKS} ok: {summary['failures']}")
-    check(summary["failed"] == 0 and summary["cancelled"] == 0 and summary["missing"] == 0,
+    expect(summary["tasks"] == TASKS, f"[{label}] summary counts {summary['tasks']} tasks")
+    expect(summary["ok"] == TASKS, f"[{label}] only {summary['ok']} of {TASKS} ok: {summary['failures']}")
+    expect(summary["failed"] == 0 and summary["cancelled"] == 0 and summary["missing"] == 0,
           f"[{label}] summary has failures: {summary}")
     sessions = {row["task"]: row for row in document["sessions"]}
-    check(len(sessions) == TASKS, f"[{label}] {len(sessions)} session rows")
+    expect(len(sessions) == TASKS, f"[{label}] {len(sessions)} session rows")
 
     with open(results_path, encoding="utf-8") as f:
         records = [json.loads(line) for line in f if line.strip()]
-    check(len(records) == TASKS, f"[{label}] results file has {len(records)} lines")
+    expect(len(records) == TASKS, f"[{label}] results file has {len(records)} lines")
     by_id = {r["id"]: r for r in records}
 
     branches = set(git(repo, "branch", "--list", "om/*", "--format=%(refname:short)").split())
-    check(branches == {f"om/task-{i}" for i in range(TASKS)}, f"[{label}] branches: {sorted(branches)}")
+    expect(branches == {f"om/task-{i}" for i in range(TASKS)}, f"[{label}] branches: {sorted(branches)}")
 
     for i in range(TASKS):
         task, file = f"task-{i}", f"module_{i}.py"
         record, row = by_id[task], sessions[task]
         session = record["session"]
-        check(record["status"] == "ok", f"[{label}] {task}: {record['status']} {record['error']}")
-        check(row["status"] == "ok" and row["files"] == 1 and row["added"] >= 1,
+        expect(record["status"] == "ok", f"[{label}] {task}: {record['status']} {record['error']}")
+        expect(row["status"] == "ok" and row["files"] == 1 and row["added"] >= 1,
               f"[{label}] {task}: table row {row}")
-        check(session["branch"] == f"om/{task}", f"[{label}] {task}: branch {session['branch']}")
-        check([f["path"] for f in session["files"]] == [file], f"[{label}] {task}: files {session['files']}")
-        check(session["commits"], f"[{label}] {task}: no commit recorded")
-        check(record["prompt_tokens"] and record["completion_tokens"],
+        expect(session["branch"] == f"om/{task}", f"[{label}] {task}: branch {session['branch']}")
+        expect([f["path"] for f in session["files"]] == [file], f"[{label}] {task}: files {session['files']}")
+        expect(session["commits"], f"[{label}] {task}: no commit recorded")
+        expect(record["prompt_tokens"] and record["completion_tokens"],
               f"[{label}] {task}: tokens not parsed ({record['prompt_tokens']}, {record['completion_tokens']})")
         # Exactly this task's file changed on its branch: no cross-talk.
         changed = git(repo, "diff", "--name-only", "main", f"om/{task}").split()
-        check(changed == [file], f"[{label}] {task}: branch changes {changed}")
+        expect(changed == [file], f"[{label}] {task}: branch changes {changed}")
         content = git(repo, "show", f"om/{task}:{file}")
         markers = [line for line in content.splitlines() if line.startswith(MARKER)]
-        check(markers == [MARKER + record["model"]],
+        expect(markers == [MARKER + record["model"]],
               f"[{label}] {task}: markers {markers}, model {record['model']}")
         original = git(repo, "show", f"main:{file}")
-        check(content.startswith(original), f"[{label}] {task}: the original content was changed")
+        expect(content.startswith(original), f"[{label}] {task}: the original content was changed")
         with open(session["log"], encoding="utf-8", errors="replace") as f:
             log = f.read()
         if edit_format:
-            check(f"with {edit_format} edit format" in log, f"[{label}] {task}: log does not show the edit format")
+            expect(f"with {edit_format} edit format" in log, f"[{label}] {task}: log does not show the edit format")
 
     worktrees = git(repo, "worktree", "list", "--porcelain").count("worktree ")
-    check(worktrees == 1, f"[{label}] {worktrees - 1} worktrees left behind")
+    expect(worktrees == 1, f"[{label}] {worktrees - 1} worktrees left behind")
     status = git(repo, "status", "--porcelain")
-    check(status == "", f"[{label}] main checkout not clean: {status!r}")
+    expect(status == "", f"[{label}] main checkout not clean: {status!r}")
     models = sorted({r["model"] for r in records})
     print(f"ok: [{label}] {TASKS} sessions, {TASKS} branches, one file each, models {models}", flush=True)
 
@@ -205,6 +198,6 @@ def main():
 if __name__ == "__main__":
     try:
         main()
-    except AssertionError as failure:
+    except CheckFailed as failure:
         print(f"FAILED: {failure}", file=sys.stderr, flush=True)
         sys.exit(1)

@@ -1,4 +1,5 @@
-"""The check runner shared by the compatibility scripts.
+"""The check runner shared by the compatibility scripts, and the helpers of the
+end-to-end scripts (`expect`, `git`, the proxy bypass).
 
 Each script defines small independent checks (functions taking a context), and
 `run` executes them all, prints `PASS`/`FAIL` lines and a final
@@ -9,6 +10,7 @@ ran). Loopback traffic is kept away from any proxy set in the environment.
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 import traceback
 from importlib import metadata
@@ -23,6 +25,11 @@ def expect(condition: object, message: str) -> None:
     """Fails the current check with `message` unless `condition` holds."""
     if not condition:
         raise CheckFailed(message)
+
+
+def git(repo: str, *args: str) -> str:
+    """`git ARGS` in `repo`, which must succeed; its stdout."""
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
 
 
 def bypass_proxy_for_loopback() -> None:

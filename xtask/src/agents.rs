@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::e2e::{prepare_venv_at, run_with_timeout, start_ollama_meta};
+use crate::e2e::{SIM_ARGS, prepare_venv_at, run_with_timeout, start_ollama_meta};
 use crate::{Result, project_root, run_command, target_dir};
 
 /// The pins, relative to the project root.
@@ -27,23 +27,6 @@ const STAMP: &str = "xtask-pins.stamp";
 
 /// The script, relative to the project root.
 const SCRIPT: &str = "tests/python/agents_e2e.py";
-
-/// A fast simulator with room for every session at once.
-const SIM_ARGS: &[&str] = &[
-    "sim",
-    "--listen",
-    "127.0.0.1:0",
-    "--tokens-per-sec",
-    "2000",
-    "--ttft-ms",
-    "5",
-    "--load-ms",
-    "30",
-    "--parallel",
-    "16",
-    "--seed",
-    "7",
-];
 
 /// The whole scenario's limit.
 const TIMEOUT: Duration = Duration::from_mins(10);

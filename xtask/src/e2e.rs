@@ -65,7 +65,7 @@ fn base_url_arg(urls: &[String]) -> Vec<String> {
 }
 
 /// A fast simulator on a free port: the arguments of `ollama-meta sim`.
-const SIM_ARGS: &[&str] = &[
+pub(crate) const SIM_ARGS: &[&str] = &[
     "sim",
     "--listen",
     "127.0.0.1:0",

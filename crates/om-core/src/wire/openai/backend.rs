@@ -24,8 +24,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::chat::{
-    ChatCompletionRequest, ChatMessage, ChatToolCall, ChatToolCallFunction, ContentPart, ImageUrl,
-    MessageContent, ResponseFormat, ResponseJsonSchema,
+    ChatCompletionRequest, ChatMessage, ContentPart, ImageUrl, MessageContent, ResponseFormat,
+    ResponseJsonSchema, openai_tool_calls,
 };
 use super::common::{Stop, StreamOptions, Usage};
 use crate::rng::hash_str;
@@ -103,23 +103,14 @@ fn openai_message(message: &Message) -> ChatMessage {
         }));
         MessageContent::Parts(parts)
     };
+    // A server pairs results with calls by id: a call that came without
+    // one gets its position.
     let tool_calls = message.tool_calls.as_ref().map(|calls| {
+        let mut calls = openai_tool_calls(Some(calls));
+        for (i, call) in calls.iter_mut().enumerate().filter(|(_, c)| c.id.is_empty()) {
+            call.id = format!("call_{i}");
+        }
         calls
-            .iter()
-            .enumerate()
-            .map(|(i, call)| ChatToolCall {
-                id: call.id.clone().unwrap_or_else(|| format!("call_{i}")),
-                index: u32::try_from(i).unwrap_or(u32::MAX),
-                kind: "function".to_owned(),
-                function: ChatToolCallFunction {
-                    name: call.function.name.clone(),
-                    arguments: match &call.function.arguments {
-                        Value::Null => "{}".to_owned(),
-                        args => args.to_string(),
-                    },
-                },
-            })
-            .collect()
     });
     ChatMessage {
         role: message.role.as_str().to_owned(),

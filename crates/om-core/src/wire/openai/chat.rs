@@ -510,7 +510,7 @@ pub(crate) fn is_base64(text: &str) -> bool {
 }
 
 /// Native tool calls in the `/v1` shape, arguments re-encoded as a string.
-fn openai_tool_calls(calls: Option<&Vec<ToolCall>>) -> Vec<ChatToolCall> {
+pub(crate) fn openai_tool_calls(calls: Option<&Vec<ToolCall>>) -> Vec<ChatToolCall> {
     calls
         .into_iter()
         .flatten()

@@ -305,21 +305,21 @@ impl Translator {
                 native_whole(&body, model, *shape, &created_at, timing).map_err(protocol)?
             }
             Answer::Embed(request) => {
-                json(&native_embed(&body, request, timing).map_err(protocol)?)?
+                encode(&native_embed(&body, request, timing).map_err(protocol)?)?
             }
             Answer::Embeddings(request) => {
-                json(&native_embeddings(&body, request).map_err(protocol)?)?
+                encode(&native_embeddings(&body, request).map_err(protocol)?)?
             }
             Answer::Version => {
                 BackendModel::parse_list(&body).map_err(protocol)?;
-                json(&VersionResponse { version: OPENAI_VERSION.to_owned() })?
+                encode(&VersionResponse { version: OPENAI_VERSION.to_owned() })?
             }
-            Answer::Tags => json(&BackendModel::native_list(
+            Answer::Tags => encode(&BackendModel::native_list(
                 &BackendModel::parse_list(&body).map_err(protocol)?,
             ))?,
-            Answer::Ps => {
-                json(&BackendModel::native_ps(&BackendModel::parse_list(&body).map_err(protocol)?))?
-            }
+            Answer::Ps => encode(&BackendModel::native_ps(
+                &BackendModel::parse_list(&body).map_err(protocol)?,
+            ))?,
             Answer::Show(model) => {
                 let models = BackendModel::parse_list(&body).map_err(protocol)?;
                 let wanted = om_core::ModelName::parse(model).ok();
@@ -330,7 +330,7 @@ impl Translator {
                         })
                 });
                 match found {
-                    Some(found) => json(&found.native_show())?,
+                    Some(found) => encode(&found.native_show())?,
                     None => {
                         return Err(Error::new(
                             ErrorKind::ModelNotFound,
@@ -402,10 +402,6 @@ fn protocol(message: impl Into<String>) -> Error {
         ErrorKind::Protocol,
         format!("answers neither the Ollama nor the OpenAI API: {message}"),
     )
-}
-
-fn json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, Error> {
-    encode(value)
 }
 
 fn now() -> String {

@@ -159,7 +159,14 @@ impl Client {
         let call = Call { method, path, body, accept, authorization };
         let context = self.context(model);
         let started = self.execute(&call, &context).await?;
-        let content_type = started.response.headers().get(CONTENT_TYPE).cloned();
+        // Copied, not cloned: a parsed header value is a slice of the
+        // connection's read buffer, and this one is kept for as long as
+        // the answer streams, which would pin that buffer.
+        let content_type = started
+            .response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|value| HeaderValue::from_bytes(value.as_bytes()).ok());
         let streamed = content_type
             .as_ref()
             .is_some_and(|t| t.as_bytes().starts_with(b"application/x-ndjson"));

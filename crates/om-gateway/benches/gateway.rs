@@ -12,9 +12,11 @@
 //!
 //! Options: `--clients 1,64,256` `--secs 3` (per measured case)
 //! `--mem-streams 1000` `--hold 5000` `--hold-secs 60` `--threads 2`
-//! `--smoke`, and `--soak` for the hold alone (`cargo xtask soak`), which
-//! fails unless every stream was held without an error and the process
-//! has as many open files afterwards as before.
+//! `--smoke`; `--profile-memory` for the memory phase alone, ending with its
+//! streams open (for a heap profiler such as heaptrack); and `--soak` for
+//! the hold alone (`cargo xtask soak`), which fails unless every stream was
+//! held without an error and the process has as many open files
+//! afterwards as before.
 //!
 //! Every case is measured twice in the same run, directly against the
 //! simulator and through the gateway, and printed with the ratio: small
@@ -30,6 +32,10 @@
 
 #![allow(missing_docs, reason = "a bench binary")]
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "a bench reports on its terminal")]
+#![allow(
+    unsafe_code,
+    reason = "a counting global allocator (`heap`), which delegates to the system's"
+)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::num::NonZeroUsize;
@@ -113,6 +119,10 @@ struct Options {
     smoke: bool,
     /// Only the hold (the soak): `--soak`.
     soak: bool,
+    /// Only the memory phase, exiting with its streams open, so that a
+    /// heap profiler reports what they hold as never freed:
+    /// `--profile-memory` (e.g. under `heaptrack`).
+    profile_memory: bool,
 }
 
 impl Options {
@@ -130,6 +140,7 @@ impl Options {
                 threads: 2,
                 smoke,
                 soak: false,
+                profile_memory: false,
             }
         } else {
             Self {
@@ -141,9 +152,11 @@ impl Options {
                 threads: 2,
                 smoke,
                 soak: false,
+                profile_memory: false,
             }
         };
         options.soak = args.iter().any(|a| a == "--soak");
+        options.profile_memory = args.iter().any(|a| a == "--profile-memory");
         let mut args = args.iter();
         while let Some(arg) = args.next() {
             let mut value = || args.next().ok_or_else(|| format!("{arg} needs a value"));
@@ -160,7 +173,7 @@ impl Options {
                 "--hold-secs" => options.hold_secs = number(value()?, "--hold-secs")?,
                 "--threads" => options.threads = number(value()?, "--threads")?,
                 // cargo's own flags, and ours handled above.
-                "--bench" | "--smoke" | "--soak" => {}
+                "--bench" | "--smoke" | "--soak" | "--profile-memory" => {}
                 other if other.starts_with("--") => {}
                 other => return Err(format!("unexpected argument {other:?}")),
             }
@@ -319,6 +332,9 @@ async fn run(options: &Options) -> Result<(), String> {
         options.secs
     );
     let client = http_client();
+    if options.profile_memory {
+        return memory(options, &client, &slow.url, &fixed.url).await;
+    }
     if !options.soak {
         // Memory first, in a fresh process: later phases free memory that
         // the allocator would hand out again, hiding what new streams cost.
@@ -738,21 +754,33 @@ async fn memory(
     if n == 0 {
         return Ok(());
     }
-    let before = rss_kib()?;
+    let (rss_before, heap_before) = (rss_kib()?, heap::live_kib());
     let (direct_streams, direct_failed) = open_streams(client, direct, n).await;
-    let after_direct = rss_kib()?;
+    let (rss_direct, heap_direct) = (rss_kib()?, heap::live_kib());
     let (gateway_streams, gateway_failed) = open_streams(client, gateway, n).await;
-    let after_gateway = rss_kib()?;
-    let per = |delta: u64| delta as f64 / n as f64;
-    let client_only = per(after_direct.saturating_sub(before));
-    let with_gateway = per(after_gateway.saturating_sub(after_direct));
+    let (rss_gateway, heap_gateway) = (rss_kib()?, heap::live_kib());
+    // Per stream: the client's own (straight to the simulator), and the
+    // gateway's share (through it, less the client's own).
+    let shares = |before: f64, direct: f64, through: f64| {
+        let client = (direct - before) / n as f64;
+        (client, (through - direct) / n as f64 - client)
+    };
+    let (rss_client, rss_gateway) =
+        shares(rss_before as f64, rss_direct as f64, rss_gateway as f64);
+    let (heap_client, heap_gateway) = shares(heap_before, heap_direct, heap_gateway);
     println!();
     println!(
-        "memory per open stream ({n} streams, VmRSS): client only {client_only:.1} KiB; client and \
-         gateway {with_gateway:.1} KiB; the gateway's share {:.1} KiB (failed to open: direct \
-         {direct_failed}, gateway {gateway_failed})",
-        with_gateway - client_only
+        "memory per open stream ({n} streams; failed to open: direct {direct_failed}, gateway \
+         {gateway_failed}): heap held: client {heap_client:.1} KiB, the gateway's share \
+         {heap_gateway:.1} KiB; VmRSS (with what the allocator keeps of the openings): client \
+         {rss_client:.1} KiB, the gateway's share {rss_gateway:.1} KiB"
     );
+    if options.profile_memory {
+        // What the streams hold is still allocated: a heap profiler
+        // reports it as never freed.
+        #[allow(clippy::exit, reason = "ending with the streams open is the point")]
+        std::process::exit(0);
+    }
     drop(direct_streams);
     drop(gateway_streams);
     Ok(())
@@ -867,4 +895,71 @@ fn open_file_limit() -> Result<u64, String> {
         .and_then(|l| l.split_whitespace().nth(3))
         .and_then(|soft| soft.parse().ok())
         .ok_or_else(|| "no open-file limit in /proc/self/limits".to_owned())
+}
+
+/// The heap this process holds, counted by its global allocator: what the
+/// open streams keep allocated, unlike `VmRSS`, which also holds what the
+/// allocator kept after the openings' transient peak.
+mod heap {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::sync::atomic::{AtomicIsize, Ordering};
+
+    static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+    struct Counting;
+
+    #[global_allocator]
+    static ALLOCATOR: Counting = Counting;
+
+    fn add(bytes: usize) {
+        LIVE.fetch_add(bytes.cast_signed(), Ordering::Relaxed);
+    }
+
+    fn sub(bytes: usize) {
+        LIVE.fetch_sub(bytes.cast_signed(), Ordering::Relaxed);
+    }
+
+    // SAFETY: every call is passed to the system allocator with the same
+    // arguments and its answer returned unchanged; the counting beside it
+    // allocates nothing.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            // SAFETY: the caller's contract is the system allocator's.
+            let ptr = unsafe { System.alloc(layout) };
+            if !ptr.is_null() {
+                add(layout.size());
+            }
+            ptr
+        }
+
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            // SAFETY: as for `alloc`.
+            let ptr = unsafe { System.alloc_zeroed(layout) };
+            if !ptr.is_null() {
+                add(layout.size());
+            }
+            ptr
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            // SAFETY: as for `alloc`: `ptr` came from this allocator.
+            unsafe { System.dealloc(ptr, layout) };
+            sub(layout.size());
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            // SAFETY: as for `dealloc`.
+            let moved = unsafe { System.realloc(ptr, layout, new_size) };
+            if !moved.is_null() {
+                add(new_size);
+                sub(layout.size());
+            }
+            moved
+        }
+    }
+
+    /// The heap held now, in KiB.
+    pub(super) fn live_kib() -> f64 {
+        LIVE.load(Ordering::Relaxed) as f64 / 1024.0
+    }
 }

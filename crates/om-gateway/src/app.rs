@@ -109,8 +109,16 @@ impl App {
         self.shared
             .settings
             .forward_authorization
-            .then(|| headers.get(AUTHORIZATION).cloned())
+            .then(|| headers.get(AUTHORIZATION))
             .flatten()
+            // Copied, not cloned: a parsed header value is a slice of the
+            // connection's read buffer, which a clone kept for as long as
+            // the answer streams would pin.
+            .and_then(|value| {
+                let mut copy = HeaderValue::from_bytes(value.as_bytes()).ok()?;
+                copy.set_sensitive(true);
+                Some(copy)
+            })
     }
 
     /// Answers one request. Every answer carries the request's id in
@@ -220,7 +228,12 @@ impl App {
             return Err(BodyFailure::Slow(timeout));
         };
         match read {
-            Ok(collected) => Ok(collected.to_bytes()),
+            // A copy of exactly the body's size: a body of one frame is a
+            // slice of the connection's read buffer, and the request keeps
+            // its body for as long as its answer streams, which would pin
+            // that buffer (8 KiB or more) and make hyper allocate another
+            // one to watch for the client going away.
+            Ok(collected) => Ok(Bytes::copy_from_slice(&collected.to_bytes())),
             Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
                 Err(BodyFailure::TooLarge(limit))
             }

@@ -2,7 +2,9 @@
 //! that shutdown can let answers under way finish, then close what is left.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use hyper::server::conn::http1;
@@ -20,6 +22,10 @@ use crate::app::App;
 use crate::error::Error;
 use crate::served::Served;
 use crate::settings::Settings;
+
+/// One request's answer, as hyper awaits it.
+type BoxedAnswer =
+    Pin<Box<dyn Future<Output = Result<http::Response<crate::body::Body>, Infallible>> + Send>>;
 
 /// The gateway, bound and ready to [`run`](Self::run).
 ///
@@ -133,14 +139,19 @@ impl Gateway {
             let app = app.clone();
             let service = service_fn(move |request| {
                 let app = app.clone();
-                async move {
+                // Boxed: hyper keeps room for one request's future for as
+                // long as the connection lives, and the unboxed future is
+                // kilobytes (every await of routing and forwarding), held
+                // through a whole stream after it has completed.
+                let answer: BoxedAnswer = Box::pin(async move {
                     let response = if overloaded {
                         app.over_connection_limit(&request)
                     } else {
                         app.handle(request).await
                     };
                     Ok::<_, Infallible>(response)
-                }
+                });
+                answer
             });
             // HTTP/1.1 with keep-alive; a limit on how long a request head
             // may take (an idle or slow client cannot hold a task forever),
@@ -161,7 +172,9 @@ impl Gateway {
                                 .await
                         }
                         // The handshake gets the time a request head gets.
-                        Some(tls) => {
+                        // Boxed: a TLS stream is large, and unboxed it would
+                        // grow every plain connection's task to its size.
+                        Some(tls) => Box::pin(async move {
                             match tokio::time::timeout(header_read_timeout, tls.accept(stream))
                                 .await
                             {
@@ -179,7 +192,8 @@ impl Gateway {
                                     Ok(())
                                 }
                             }
-                        }
+                        })
+                        .await,
                     }
                 };
                 tokio::select! {

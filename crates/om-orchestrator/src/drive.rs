@@ -55,7 +55,11 @@ impl Job {
     pub(crate) async fn drive<P: Open>(&mut self, plan: &P) -> Result<P::Opened, Error> {
         loop {
             let slot = self.acquire().await?;
-            match plan.open(self, slot).await {
+            // Boxed: an attempt's future holds a whole HTTP exchange (the
+            // client's send, retry and timeouts) and is kilobytes; inline
+            // it would make every caller's future that large, held for as
+            // long as their answer lasts.
+            match Box::pin(plan.open(self, slot)).await {
                 Step::Opened(opened) => return Ok(opened),
                 Step::Failed(finished, error) => match self.after_failure(*finished, error).await {
                     Next::Retry => {}

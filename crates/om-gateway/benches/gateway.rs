@@ -314,6 +314,10 @@ async fn run(options: &Options) -> Result<(), String> {
     // The latency cases go through a gateway with the default settings: its
     // endpoint limits start at the default and are learned from the answers.
     let learned = Running::start(&[&instant.url, &paced.url], |_| {}).await?;
+    // The floor beside each: a bare proxy in front of the same simulator.
+    let bare_instant = Bare::start(&instant.url).await?;
+    let bare_paced = Bare::start(&paced.url).await?;
+    let bare_slow = Bare::start(&slow.url).await?;
     // The memory and hold phases keep thousands of slow streams open at
     // once, which a learned limit (rightly) would queue: their gateway has
     // a fixed limit above anything they open.
@@ -332,15 +336,18 @@ async fn run(options: &Options) -> Result<(), String> {
         options.secs
     );
     let client = http_client();
+    let slow_paths = Paths { direct: &slow.url, bare: &bare_slow.url, gateway: &fixed.url };
     if options.profile_memory {
-        return memory(options, &client, &slow.url, &fixed.url).await;
+        return memory(options, &client, &slow_paths).await;
     }
     if !options.soak {
         // Memory first, in a fresh process: later phases free memory that
         // the allocator would hand out again, hiding what new streams cost.
-        memory(options, &client, &slow.url, &fixed.url).await?;
-        for (backend, model) in [(&instant, FAST_MODEL), (&paced, PACED_MODEL)] {
-            latency(options, &client, backend, model, &learned.url).await?;
+        memory(options, &client, &slow_paths).await?;
+        for (backend, bare, model) in
+            [(&instant, &bare_instant, FAST_MODEL), (&paced, &bare_paced, PACED_MODEL)]
+        {
+            latency(options, &client, backend, &bare.url, model, &learned.url).await?;
         }
     }
     let soaked = hold(options, &client, &fixed.url).await;
@@ -348,6 +355,9 @@ async fn run(options: &Options) -> Result<(), String> {
 
     learned.stop().await?;
     fixed.stop().await?;
+    for bare in [bare_instant, bare_paced, bare_slow] {
+        bare.stop().await?;
+    }
     drop((instant, paced, slow));
     let held = soaked?;
     if options.soak {
@@ -423,6 +433,81 @@ impl Running {
     }
 }
 
+/// The floor any gateway of these parts pays: a reverse proxy made of what
+/// the gateway is made of (hyper's HTTP/1 server, hyper-util's pooled
+/// client, `TCP_NODELAY` both ways) that passes every request and answer
+/// through untouched and does nothing else — no inspection, routing,
+/// limits, records or failover. What the gateway costs above it is the
+/// gateway's own; what it costs above direct is the proxying itself: two
+/// more HTTP exchanges and twice the loopback TCP work per request.
+struct Bare {
+    url: String,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+type BareClient = Client<HttpConnector, Incoming>;
+
+impl Bare {
+    async fn start(backend: &str) -> Result<Self, String> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("bare proxy: {e}"))?;
+        let addr = listener.local_addr().map_err(|e| format!("bare proxy: {e}"))?;
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let upstream: BareClient =
+            Client::builder(TokioExecutor::new()).pool_max_idle_per_host(100_000).build(connector);
+        let backend: Arc<str> = backend.trim_end_matches('/').into();
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        let task = tokio::spawn(async move {
+            let connections = tokio_util::task::TaskTracker::new();
+            loop {
+                let accepted = tokio::select! {
+                    () = stop.cancelled() => break,
+                    accepted = listener.accept() => accepted,
+                };
+                let Ok((stream, _)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                let (upstream, backend, stop) =
+                    (upstream.clone(), Arc::clone(&backend), stop.clone());
+                connections.spawn(async move {
+                    let service = hyper::service::service_fn(move |request| {
+                        Bare::pass(upstream.clone(), Arc::clone(&backend), request)
+                    });
+                    let connection = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                    tokio::select! {
+                        _ = connection => {}
+                        () = stop.cancelled() => {}
+                    }
+                });
+            }
+            connections.close();
+            connections.wait().await;
+        });
+        Ok(Self { url: format!("http://{addr}"), shutdown, task })
+    }
+
+    /// Sends `request` on to `backend` as it came and answers with what
+    /// comes back.
+    async fn pass(
+        upstream: BareClient,
+        backend: Arc<str>,
+        mut request: Request<Incoming>,
+    ) -> Result<http::Response<Incoming>, String> {
+        let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+        *request.uri_mut() = format!("{backend}{path}").parse().map_err(|e| format!("{e}"))?;
+        upstream.request(request).await.map_err(|e| format!("{e}"))
+    }
+
+    async fn stop(self) -> Result<(), String> {
+        self.shutdown.cancel();
+        self.task.await.map_err(|e| format!("bare proxy task: {e}"))
+    }
+}
+
 fn http_client() -> Http {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
@@ -488,40 +573,47 @@ async fn latency(
     options: &Options,
     client: &Http,
     backend: &SimChild,
+    bare: &str,
     model: &str,
     gateway: &str,
 ) -> Result<(), String> {
     let direct = backend.url.as_str();
     println!();
     println!(
-        "latency (µs) and throughput (requests/s) of {model} ({}), direct to the simulator vs \
-         through the gateway",
+        "latency (µs) and throughput (requests/s) of {model} ({}): direct to the simulator, \
+         through a bare hyper proxy (the floor), and through the gateway",
         if model == FAST_MODEL { "answers at once" } else { "a token per 20 ms" },
     );
     println!(
-        "{:<24} {:>7} {:>16} {:>16} {:>16} {:>10} {:>10} {:>7}",
+        "{:<21} {:>7} {:>14} {:>14} {:>14} {:>12} {:>8} {:>8} {:>9} {:>6} {:>6}",
         "case",
         "clients",
         "direct p50/p99",
-        "gateway p50/p99",
-        "added p50/p99",
+        "bare p50/p99",
+        "gateway p50/99",
+        "added p50/99",
         "direct/s",
+        "bare/s",
         "gateway/s",
-        "ratio"
+        "×direct",
+        "×bare"
     );
     let duration = Duration::from_secs_f64(options.secs);
     let settle = duration.min(Duration::from_secs(1));
     let backend_pid = backend.child.id();
     for kind in [Kind::Small, Kind::Stream] {
         for &clients in &options.clients {
-            // Warm both paths (connections, the model) before measuring,
+            // Warm every path (connections, the model) before measuring,
             // at the case's own load: the gateway's endpoint limit settles
             // for it.
-            load(client, direct, model, kind, clients, settle).await;
-            load(client, gateway, model, kind, clients, settle).await;
+            for path in [direct, bare, gateway] {
+                load(client, path, model, kind, clients, settle).await;
+            }
             let cpu = Cpu::read(backend_pid)?;
             let d = load(client, direct, model, kind, clients, duration).await;
             let cpu_direct = Cpu::read(backend_pid)?;
+            let b = load(client, bare, model, kind, clients, duration).await;
+            let cpu_bare = Cpu::read(backend_pid)?;
             let g = load(client, gateway, model, kind, clients, duration).await;
             let cpu_gateway = Cpu::read(backend_pid)?;
             let limit = endpoint_limit(client, gateway, direct).await;
@@ -532,34 +624,43 @@ async fn latency(
                 }
             };
             for (name, pick) in rows {
-                let (dh, gh) = (pick(&d), pick(&g));
+                let (dh, bh, gh) = (pick(&d), pick(&b), pick(&g));
                 let q = |h: &Histogram<u64>, p: f64| h.value_at_quantile(p);
+                let pair = |h: &Histogram<u64>| format!("{}/{}", q(h, 0.5), q(h, 0.99));
                 println!(
-                    "{:<24} {:>7} {:>16} {:>16} {:>16} {:>10.0} {:>10.0} {:>7.2}",
+                    "{:<21} {:>7} {:>14} {:>14} {:>14} {:>12} {:>8.0} {:>8.0} {:>9.0} {:>6.2} {:>6.2}",
                     name,
                     clients,
-                    format!("{}/{}", q(dh, 0.5), q(dh, 0.99)),
-                    format!("{}/{}", q(gh, 0.5), q(gh, 0.99)),
+                    pair(dh),
+                    pair(bh),
+                    pair(gh),
                     format!(
                         "{}/{}",
                         q(gh, 0.5).saturating_sub(q(dh, 0.5)),
                         q(gh, 0.99).saturating_sub(q(dh, 0.99))
                     ),
                     d.rate(),
+                    b.rate(),
                     g.rate(),
                     g.rate() / d.rate().max(1e-9),
+                    g.rate() / b.rate().max(1e-9),
                 );
             }
             let (here_d, sim_d) = cpu_direct.per_request_since(&cpu, d.done);
-            let (here_g, sim_g) = cpu_gateway.per_request_since(&cpu_direct, g.done);
+            let (here_b, _) = cpu_bare.per_request_since(&cpu_direct, b.done);
+            let (here_g, sim_g) = cpu_gateway.per_request_since(&cpu_bare, g.done);
             println!(
-                "  limit after the case {limit}; CPU µs per request: clients {here_d:.0} direct, \
-                 clients and gateway {here_g:.0} (the gateway's share {:.0}); simulator {sim_d:.0} \
-                 direct, {sim_g:.0} through the gateway",
+                "  limit after the case {limit}; CPU µs per request: clients {here_d:.0}; the \
+                 bare proxy's share {:.0}, the gateway's {:.0}; simulator {sim_d:.0} direct, \
+                 {sim_g:.0} through the gateway",
+                here_b - here_d,
                 here_g - here_d,
             );
-            if d.errors + g.errors > 0 {
-                println!("  errors: direct {}, gateway {}", d.errors, g.errors);
+            if d.errors + b.errors + g.errors > 0 {
+                println!(
+                    "  errors: direct {}, bare proxy {}, gateway {}",
+                    d.errors, b.errors, g.errors
+                );
             }
         }
     }
@@ -741,39 +842,55 @@ async fn open_streams(client: &Http, base: &str, n: usize) -> (Vec<Incoming>, us
     (bodies, failed)
 }
 
+/// The three ways to the slow simulator.
+struct Paths<'a> {
+    direct: &'a str,
+    bare: &'a str,
+    gateway: &'a str,
+}
+
 /// Memory per open stream: `n` streams straight to the simulator (what
 /// the client side costs), then, with those still open, `n` through the
-/// gateway (client and gateway); the difference is the gateway's share.
-async fn memory(
-    options: &Options,
-    client: &Http,
-    direct: &str,
-    gateway: &str,
-) -> Result<(), String> {
-    let n = cap_streams(options.mem_streams, 4)?;
+/// bare proxy and `n` through the gateway; what each adds beyond the
+/// client's own is the proxy's share.
+async fn memory(options: &Options, client: &Http, paths: &Paths<'_>) -> Result<(), String> {
+    // Descriptors here per n: the direct streams' one each, and three for
+    // each proxied stream (the client's, the accepted and the upstream).
+    let n = cap_streams(options.mem_streams, 7)?;
     if n == 0 {
         return Ok(());
     }
-    let (rss_before, heap_before) = (rss_kib()?, heap::live_kib());
-    let (direct_streams, direct_failed) = open_streams(client, direct, n).await;
-    let (rss_direct, heap_direct) = (rss_kib()?, heap::live_kib());
-    let (gateway_streams, gateway_failed) = open_streams(client, gateway, n).await;
-    let (rss_gateway, heap_gateway) = (rss_kib()?, heap::live_kib());
-    // Per stream: the client's own (straight to the simulator), and the
-    // gateway's share (through it, less the client's own).
-    let shares = |before: f64, direct: f64, through: f64| {
-        let client = (direct - before) / n as f64;
-        (client, (through - direct) / n as f64 - client)
+    let reading = || Ok::<_, String>((rss_kib()? as f64, heap::live_kib()));
+    let before = reading()?;
+    let (direct_streams, direct_failed) = open_streams(client, paths.direct, n).await;
+    let after_direct = reading()?;
+    let (bare_streams, bare_failed) = open_streams(client, paths.bare, n).await;
+    let after_bare = reading()?;
+    let (gateway_streams, gateway_failed) = open_streams(client, paths.gateway, n).await;
+    let after_gateway = reading()?;
+    let per =
+        |from: (f64, f64), to: (f64, f64)| ((to.0 - from.0) / n as f64, (to.1 - from.1) / n as f64);
+    let client_own = per(before, after_direct);
+    // Through a proxy, less the client's own.
+    let share = |from, to| {
+        let (rss, heap) = per(from, to);
+        (rss - client_own.0, heap - client_own.1)
     };
-    let (rss_client, rss_gateway) =
-        shares(rss_before as f64, rss_direct as f64, rss_gateway as f64);
-    let (heap_client, heap_gateway) = shares(heap_before, heap_direct, heap_gateway);
+    let bare = share(after_direct, after_bare);
+    let gateway = share(after_bare, after_gateway);
     println!();
     println!(
-        "memory per open stream ({n} streams; failed to open: direct {direct_failed}, gateway \
-         {gateway_failed}): heap held: client {heap_client:.1} KiB, the gateway's share \
-         {heap_gateway:.1} KiB; VmRSS (with what the allocator keeps of the openings): client \
-         {rss_client:.1} KiB, the gateway's share {rss_gateway:.1} KiB"
+        "memory per open stream ({n} streams; failed to open: direct {direct_failed}, bare \
+         {bare_failed}, gateway {gateway_failed}):"
+    );
+    println!(
+        "  heap held: client {:.1} KiB; the bare proxy's share {:.1} KiB, the gateway's {:.1} KiB",
+        client_own.1, bare.1, gateway.1
+    );
+    println!(
+        "  VmRSS (with what the allocator keeps of the openings): client {:.1} KiB; the bare \
+         proxy's share {:.1} KiB, the gateway's {:.1} KiB",
+        client_own.0, bare.0, gateway.0
     );
     if options.profile_memory {
         // What the streams hold is still allocated: a heap profiler
@@ -781,8 +898,7 @@ async fn memory(
         #[allow(clippy::exit, reason = "ending with the streams open is the point")]
         std::process::exit(0);
     }
-    drop(direct_streams);
-    drop(gateway_streams);
+    drop((direct_streams, bare_streams, gateway_streams));
     Ok(())
 }
 
@@ -901,7 +1017,8 @@ fn open_file_limit() -> Result<u64, String> {
 /// open streams keep allocated, unlike `VmRSS`, which also holds what the
 /// allocator kept after the openings' transient peak.
 mod heap {
-    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::alloc::System;
+    use std::alloc::{GlobalAlloc, Layout};
     use std::sync::atomic::{AtomicIsize, Ordering};
 
     static LIVE: AtomicIsize = AtomicIsize::new(0);

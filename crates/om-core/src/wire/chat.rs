@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::common::{Format, KeepAlive, Message, Metrics, Options, Think, Tool};
+use super::common::{Format, KeepAlive, Message, Metrics, Options, Think, Tool, with_metrics};
 
 /// A chat request (`OLLAMA_API.md` §4).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -59,6 +59,7 @@ impl ChatRequest {
 
 /// One chat chunk, or the whole non-streaming response.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "ChatResponseWire")]
 pub struct ChatResponse {
     /// The model as requested.
     #[serde(default)]
@@ -78,4 +79,29 @@ pub struct ChatResponse {
     /// Timing and token counts (final chunk only).
     #[serde(flatten)]
     pub metrics: Metrics,
+}
+
+with_metrics! {
+    /// A [`ChatResponse`] as read: its metrics' fields spelled out.
+    #[derive(Deserialize)]
+    struct ChatResponseWire {
+        #[serde(default)]
+        model: String,
+        #[serde(default)]
+        created_at: String,
+        #[serde(default)]
+        message: Message,
+        #[serde(default)]
+        done: bool,
+        #[serde(default)]
+        done_reason: Option<String>,
+    }
+}
+
+impl From<ChatResponseWire> for ChatResponse {
+    fn from(wire: ChatResponseWire) -> Self {
+        let metrics = wire.metrics();
+        let ChatResponseWire { model, created_at, message, done, done_reason, .. } = wire;
+        Self { model, created_at, message, done, done_reason, metrics }
+    }
 }

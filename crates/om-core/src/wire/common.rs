@@ -334,6 +334,43 @@ impl Format {
     }
 }
 
+/// Defines a struct for reading a chunk that may carry [`Metrics`]: the
+/// fields given, then the metrics' six fields spelled out, with
+/// `metrics()` to collect them.
+///
+/// Spelled out rather than `#[serde(flatten)]`: a struct with a flattened
+/// field buffers every other field of the object (the whole message)
+/// before reading the flattened one from the buffer, several times the
+/// cost of reading the fields directly — on every line of every stream.
+macro_rules! with_metrics {
+    ($(#[$meta:meta])* struct $name:ident { $($(#[$field_meta:meta])* $field:ident: $ty:ty,)* }) => {
+        $(#[$meta])*
+        struct $name {
+            $($(#[$field_meta])* $field: $ty,)*
+            total_duration: Option<u64>,
+            load_duration: Option<u64>,
+            prompt_eval_count: Option<u64>,
+            prompt_eval_duration: Option<u64>,
+            eval_count: Option<u64>,
+            eval_duration: Option<u64>,
+        }
+
+        impl $name {
+            fn metrics(&self) -> $crate::wire::Metrics {
+                $crate::wire::Metrics {
+                    total_duration: self.total_duration,
+                    load_duration: self.load_duration,
+                    prompt_eval_count: self.prompt_eval_count,
+                    prompt_eval_duration: self.prompt_eval_duration,
+                    eval_count: self.eval_count,
+                    eval_duration: self.eval_duration,
+                }
+            }
+        }
+    };
+}
+pub(crate) use with_metrics;
+
 /// The timing and token metrics of a final chunk. Every field is optional on
 /// input and omitted when zero on output, as in Ollama.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

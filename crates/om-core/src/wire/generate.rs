@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::common::{Format, KeepAlive, Metrics, Options, Think, ToolCall};
+use super::common::{Format, KeepAlive, Metrics, Options, Think, ToolCall, with_metrics};
 
 /// A generate request (`OLLAMA_API.md` §3).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -74,6 +74,7 @@ impl GenerateRequest {
 
 /// One generate chunk, or the whole non-streaming response.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "GenerateResponseWire")]
 pub struct GenerateResponse {
     /// The model as requested.
     #[serde(default)]
@@ -102,4 +103,55 @@ pub struct GenerateResponse {
     /// Tool calls, for models whose parser detects them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<ToolCall>>,
+}
+
+with_metrics! {
+    /// A [`GenerateResponse`] as read: its metrics' fields spelled out.
+    #[derive(Deserialize)]
+    struct GenerateResponseWire {
+        #[serde(default)]
+        model: String,
+        #[serde(default)]
+        created_at: String,
+        #[serde(default)]
+        response: String,
+        #[serde(default)]
+        thinking: Option<String>,
+        #[serde(default)]
+        done: bool,
+        #[serde(default)]
+        done_reason: Option<String>,
+        #[serde(default)]
+        context: Option<Vec<i64>>,
+        #[serde(default)]
+        tool_calls: Option<Vec<ToolCall>>,
+    }
+}
+
+impl From<GenerateResponseWire> for GenerateResponse {
+    fn from(wire: GenerateResponseWire) -> Self {
+        let metrics = wire.metrics();
+        let GenerateResponseWire {
+            model,
+            created_at,
+            response,
+            thinking,
+            done,
+            done_reason,
+            context,
+            tool_calls,
+            ..
+        } = wire;
+        Self {
+            model,
+            created_at,
+            response,
+            thinking,
+            done,
+            done_reason,
+            context,
+            metrics,
+            tool_calls,
+        }
+    }
 }

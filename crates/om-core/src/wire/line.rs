@@ -5,6 +5,7 @@
 use serde::Deserialize;
 
 use crate::wire::Metrics;
+use crate::wire::common::with_metrics;
 
 /// What a line says about the end of an answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,16 +49,17 @@ pub fn line_end(line: &[u8]) -> Option<LineEnd> {
     if !may_end {
         return None;
     }
-    #[derive(Deserialize)]
-    struct Tail {
-        #[serde(default)]
-        done: bool,
-        #[serde(default)]
-        error: Option<serde_json::Value>,
-        #[serde(flatten)]
-        metrics: Metrics,
+    with_metrics! {
+        #[derive(Deserialize)]
+        struct Tail {
+            #[serde(default)]
+            done: bool,
+            #[serde(default)]
+            error: Option<serde_json::Value>,
+        }
     }
     let tail: Tail = serde_json::from_slice(line).ok()?;
+    let metrics = tail.metrics();
     if let Some(error) = tail.error {
         let message = match error {
             serde_json::Value::String(text) => text,
@@ -69,7 +71,7 @@ pub fn line_end(line: &[u8]) -> Option<LineEnd> {
         };
         return Some(LineEnd::Error(message));
     }
-    tail.done.then_some(LineEnd::Done(tail.metrics))
+    tail.done.then_some(LineEnd::Done(metrics))
 }
 
 /// True when `line` is one JSON value, as every line of a native answer

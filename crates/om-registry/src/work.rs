@@ -134,6 +134,12 @@ impl Work {
     /// capacity)`.
     pub(crate) fn wait(&self, capacity: u32, ticket: Option<Ticket>, now: Ticks) -> Duration {
         let capacity = capacity.max(1) as usize;
+        let is_ahead = |h: &Held| ticket.is_none_or(|mine| h.ticket.is_ahead_of(&mine));
+        // The common case, on every routing decision: a slot is free and
+        // nobody held is ahead of it (the holds are in ticket order).
+        if self.running.len() < capacity && !self.held.iter().next().is_some_and(is_ahead) {
+            return Duration::ZERO;
+        }
         let mut left: Vec<u64> = self.running.iter().map(|r| r.left(now)).collect();
         if left.len() > capacity {
             // Only the latest `capacity` ends free a slot.
@@ -144,8 +150,7 @@ impl Work {
         let idle = capacity - left.len();
         let mut slots: BinaryHeap<Reverse<u64>> =
             left.into_iter().chain(std::iter::repeat_n(0, idle)).map(Reverse).collect();
-        let ahead =
-            self.held.iter().take_while(|h| ticket.is_none_or(|mine| h.ticket.is_ahead_of(&mine)));
+        let ahead = self.held.iter().take_while(|h| is_ahead(h));
         for held in ahead {
             if let Some(mut first) = slots.peek_mut() {
                 first.0 = first.0.saturating_add(held.expected);

@@ -61,10 +61,14 @@ impl Job {
             // long as their answer lasts.
             match Box::pin(plan.open(self, slot)).await {
                 Step::Opened(opened) => return Ok(opened),
-                Step::Failed(finished, error) => match self.after_failure(*finished, error).await {
-                    Next::Retry => {}
-                    Next::Fail(error) => return Err(error),
-                },
+                // Boxed too: the failure path is rare, and its record and
+                // backoff would otherwise grow every request's future.
+                Step::Failed(finished, error) => {
+                    match Box::pin(self.after_failure(*finished, error)).await {
+                        Next::Retry => {}
+                        Next::Fail(error) => return Err(error),
+                    }
+                }
                 Step::Stopped(error) => return Err(error),
             }
         }

@@ -456,7 +456,9 @@ pub struct Forwarded {
     /// `None` once the body has ended or failed.
     lines: Option<Lines>,
     /// `None` once the outcome is recorded (and for unrecorded calls).
-    running: Option<Running>,
+    /// Boxed: the job and its call are most of the answer's size, and the
+    /// answer is moved from future to future on its way to the client.
+    running: Option<Box<Running>>,
     /// The answer is complete (its final or error line passed): what
     /// follows cannot fail it.
     complete: bool,
@@ -484,7 +486,7 @@ impl Forwarded {
             content_type: lines.content_type().cloned(),
             first: Some(first),
             lines: Some(lines),
-            running: Some(Running { job, call, lines: 0, deadline, cancel }),
+            running: Some(Box::new(Running { job, call, lines: 0, deadline, cancel })),
             complete: false,
         }
     }
@@ -566,7 +568,8 @@ impl Forwarded {
 
     /// Records the success and releases the instance.
     fn end_ok(&mut self, metrics: WireMetrics) {
-        if let Some(Running { job, mut call, lines, .. }) = self.running.take() {
+        if let Some(running) = self.running.take() {
+            let Running { job, mut call, lines, .. } = *running;
             call.collected.metrics = metrics;
             call.collected.chunks = lines;
             call.collected.done = true;
@@ -589,7 +592,8 @@ impl Forwarded {
             .with_partial(true)
             .with_endpoint(self.endpoint.as_str())
             .with_model(self.model_text());
-        if let Some(Running { mut job, call, .. }) = self.running.take() {
+        if let Some(running) = self.running.take() {
+            let Running { mut job, call, .. } = *running;
             let end = if stopped { End::Stopped(&error) } else { End::Failed(&error) };
             let finished = call.finish(&job.fleet.inner, &end);
             job.attempts.push(finished.attempt);

@@ -1,18 +1,21 @@
 //! Reading a response body frame by frame under the first-byte, idle and
 //! total limits.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use http_body_util::BodyExt;
+use hyper::body::Body as _;
 use hyper::body::Incoming;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 use om_core::{Error, ErrorKind, TimeoutPhase};
 
 use crate::errors;
 use crate::openai::Translator;
-use crate::timeouts::{deadline_after, earliest, run_until};
+use crate::timeouts::earliest;
 
 /// A response body plus the clocks that bound reading it.
 ///
@@ -38,7 +41,14 @@ struct Raw {
     idle: Option<Duration>,
     /// The whole call.
     total: Option<Instant>,
-    got_bytes: bool,
+    /// When the last data frame came; `None` before the first.
+    last_data: Option<Instant>,
+    /// One timer for every limit, armed when a read must wait and moved
+    /// only when it fires early or the limit in force comes sooner: the
+    /// idle limit moves on with every frame, and re-arming a timer per
+    /// frame (a trip through the timer wheel each) would cost more than
+    /// the frame.
+    timer: Option<Pin<Box<Sleep>>>,
 }
 
 /// Why a body could not be read further.
@@ -69,7 +79,8 @@ impl BodyReader {
         idle: Option<Duration>,
         total: Option<Instant>,
     ) -> Self {
-        Self { raw: Raw { body, first_byte, idle, total, got_bytes: false }, translator: None }
+        let raw = Raw { body, first_byte, idle, total, last_data: None, timer: None };
+        Self { raw, translator: None }
     }
 
     /// Reads the body through `translator`.
@@ -105,26 +116,59 @@ impl BodyReader {
 
 impl Raw {
     async fn next_chunk(&mut self) -> Result<Option<Bytes>, ReadFailure> {
+        std::future::poll_fn(|cx| self.poll_chunk(cx)).await
+    }
+
+    /// The limit in force: the first byte's before any data, then the
+    /// idle one from the last frame; the whole call's when sooner.
+    fn limit(&self) -> Option<(Instant, TimeoutPhase)> {
+        match self.last_data {
+            Some(last) => {
+                earliest(self.idle.map(|idle| last + idle), TimeoutPhase::Idle, self.total)
+            }
+            None => earliest(self.first_byte, TimeoutPhase::FirstByte, self.total),
+        }
+    }
+
+    fn poll_chunk(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<Option<Bytes>, ReadFailure>> {
         loop {
-            let limit = if self.got_bytes {
-                earliest(deadline_after(self.idle), TimeoutPhase::Idle, self.total)
-            } else {
-                earliest(self.first_byte, TimeoutPhase::FirstByte, self.total)
-            };
-            let frame = run_until(limit, self.body.frame()).await.map_err(ReadFailure::Timeout)?;
-            match frame {
-                None => return Ok(None),
-                Some(Err(err)) => return Err(ReadFailure::Body(err)),
-                Some(Ok(frame)) => {
+            match Pin::new(&mut self.body).poll_frame(cx) {
+                Poll::Ready(None) => return Poll::Ready(Ok(None)),
+                Poll::Ready(Some(Err(err))) => return Poll::Ready(Err(ReadFailure::Body(err))),
+                Poll::Ready(Some(Ok(frame))) => {
                     // Trailers carry nothing for us; empty data frames neither.
                     if let Ok(data) = frame.into_data()
                         && !data.is_empty()
                     {
-                        self.got_bytes = true;
-                        return Ok(Some(data));
+                        if self.idle.is_some() || self.last_data.is_none() {
+                            self.last_data = Some(Instant::now());
+                        }
+                        return Poll::Ready(Ok(Some(data)));
                     }
                 }
+                Poll::Pending => break,
             }
+        }
+        let Some((deadline, phase)) = self.limit() else { return Poll::Pending };
+        loop {
+            let timer = match &mut self.timer {
+                // Armed later than the limit now in force: bring it forward.
+                Some(timer) if timer.deadline() > deadline => {
+                    timer.as_mut().reset(deadline);
+                    timer
+                }
+                Some(timer) => timer,
+                None => self.timer.insert(Box::pin(tokio::time::sleep_until(deadline))),
+            };
+            if timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            if Instant::now() >= deadline {
+                return Poll::Ready(Err(ReadFailure::Timeout(phase)));
+            }
+            // It fired for an earlier limit (data came since): wait for
+            // the one in force.
+            timer.as_mut().reset(deadline);
         }
     }
 }

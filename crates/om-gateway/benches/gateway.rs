@@ -10,7 +10,8 @@
 //! flag (as under `cargo test --benches`) everything runs in a tiny smoke
 //! mode.
 //!
-//! Options: `--clients 1,64,256` `--secs 3` (per measured case)
+//! Options: `--clients 1,64,256` `--cases small,stream` `--secs 3` (per
+//! measured case)
 //! `--mem-streams 1000` `--hold 5000` `--hold-secs 60` `--threads 2`
 //! `--smoke`; `--profile-memory` for the memory phase alone, ending with its
 //! streams open (for a heap profiler such as heaptrack); and `--soak` for
@@ -111,6 +112,8 @@ fn main() -> ExitCode {
 #[derive(Debug, Clone)]
 struct Options {
     clients: Vec<usize>,
+    /// The latency cases run: `--cases small,stream`.
+    kinds: Vec<Kind>,
     secs: f64,
     mem_streams: usize,
     hold: usize,
@@ -133,6 +136,7 @@ impl Options {
         let mut options = if smoke {
             Self {
                 clients: vec![1, 8],
+                kinds: vec![Kind::Small, Kind::Stream],
                 secs: 0.2,
                 mem_streams: 20,
                 hold: 40,
@@ -145,6 +149,7 @@ impl Options {
         } else {
             Self {
                 clients: vec![1, 64, 256],
+                kinds: vec![Kind::Small, Kind::Stream],
                 secs: 3.0,
                 mem_streams: 1000,
                 hold: 5000,
@@ -165,6 +170,16 @@ impl Options {
                     options.clients = value()?
                         .split(',')
                         .map(|n| n.trim().parse().map_err(|e| format!("--clients: {e}")))
+                        .collect::<Result<_, _>>()?;
+                }
+                "--cases" => {
+                    options.kinds = value()?
+                        .split(',')
+                        .map(|case| match case.trim() {
+                            "small" => Ok(Kind::Small),
+                            "stream" => Ok(Kind::Stream),
+                            other => Err(format!("--cases: no case {other:?} (small, stream)")),
+                        })
                         .collect::<Result<_, _>>()?;
                 }
                 "--secs" => options.secs = number(value()?, "--secs")?,
@@ -601,7 +616,7 @@ async fn latency(
     let duration = Duration::from_secs_f64(options.secs);
     let settle = duration.min(Duration::from_secs(1));
     let backend_pid = backend.child.id();
-    for kind in [Kind::Small, Kind::Stream] {
+    for &kind in &options.kinds {
         for &clients in &options.clients {
             // Warm every path (connections, the model) before measuring,
             // at the case's own load: the gateway's endpoint limit settles

@@ -163,3 +163,30 @@ async fn a_connect_that_never_completes_is_a_connect_timeout() {
     assert_near(start.elapsed(), Duration::from_secs(2));
     drop((fillers, listener));
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_idle_limit_runs_from_the_last_frame_however_long_the_stream() {
+    let _clock = VirtualClock::start(STEP);
+    let server = ScriptServer::start(|_, _| {
+        let mut steps = vec![ndjson_head()];
+        for _ in 0..10 {
+            steps.push(line("x"));
+            steps.push(Step::Sleep(Duration::from_millis(1500)));
+        }
+        steps.push(line("last"));
+        steps.push(Step::Hang);
+        steps
+    })
+    .await;
+    // Every gap is under the idle limit and the stream lasts seven times
+    // that limit: only the stall at the end times out, two seconds after
+    // the last line, not after the first one.
+    let client = client(server.url()).with_timeouts(limits(30, 2, None));
+    let start = Instant::now();
+    let items = collect(client.chat(chat()).await.unwrap()).await;
+    assert_eq!(items.len(), 12, "{items:?}");
+    assert!(items[..11].iter().all(Result::is_ok), "{items:?}");
+    let err = items[11].as_ref().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout(TimeoutPhase::Idle));
+    assert_near(start.elapsed(), Duration::from_secs(17));
+}

@@ -98,27 +98,32 @@ impl BodyReader {
     /// Cancel safe: a dropped call loses no data (hyper keeps unread frames,
     /// the translator keeps what it converted).
     pub(crate) async fn next_chunk(&mut self) -> Result<Option<Bytes>, ReadFailure> {
-        let Some(translator) = self.translator.as_mut() else { return self.raw.next_chunk().await };
+        std::future::poll_fn(|cx| self.poll_chunk(cx)).await
+    }
+
+    /// [`next_chunk`](Self::next_chunk) by polling.
+    pub(crate) fn poll_chunk(
+        &mut self,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Result<Option<Bytes>, ReadFailure>> {
+        let Some(translator) = self.translator.as_mut() else { return self.raw.poll_chunk(cx) };
         loop {
             if let Some(bytes) = translator.take() {
-                return Ok(Some(bytes));
+                return Poll::Ready(Ok(Some(bytes)));
             }
             if translator.is_ended() {
-                return Ok(None);
+                return Poll::Ready(Ok(None));
             }
-            match self.raw.next_chunk().await? {
-                Some(bytes) => translator.push(&bytes).map_err(ReadFailure::Translate)?,
-                None => translator.end().map_err(ReadFailure::Translate)?,
-            }
+            let converted = match std::task::ready!(self.raw.poll_chunk(cx))? {
+                Some(bytes) => translator.push(&bytes),
+                None => translator.end(),
+            };
+            converted.map_err(ReadFailure::Translate)?;
         }
     }
 }
 
 impl Raw {
-    async fn next_chunk(&mut self) -> Result<Option<Bytes>, ReadFailure> {
-        std::future::poll_fn(|cx| self.poll_chunk(cx)).await
-    }
-
     /// The limit in force: the first byte's before any data, then the
     /// idle one from the last frame; the whole call's when sooner.
     fn limit(&self) -> Option<(Instant, TimeoutPhase)> {

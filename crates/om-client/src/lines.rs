@@ -14,7 +14,6 @@ use std::task::{Context as TaskContext, Poll};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_core::Stream;
-use futures_util::stream;
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Method};
 
@@ -110,7 +109,8 @@ impl RawRequest {
 #[must_use = "streams do nothing unless polled"]
 pub struct Lines {
     content_type: Option<HeaderValue>,
-    stream: Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>,
+    /// Boxed: the stream is moved from owner to owner on its way out.
+    state: Box<RawLines>,
 }
 
 impl fmt::Debug for Lines {
@@ -131,7 +131,7 @@ impl Stream for Lines {
     type Item = Result<Bytes>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
-        self.stream.as_mut().poll_next(cx)
+        self.state.poll_item(cx)
     }
 }
 
@@ -180,11 +180,7 @@ impl Client {
             yielded: false,
             finished: false,
         };
-        let stream = stream::unfold(state, |mut state| async move {
-            let item = state.next_item().await?;
-            Some((item, state))
-        });
-        Ok(Lines { content_type, stream: Box::pin(stream) })
+        Ok(Lines { content_type, state: Box::new(state) })
     }
 }
 
@@ -204,49 +200,49 @@ struct RawLines {
 }
 
 impl RawLines {
-    async fn next_item(&mut self) -> Option<Result<Bytes>> {
-        let item = self.next_piece().await?;
-        if let (Ok(piece), Some(total)) = (&item, self.whole.as_mut()) {
+    fn poll_item(&mut self, cx: &mut TaskContext<'_>) -> Poll<Option<Result<Bytes>>> {
+        let item = std::task::ready!(self.poll_piece(cx));
+        if let (Some(Ok(piece)), Some(total)) = (&item, self.whole.as_mut()) {
             *total = total.saturating_add(piece.len());
             if *total > self.limit {
                 let message = format!(
                     "answer from {} is larger than {} bytes",
                     self.context.endpoint, self.limit
                 );
-                return Some(Err(self.fail(Error::new(ErrorKind::Protocol, message))));
+                return Poll::Ready(Some(Err(self.fail(Error::new(ErrorKind::Protocol, message)))));
             }
         }
-        Some(item)
+        Poll::Ready(item)
     }
 
-    async fn next_piece(&mut self) -> Option<Result<Bytes>> {
+    fn poll_piece(&mut self, cx: &mut TaskContext<'_>) -> Poll<Option<Result<Bytes>>> {
         if self.finished {
-            return None;
+            return Poll::Ready(None);
         }
         loop {
             match self.lines.next_line() {
-                Ok(Some(line)) => return Some(Ok(self.yield_line(&line))),
+                Ok(Some(line)) => return Poll::Ready(Some(Ok(self.yield_line(&line)))),
                 Ok(None) => {}
-                Err(error) => return Some(Err(self.fail(error))),
+                Err(error) => return Poll::Ready(Some(Err(self.fail(error)))),
             }
             let Some(reader) = self.reader.as_mut() else {
                 // The body is complete: what is left is a last line without
                 // its newline, passed on as it came.
                 self.finished = true;
-                return match self.lines.finish() {
+                return Poll::Ready(match self.lines.finish() {
                     Ok(Some(rest)) => Some(Ok(rest)),
                     Ok(None) => None,
                     Err(error) => Some(Err(self.fail(error))),
-                };
+                });
             };
-            match reader.next_chunk().await {
+            match std::task::ready!(reader.poll_chunk(cx)) {
                 Ok(Some(bytes)) => {
                     if self.lines.is_empty() && is_one_line(&bytes, self.limit) {
                         // Ollama writes and flushes one line at a time, so
                         // a frame is usually exactly one line: pass it on
                         // without copying.
                         self.yielded = true;
-                        return Some(Ok(bytes));
+                        return Poll::Ready(Some(Ok(bytes)));
                     }
                     self.lines.push(bytes);
                 }
@@ -255,7 +251,7 @@ impl RawLines {
                 Ok(None) => self.reader = None,
                 Err(failure) => {
                     let error = failure.into_error(&self.context.endpoint, self.yielded);
-                    return Some(Err(self.fail(error)));
+                    return Poll::Ready(Some(Err(self.fail(error))));
                 }
             }
         }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HOST, USER_AGENT};
+use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderValue, Method, Request, Response, Uri};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -86,6 +87,10 @@ struct Inner {
     max_body_len: usize,
     /// The API the endpoint speaks.
     api: ApiKind,
+    /// The endpoint's scheme and authority, parsed once, when it has no
+    /// path of its own: then a request's URI is built from them and the
+    /// call's static path, without formatting and parsing a URL each time.
+    origin: Option<(Scheme, Authority)>,
 }
 
 impl Clone for Inner {
@@ -102,6 +107,7 @@ impl Clone for Inner {
             max_line_len: self.max_line_len,
             max_body_len: self.max_body_len,
             api: self.api,
+            origin: self.origin.clone(),
         }
     }
 }
@@ -133,6 +139,13 @@ fn to_usize(bytes: u64) -> usize {
 
 // === impl Client: construction ===
 
+/// The scheme and authority of `endpoint`, as a URI's parts.
+fn origin(endpoint: &EndpointUrl) -> Option<(Scheme, Authority)> {
+    let uri: Uri = endpoint.to_string().parse().ok()?;
+    let parts = uri.into_parts();
+    Some((parts.scheme?, parts.authority?))
+}
+
 impl Client {
     /// A client for `endpoint` over the shared `http` pool, with default
     /// [`Timeouts`], [`RetryPolicy`] and limits.
@@ -142,8 +155,10 @@ impl Client {
             .is_loopback()
             .then(|| HeaderValue::from_str(&endpoint.authority()).ok())
             .flatten();
+        let origin = endpoint.path().is_empty().then(|| origin(&endpoint)).flatten();
         let inner = Inner {
             http,
+            origin,
             label: endpoint.to_string().into(),
             endpoint,
             host,
@@ -642,10 +657,21 @@ impl Client {
 
     fn build(&self, call: &Call) -> Result<Request<Full<Bytes>>> {
         let inner = &*self.inner;
-        let uri: Uri = inner.endpoint.join(call.path).parse().map_err(|e| {
-            Error::new(ErrorKind::Config, format!("{} is not a valid URL", inner.endpoint))
-                .with_source(e)
-        })?;
+        let uri: Uri = match &inner.origin {
+            Some((scheme, authority)) => {
+                let mut parts = http::uri::Parts::default();
+                parts.scheme = Some(scheme.clone());
+                parts.authority = Some(authority.clone());
+                parts.path_and_query = Some(PathAndQuery::from_static(call.path));
+                Uri::from_parts(parts).map_err(|e| {
+                    Error::new(ErrorKind::Internal, "cannot build the request URL").with_source(e)
+                })?
+            }
+            None => inner.endpoint.join(call.path).parse().map_err(|e| {
+                Error::new(ErrorKind::Config, format!("{} is not a valid URL", inner.endpoint))
+                    .with_source(e)
+            })?,
+        };
         let mut builder = Request::builder()
             .method(call.method.clone())
             .uri(uri)
@@ -677,6 +703,21 @@ mod tests {
 
     fn built(url: &str, call: &Call) -> Request<Full<Bytes>> {
         Client::new(http_client(), url.parse().unwrap()).build(call).unwrap()
+    }
+
+    #[test]
+    fn the_uri_is_the_endpoint_joined_with_the_path() {
+        let call = Client::get("/api/tags", JSON);
+        for (url, want) in [
+            ("http://127.0.0.1:11434", "http://127.0.0.1:11434/api/tags"),
+            ("https://gpu.example:8443/", "https://gpu.example:8443/api/tags"),
+            ("localhost:11434", "http://localhost:11434/api/tags"),
+            ("[::1]:7000", "http://[::1]:7000/api/tags"),
+            // Behind a reverse proxy's prefix: joined, not replaced.
+            ("http://proxy.example/ollama", "http://proxy.example:80/ollama/api/tags"),
+        ] {
+            assert_eq!(built(url, &call).uri().to_string(), want, "{url}");
+        }
     }
 
     #[test]

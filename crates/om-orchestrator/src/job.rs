@@ -12,6 +12,7 @@ use om_core::{
 use om_metrics::{TaskRecord, TaskStart};
 use om_registry::{BreakerState, Health, Hold, InstanceId, InstanceIdx, Snapshot};
 use om_router::{ModelSelector, NoRoute, RouteRequest, Why};
+use tokio::sync::Notify;
 use tokio::sync::futures::Notified;
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until};
@@ -50,6 +51,10 @@ pub(crate) struct Job {
     /// While the task waits for a busy instance that would finish it
     /// sooner than a free one: its place in that endpoint's queue.
     hold: Option<Hold>,
+    /// What the task sleeps on while held (made when it first holds): a
+    /// slot of its endpoint freeing wakes the first task held there, in
+    /// ticket order, not whichever waiter the shared wake reaches first.
+    hold_wake: Option<Arc<Notify>>,
 }
 
 /// What a job asks of the instances it tries.
@@ -156,6 +161,7 @@ impl Job {
             // A metadata call is no task: it never enters the task counts.
             recorded: kind == Kind::Metadata,
             hold: None,
+            hold_wake: None,
         }
     }
 
@@ -275,7 +281,8 @@ impl Job {
         let reserved = if self.kind == Kind::Metadata {
             None
         } else {
-            let permit = inner.permits.try_acquire(&endpoint.id, self.fleet.capacity(endpoint))?;
+            let capacity = self.fleet.capacity(endpoint);
+            let permit = inner.permits.try_acquire(&endpoint.id, capacity, Some(&endpoint.live))?;
             // A half-open breaker may have filled its probe slots since the
             // decision.
             let mut in_flight = instance.begin(now).ok()?;
@@ -369,11 +376,13 @@ impl Job {
     /// them has left).
     fn hold_for(&mut self, snapshot: &Snapshot, instance: InstanceIdx, service: Duration) {
         let endpoint = &snapshot.endpoint(snapshot.instance(instance).endpoint).live;
+        let wake = self.hold_wake.get_or_insert_with(|| Arc::new(Notify::new()));
         match &self.hold {
-            Some(hold) if hold.is_on(endpoint) => hold.update(service),
+            Some(hold) if hold.is_on(endpoint) => hold.update(service, wake),
             _ => {
                 let Some(ticket) = self.route.ticket else { return };
-                let moved = self.hold.replace(endpoint.hold(ticket, service)).is_some();
+                let hold = endpoint.hold(ticket, service, wake);
+                let moved = self.hold.replace(hold).is_some();
                 if moved {
                     self.fleet.inner.permits.wake_all();
                 }
@@ -475,6 +484,18 @@ impl Job {
         expiry: Option<Instant>,
         queue_until: Option<Instant>,
     ) -> Result<bool, Error> {
+        // Held: woken by its own endpoint's free slot, in ticket order (the
+        // registry hands a wake on when its task leaves). Any waiter, held
+        // or not, also takes the shared wake of a permit released where
+        // nobody is held, and passes it on when it cannot use it: a wake it
+        // received and ignored would be lost to the others.
+        let held = self.hold.is_some().then(|| self.hold_wake.clone()).flatten();
+        let own = async {
+            match &held {
+                Some(wake) => wake.notified().await,
+                None => pending().await,
+            }
+        };
         let snapshots = &mut self.snapshots;
         let changed = async {
             // The registry outlives the job; should it not, wait for the rest.
@@ -491,6 +512,7 @@ impl Job {
                 self.options.queue.map_or(0, |q| q.max_wait.as_millis())
             ))),
             () = notified => Ok(true),
+            () = own => Ok(false),
             () = changed => Ok(false),
             () = at(expiry) => Ok(false),
         }

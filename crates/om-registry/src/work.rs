@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use om_core::Priority;
+use tokio::sync::Notify;
 
 use crate::clock::Ticks;
 use crate::endpoint::EndpointLive;
@@ -71,10 +72,15 @@ impl Running {
 }
 
 /// A request held for this endpoint.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Held {
     ticket: Ticket,
     expected: u64,
+    /// What the held request sleeps on.
+    wake: Arc<Notify>,
+    /// Woken for a free slot and not yet back: the next wake goes to the
+    /// next held request.
+    woken: bool,
 }
 
 /// The endpoint's expected work, behind the endpoint's lock.
@@ -108,18 +114,38 @@ impl Work {
 
     // `held` stays sorted by ticket, the order the queue is served in, so
     // a wait reads the requests ahead of a ticket as a prefix.
-    fn hold(&mut self, ticket: Ticket, expected: Duration) {
+    fn hold(&mut self, ticket: Ticket, expected: Duration, wake: &Arc<Notify>) {
         let expected = nanos(expected);
         match self.held.binary_search_by(|h| h.ticket.cmp(&ticket)) {
-            Ok(i) => self.held[i].expected = expected,
-            Err(i) => self.held.insert(i, Held { ticket, expected }),
+            // Holding again means it looked again: it may be woken again.
+            Ok(i) => {
+                self.held[i].expected = expected;
+                self.held[i].woken = false;
+            }
+            Err(i) => {
+                let held = Held { ticket, expected, wake: Arc::clone(wake), woken: false };
+                self.held.insert(i, held);
+            }
         }
     }
 
+    /// Drops the hold; a hold that was woken and leaves without having
+    /// looked again hands its wake to the next.
     fn release(&mut self, ticket: Ticket) {
-        if let Ok(i) = self.held.binary_search_by(|h| h.ticket.cmp(&ticket)) {
-            self.held.remove(i);
+        if let Ok(i) = self.held.binary_search_by(|h| h.ticket.cmp(&ticket))
+            && self.held.remove(i).woken
+        {
+            self.wake_first();
         }
+    }
+
+    /// Wakes the first held request not woken already: the one a free slot
+    /// is for. False when none is left to wake.
+    fn wake_first(&mut self) -> bool {
+        let Some(first) = self.held.iter_mut().find(|h| !h.woken) else { return false };
+        first.woken = true;
+        first.wake.notify_one();
+        true
     }
 
     /// A list schedule of what is ahead of `ticket` on `capacity` slots:
@@ -137,7 +163,7 @@ impl Work {
         let is_ahead = |h: &Held| ticket.is_none_or(|mine| h.ticket.is_ahead_of(&mine));
         // The common case, on every routing decision: a slot is free and
         // nobody held is ahead of it (the holds are in ticket order).
-        if self.running.len() < capacity && !self.held.iter().next().is_some_and(is_ahead) {
+        if self.running.len() < capacity && !self.held.first().is_some_and(is_ahead) {
             return Duration::ZERO;
         }
         let mut left: Vec<u64> = self.running.iter().map(|r| r.left(now)).collect();
@@ -188,9 +214,10 @@ impl Hold {
         Arc::ptr_eq(&self.endpoint, endpoint)
     }
 
-    /// Updates the held request's expected duration.
-    pub fn update(&self, expected: Duration) {
-        self.endpoint.work.lock().hold(self.ticket, expected);
+    /// Updates the held request's expected duration (after it looked
+    /// again, so a later free slot may wake it again).
+    pub fn update(&self, expected: Duration, wake: &Arc<Notify>) {
+        self.endpoint.work.lock().hold(self.ticket, expected, wake);
     }
 }
 
@@ -204,9 +231,20 @@ impl EndpointLive {
     /// Holds a request for this endpoint: until the guard drops, later
     /// tickets see `expected` more work ahead of them here. Holding again
     /// with the same ticket updates the entry.
-    pub fn hold(self: &Arc<Self>, ticket: Ticket, expected: Duration) -> Hold {
-        self.work.lock().hold(ticket, expected);
+    ///
+    /// `wake` is notified when a slot of this endpoint frees and this is
+    /// the first held request not woken yet ([`wake_held`](Self::wake_held)):
+    /// a free slot wakes the request it is for, in ticket order, not every
+    /// waiter.
+    pub fn hold(self: &Arc<Self>, ticket: Ticket, expected: Duration, wake: &Arc<Notify>) -> Hold {
+        self.work.lock().hold(ticket, expected, wake);
         Hold { endpoint: Arc::clone(self), ticket }
+    }
+
+    /// Wakes the first request held here that is not woken already; false
+    /// when there is none (then the caller wakes whoever else waits).
+    pub fn wake_held(&self) -> bool {
+        self.work.lock().wake_first()
     }
 
     /// When a request with `ticket` would start here, from `now`, if it
@@ -254,6 +292,44 @@ mod tests {
         assert_eq!(work.wait(1, None, Ticks(0)), secs(4.0));
     }
 
+    #[tokio::test]
+    async fn a_free_slot_wakes_the_first_held_request_not_woken_yet() {
+        let mut work = Work::default();
+        let wakes: Vec<Arc<Notify>> = (0..3).map(|_| Arc::new(Notify::new())).collect();
+        // Held out of order; woken in ticket order.
+        for seq in [2, 0, 1] {
+            work.hold(ticket(Priority::Normal, seq), secs(1.0), &wakes[seq as usize]);
+        }
+        let woken = |i: usize| {
+            let notified = wakes[i].notified();
+            tokio::pin!(notified);
+            // A stored wake completes at once.
+            notified.as_mut().enable() || futures_ready(notified)
+        };
+        assert!(work.wake_first());
+        assert!(woken(0));
+        assert!(!woken(1), "one free slot wakes one request");
+        // A second slot goes to the next, not again to the first.
+        assert!(work.wake_first());
+        assert!(woken(1));
+        // The first looked again and holds on: it can be woken again, and
+        // it is first again.
+        work.hold(ticket(Priority::Normal, 0), secs(1.0), &wakes[0]);
+        assert!(work.wake_first());
+        assert!(woken(0));
+        // A woken request that leaves hands its wake on to the next.
+        work.release(ticket(Priority::Normal, 0));
+        assert!(woken(2));
+        // Everyone left is woken: nothing more to wake.
+        assert!(!work.wake_first());
+    }
+
+    /// Whether a pinned future completes when polled once.
+    fn futures_ready<F: std::future::Future>(future: std::pin::Pin<&mut F>) -> bool {
+        let waker = std::task::Waker::noop();
+        future.poll(&mut std::task::Context::from_waker(waker)).is_ready()
+    }
+
     #[test]
     fn the_wait_is_when_the_first_slot_frees_after_the_holds_ahead() {
         let mut work = Work::default();
@@ -263,7 +339,7 @@ mod tests {
         let now = Ticks(0);
         assert_eq!(work.wait(2, None, now), secs(1.0));
         // A hold ahead takes the slot freeing at 1 s for 5 s: next is 3 s.
-        work.hold(ticket(Priority::Normal, 1), secs(5.0));
+        work.hold(ticket(Priority::Normal, 1), secs(5.0), &Arc::new(Notify::new()));
         assert_eq!(work.wait(2, Some(ticket(Priority::Normal, 2)), now), secs(3.0));
         // The holder itself does not wait for itself.
         assert_eq!(work.wait(2, Some(ticket(Priority::Normal, 1)), now), secs(1.0));
@@ -330,11 +406,12 @@ mod tests {
         ) {
             let priority = |p: u8| [Priority::Low, Priority::Normal, Priority::High][p as usize];
             let mut work = Work::default();
+            let wake = Arc::new(Notify::new());
             for (start, expected) in running {
                 work.start(Ticks(start), Duration::from_millis(expected));
             }
             for (p, seq, expected) in held {
-                work.hold(ticket(priority(p), seq), Duration::from_millis(expected));
+                work.hold(ticket(priority(p), seq), Duration::from_millis(expected), &wake);
             }
             for seq in released {
                 work.release(ticket(Priority::Normal, seq));

@@ -100,8 +100,13 @@ with_metrics! {
 
 impl From<ChatResponseWire> for ChatResponse {
     fn from(wire: ChatResponseWire) -> Self {
-        let metrics = wire.metrics();
-        let ChatResponseWire { model, created_at, message, done, done_reason, .. } = wire;
-        Self { model, created_at, message, done, done_reason, metrics }
+        Self {
+            metrics: wire.metrics(),
+            model: wire.model,
+            created_at: wire.created_at,
+            message: wire.message,
+            done: wire.done,
+            done_reason: wire.done_reason,
+        }
     }
 }

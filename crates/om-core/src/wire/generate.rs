@@ -130,28 +130,16 @@ with_metrics! {
 
 impl From<GenerateResponseWire> for GenerateResponse {
     fn from(wire: GenerateResponseWire) -> Self {
-        let metrics = wire.metrics();
-        let GenerateResponseWire {
-            model,
-            created_at,
-            response,
-            thinking,
-            done,
-            done_reason,
-            context,
-            tool_calls,
-            ..
-        } = wire;
         Self {
-            model,
-            created_at,
-            response,
-            thinking,
-            done,
-            done_reason,
-            context,
-            metrics,
-            tool_calls,
+            metrics: wire.metrics(),
+            model: wire.model,
+            created_at: wire.created_at,
+            response: wire.response,
+            thinking: wire.thinking,
+            done: wire.done,
+            done_reason: wire.done_reason,
+            context: wire.context,
+            tool_calls: wire.tool_calls,
         }
     }
 }

@@ -125,12 +125,22 @@ struct Stats {
 /// How much the pace floor rises per answer.
 const PACE_FLOOR_DRIFT: f64 = 0.002;
 
+/// The smallest slowdown per token, in seconds, that says anything about
+/// the box: below it an answer counts as flat, whatever its ratio. A model
+/// that makes a token in microseconds (a simulator answering at once) is
+/// "ten times slower" from scheduling noise alone, and a limit cut for that
+/// queues what the box could run; a real model's token takes milliseconds.
+const MIN_SLOWDOWN_PER_TOKEN: f64 = 0.001;
+
 impl Stats {
     /// Takes one answer's time per token; returns how many times slower
     /// than the floor it was.
     fn pace_ratio(&mut self, sample: f64) -> f64 {
         let floor = self.pace_floor.map_or(sample, |f| (f * (1.0 + PACE_FLOOR_DRIFT)).min(sample));
         self.pace_floor = Some(floor);
+        if sample - floor < MIN_SLOWDOWN_PER_TOKEN {
+            return 1.0;
+        }
         sample / floor
     }
 

@@ -376,11 +376,16 @@ impl Job {
     /// them has left).
     fn hold_for(&mut self, snapshot: &Snapshot, instance: InstanceIdx, service: Duration) {
         let endpoint = &snapshot.endpoint(snapshot.instance(instance).endpoint).live;
-        let wake = self.hold_wake.get_or_insert_with(|| Arc::new(Notify::new()));
         match &self.hold {
-            Some(hold) if hold.is_on(endpoint) => hold.update(service, wake),
+            Some(hold) if hold.is_on(endpoint) => {
+                // A hold exists, so its wake does.
+                if let Some(wake) = &self.hold_wake {
+                    hold.update(service, wake);
+                }
+            }
             _ => {
                 let Some(ticket) = self.route.ticket else { return };
+                let wake = self.hold_wake.get_or_insert_with(|| Arc::new(Notify::new()));
                 let hold = endpoint.hold(ticket, service, wake);
                 let moved = self.hold.replace(hold).is_some();
                 if moved {

@@ -72,7 +72,7 @@ impl Running {
 }
 
 /// A request held for this endpoint.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Held {
     ticket: Ticket,
     expected: u64,

@@ -379,27 +379,24 @@ async fn the_learned_limit_follows_the_answers_and_is_the_capacity_in_force() {
     assert_eq!(facts.capacity, 2);
 }
 
+/// Why the learned limit last changed after two answers at these speeds
+/// (tokens per second), two requests in flight.
+fn reason_after(first_rate: f64, then_rate: f64) -> Option<LimitReason> {
+    let registry = adaptive();
+    let snapshot = registry.snapshot();
+    let index = instance(&snapshot, "a", "llama3.2");
+    let live = &snapshot.instance(index).live;
+    let _guards: Vec<_> = (0..2).map(|_| live.begin(Instant::now()).expect("admitted")).collect();
+    live.record(&answered(100, first_rate, 0), Instant::now());
+    live.record(&answered(100, then_rate, 0), Instant::now());
+    snapshot.endpoints()[0].live.learned_limit().map(|(_, why)| why)
+}
+
 #[tokio::test(start_paused = true)]
 async fn only_a_slowdown_of_milliseconds_per_token_cuts_the_limit() {
-    let registry = adaptive();
-    let snapshot = registry.snapshot();
-    let index = instance(&snapshot, "a", "llama3.2");
-    let endpoint = &snapshot.endpoints()[0];
-    let live = &snapshot.instance(index).live;
-    let _guards: Vec<_> = (0..2).map(|_| live.begin(Instant::now()).expect("admitted")).collect();
     // A model that makes a token in 10 µs, then "ten times slower" at
     // 100 µs: noise on the way, not the box, so the limit still grows.
-    live.record(&answered(100, 100_000.0, 0), Instant::now());
-    live.record(&answered(100, 10_000.0, 0), Instant::now());
-    assert_eq!(endpoint.live.learned_limit().map(|(_, why)| why), Some(LimitReason::Raised));
+    assert_eq!(reason_after(100_000.0, 10_000.0), Some(LimitReason::Raised));
     // A real model at 20 ms a token, then 200 ms: cut.
-    let registry = adaptive();
-    let snapshot = registry.snapshot();
-    let index = instance(&snapshot, "a", "llama3.2");
-    let endpoint = &snapshot.endpoints()[0];
-    let live = &snapshot.instance(index).live;
-    let _guards: Vec<_> = (0..2).map(|_| live.begin(Instant::now()).expect("admitted")).collect();
-    live.record(&answered(100, 50.0, 0), Instant::now());
-    live.record(&answered(100, 5.0, 0), Instant::now());
-    assert_eq!(endpoint.live.learned_limit().map(|(_, why)| why), Some(LimitReason::Slower));
+    assert_eq!(reason_after(50.0, 5.0), Some(LimitReason::Slower));
 }

@@ -298,15 +298,18 @@ impl<F: AgentFactory> Pool<F> {
 
 impl<F: AgentFactory> Shared<F> {
     /// Carries out what a state transition left to do outside the lock:
-    /// drops dead agents, then frees their slots (which may free more), and
-    /// wakes the maintenance worker if asked.
+    /// drops dead agents, then frees their slots (which may free more),
+    /// wakes the maintenance worker if asked, and last wakes the waiters
+    /// handed a grant.
     pub(crate) fn settle(&self, mut fx: Effects<F::Agent>) {
+        let mut granted = Vec::new();
         loop {
             if fx.wake {
                 self.control.notify_one();
             }
+            granted.append(&mut fx.granted);
             if fx.dead.is_empty() {
-                return;
+                break;
             }
             let ids: Vec<_> = fx.dead.iter().map(|(id, _)| *id).collect();
             // The agents are dropped here, outside the lock and before their
@@ -314,6 +317,12 @@ impl<F: AgentFactory> Shared<F> {
             drop(fx);
             fx = Effects::default();
             self.state.lock().bury(&ids, Instant::now(), &mut fx);
+        }
+        // Only now: a grant may be the slot of an agent evicted above, and
+        // a waiter woken earlier could make its agent on another thread
+        // while the evicted one still lived, one over the quota.
+        for waiter in granted {
+            waiter.notify_one();
         }
     }
 

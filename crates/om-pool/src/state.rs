@@ -57,11 +57,15 @@ pub(crate) struct Effects<A> {
     pub(crate) dead: Vec<(AgentId, A)>,
     /// The maintenance worker has something to do sooner than it planned.
     pub(crate) wake: bool,
+    /// Waiters handed a grant, to be woken once `dead` is dropped: a grant
+    /// may be a slot freed by evicting an agent, and the waiter (on another
+    /// thread) must not make its agent while the evicted one still exists.
+    pub(crate) granted: Vec<Arc<Notify>>,
 }
 
 impl<A> Default for Effects<A> {
     fn default() -> Self {
-        Self { dead: Vec::new(), wake: false }
+        Self { dead: Vec::new(), wake: false, granted: Vec::new() }
     }
 }
 
@@ -557,7 +561,7 @@ impl<A: Agent> State<A> {
                         Err(reservation) => Grant::Spawn(reservation),
                     };
                     self.grants.insert(waiter.id, grant);
-                    waiter.notify.notify_one();
+                    fx.granted.push(waiter.notify);
                     served = true;
                 }
                 Err(blocked) => {
@@ -571,10 +575,10 @@ impl<A: Agent> State<A> {
         served && skipped && !self.waiters.is_empty()
     }
 
-    fn refuse_waiters(&mut self, refusal: &Refusal) {
+    fn refuse_waiters(&mut self, refusal: &Refusal, fx: &mut Effects<A>) {
         for waiter in self.waiters.drain(..) {
             self.grants.insert(waiter.id, Grant::Refused(refusal.clone()));
-            waiter.notify.notify_one();
+            fx.granted.push(waiter.notify);
         }
         self.waiting_since = None;
     }
@@ -698,7 +702,7 @@ impl<A: Agent> State<A> {
             let used = self.tokens_used;
             tracing::info!(used, budget, "token budget exhausted");
             self.events.emit(|| EventKind::BudgetExhausted { used, budget });
-            self.refuse_waiters(&Refusal::Budget { used, budget });
+            self.refuse_waiters(&Refusal::Budget { used, budget }, fx);
         }
         let disposition = if self.closed {
             Disposition::Killed(KillReason::Closed)
@@ -778,7 +782,7 @@ impl<A: Agent> State<A> {
             self.retire(idle.id, Retirement::Kill(KillReason::Closed));
             fx.dead.push((idle.id, idle.agent));
         }
-        self.refuse_waiters(&Refusal::Closed);
+        self.refuse_waiters(&Refusal::Closed, fx);
         tracing::info!(busy = self.busy, "agent pool closed");
     }
 

@@ -180,6 +180,45 @@ fn quotas_hold_under_real_parallelism() {
     }
 }
 
+/// A waiter handed the slot of an agent evicted for it makes its own agent
+/// only once the evicted one is gone, though the check-in that evicted it
+/// runs on another thread and dropping the agent takes a while there.
+#[test]
+fn a_waiter_spawns_into_an_evicted_slot_only_once_the_agent_is_gone() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    let fleet = Fleet::new();
+    rt.block_on(async {
+        let pool = Pool::builder(Factory::new(&fleet))
+            .max(1)
+            .spares(0)
+            .placements([placement("a", "x"), placement("b", "x")])
+            .build()
+            .unwrap();
+        let a = pool.checkout(Request::any().with_model(model("a"))).await.unwrap();
+        let waiting = tokio::spawn({
+            let pool = pool.clone();
+            async move {
+                let agent = pool.checkout(Request::any().with_model(model("b"))).await?;
+                Ok::<_, om_pool::CheckoutError<_>>(agent.placement().clone())
+            }
+        });
+        while pool.stats().waiters == 0 {
+            tokio::task::yield_now().await;
+        }
+        // Checking `a` in leaves it idle and in the way of the waiter: it is
+        // evicted, and its drop on this plain thread takes 50 ms, during
+        // which a waiter woken too soon would make its agent on a worker.
+        fleet.linger_drops(Duration::from_millis(50));
+        std::thread::spawn(move || drop(a)).join().unwrap();
+        assert_eq!(waiting.await.unwrap().unwrap(), placement("b", "x"));
+    });
+    assert_eq!(fleet.max_total(), 1, "never two agents in a pool of one");
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_full_quota_makes_checkouts_wait_and_says_so() {
     let fleet = Fleet::new();

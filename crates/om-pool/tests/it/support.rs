@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use om_core::{EndpointId, ModelName};
@@ -62,6 +62,9 @@ pub(crate) struct Fleet {
     spawned: AtomicUsize,
     /// How many of the next spawns fail.
     fail_spawns: AtomicUsize,
+    /// How long dropping an agent blocks its thread, in milliseconds, as
+    /// stopping a real one does.
+    linger_ms: AtomicU64,
     /// Health switches of the agents made, by id.
     health: Mutex<HashMap<AgentId, Arc<AtomicBool>>>,
     /// Placements asked of the factory, in order, with the id.
@@ -99,6 +102,12 @@ impl Fleet {
         self.fail_spawns.store(count, Ordering::SeqCst);
     }
 
+    /// Dropping an agent from now on blocks for `linger` before it is gone.
+    pub(crate) fn linger_drops(&self, linger: Duration) {
+        let ms = u64::try_from(linger.as_millis()).expect("a short linger");
+        self.linger_ms.store(ms, Ordering::SeqCst);
+    }
+
     pub(crate) fn set_healthy(&self, agent: AgentId, healthy: bool) {
         self.health.lock()[&agent].store(healthy, Ordering::SeqCst);
     }
@@ -134,6 +143,10 @@ struct Presence {
 
 impl Drop for Presence {
     fn drop(&mut self) {
+        let linger = self.fleet.linger_ms.load(Ordering::SeqCst);
+        if linger > 0 {
+            std::thread::sleep(Duration::from_millis(linger));
+        }
         let mut counts = self.fleet.counts.lock();
         counts.total -= 1;
         *counts.models.get_mut(&self.placement.model).expect("counted") -= 1;

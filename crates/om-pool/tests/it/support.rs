@@ -145,6 +145,10 @@ impl Drop for Presence {
     fn drop(&mut self) {
         let linger = self.fleet.linger_ms.load(Ordering::SeqCst);
         if linger > 0 {
+            #[allow(
+                clippy::disallowed_methods,
+                reason = "a drop that blocks its thread is the point: stopping a real agent does"
+            )]
             std::thread::sleep(Duration::from_millis(linger));
         }
         let mut counts = self.fleet.counts.lock();

@@ -190,9 +190,10 @@ impl EndpointLive {
         self.adjust(|l| l.on_answer(ratio, in_flight));
     }
 
-    /// A request waited inside the server for a parallel slot.
-    pub(crate) fn on_queued(&self) {
-        self.adjust(Limiter::on_queued);
+    /// A request waited inside the server for a parallel slot; it began
+    /// with `admitted_with` requests in flight, when that is known.
+    pub(crate) fn on_queued(&self, admitted_with: Option<u32>) {
+        self.adjust(|l| l.on_queued(admitted_with));
     }
 
     /// The endpoint pushed back (503 "server busy", 429).

@@ -176,8 +176,15 @@ impl Limiter {
     }
 
     /// An answer waited inside the server for a parallel slot: the server
-    /// runs fewer at once than the limit sends.
-    pub fn on_queued(&mut self) {
+    /// runs fewer at once than the limit sends. `admitted_with` is how many
+    /// were in flight when the request began, it included: one admitted
+    /// above the limit now was sent under a higher one, which the cuts
+    /// since have answered; cutting again for it would take the limit below
+    /// the slots (every request of a round over them waits).
+    pub fn on_queued(&mut self, admitted_with: Option<u32>) {
+        if admitted_with.is_some_and(|n| n > self.limit()) {
+            return;
+        }
         self.slow_start = false;
         self.set(self.limit - 1.0, LimitReason::Queued);
     }
@@ -282,12 +289,33 @@ mod tests {
             // Answers come from every request in flight, the queued ones
             // among them in proportion.
             if n > 8 && i % n < n - 8 {
-                l.on_queued();
+                l.on_queued(Some(n));
             } else {
                 l.on_answer(1.0, n);
             }
         }
         assert!((7..=10).contains(&l.limit()), "settled at {}", l.limit());
+    }
+
+    #[test]
+    fn requests_sent_under_a_higher_limit_do_not_cut_it_again() {
+        let mut l = limiter(1, 64);
+        while l.limit() < 8 {
+            let n = l.limit();
+            l.on_answer(1.0, n);
+        }
+        // Four slots, eight sent: the four that waited cut it to four.
+        for _ in 0..4 {
+            let n = l.limit();
+            l.on_queued(Some(n));
+        }
+        assert_eq!(l.limit(), 4);
+        // Later answers of that round, admitted with up to eight in flight,
+        // waited too; the cuts already answered them.
+        l.on_queued(Some(6));
+        assert_eq!(l.limit(), 4, "not below the slots");
+        l.on_queued(Some(4));
+        assert_eq!(l.limit(), 3, "one admitted within the limit still cuts");
     }
 
     proptest! {

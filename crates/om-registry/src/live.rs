@@ -373,16 +373,25 @@ impl InstanceLive {
         };
         self.published.in_flight.fetch_add(1, Ordering::Relaxed);
         self.endpoint.start();
-        Ok(InFlight { live: Arc::clone(self), probe, finished: false, work: None })
+        let admitted_with = self.endpoint.in_flight();
+        Ok(InFlight { live: Arc::clone(self), probe, finished: false, work: None, admitted_with })
     }
 
     /// Records an outcome of a request that did not go through
     /// [`begin`](Self::begin) (so it is not a probe).
     pub fn record(&self, outcome: &Outcome, now: Instant) -> Recorded {
-        self.record_with(outcome, None, now)
+        self.record_with(outcome, None, None, now)
     }
 
-    fn record_with(&self, outcome: &Outcome, probe: Option<Probe>, now: Instant) -> Recorded {
+    /// `admitted_with`: the requests in flight on the endpoint when this one
+    /// began, it included, when it went through [`begin`](Self::begin).
+    fn record_with(
+        &self,
+        outcome: &Outcome,
+        probe: Option<Probe>,
+        admitted_with: Option<u32>,
+        now: Instant,
+    ) -> Recorded {
         let config = &self.shared.config;
         let clock = self.shared.clock;
         let cold_load = outcome.is_cold_load(config);
@@ -467,7 +476,7 @@ impl InstanceLive {
             transition
         };
         if outcome.verdict.is_success() && outcome.waited_for_a_slot() {
-            self.endpoint.on_queued();
+            self.endpoint.on_queued(admitted_with);
         } else if let Some(ratio) = pace_ratio {
             self.endpoint.on_answer(ratio, self.endpoint.in_flight());
         }
@@ -539,6 +548,8 @@ pub struct InFlight {
     finished: bool,
     /// The entry in the endpoint's expected work, once [`expect`](Self::expect)ed.
     work: Option<u64>,
+    /// Requests in flight on the endpoint when this one began, it included.
+    admitted_with: u32,
 }
 
 impl InFlight {
@@ -568,7 +579,7 @@ impl InFlight {
     /// Records the outcome and ends the request.
     pub fn finish(mut self, outcome: &Outcome, now: Instant) -> Recorded {
         self.finished = true;
-        self.live.record_with(outcome, self.probe, now)
+        self.live.record_with(outcome, self.probe, Some(self.admitted_with), now)
     }
 }
 

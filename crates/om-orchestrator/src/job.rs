@@ -12,7 +12,6 @@ use om_core::{
 use om_metrics::{TaskRecord, TaskStart};
 use om_registry::{BreakerState, Health, Hold, InstanceId, InstanceIdx, Snapshot};
 use om_router::{ModelSelector, NoRoute, RouteRequest, Why};
-use tokio::sync::Notify;
 use tokio::sync::futures::Notified;
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep_until};
@@ -50,11 +49,9 @@ pub(crate) struct Job {
     recorded: bool,
     /// While the task waits for a busy instance that would finish it
     /// sooner than a free one: its place in that endpoint's queue.
-    hold: Option<Hold>,
-    /// What the task sleeps on while held (made when it first holds): a
-    /// slot of its endpoint freeing wakes the first task held there, in
+    /// A slot of its endpoint freeing wakes the first task held there, in
     /// ticket order, not whichever waiter the shared wake reaches first.
-    hold_wake: Option<Arc<Notify>>,
+    hold: Option<Hold>,
 }
 
 /// What a job asks of the instances it tries.
@@ -161,7 +158,6 @@ impl Job {
             // A metadata call is no task: it never enters the task counts.
             recorded: kind == Kind::Metadata,
             hold: None,
-            hold_wake: None,
         }
     }
 
@@ -377,17 +373,10 @@ impl Job {
     fn hold_for(&mut self, snapshot: &Snapshot, instance: InstanceIdx, service: Duration) {
         let endpoint = &snapshot.endpoint(snapshot.instance(instance).endpoint).live;
         match &self.hold {
-            Some(hold) if hold.is_on(endpoint) => {
-                // A hold exists, so its wake does.
-                if let Some(wake) = &self.hold_wake {
-                    hold.update(service, wake);
-                }
-            }
+            Some(hold) if hold.is_on(endpoint) => hold.update(service),
             _ => {
                 let Some(ticket) = self.route.ticket else { return };
-                let wake = self.hold_wake.get_or_insert_with(|| Arc::new(Notify::new()));
-                let hold = endpoint.hold(ticket, service, wake);
-                let moved = self.hold.replace(hold).is_some();
+                let moved = self.hold.replace(endpoint.hold(ticket, service)).is_some();
                 if moved {
                     self.fleet.inner.permits.wake_all();
                 }
@@ -494,10 +483,10 @@ impl Job {
         // or not, also takes the shared wake of a permit released where
         // nobody is held, and passes it on when it cannot use it: a wake it
         // received and ignored would be lost to the others.
-        let held = self.hold.is_some().then(|| self.hold_wake.clone()).flatten();
+        let held = self.hold.as_ref();
         let own = async {
-            match &held {
-                Some(wake) => wake.notified().await,
+            match held {
+                Some(hold) => hold.woken().await,
                 None => pending().await,
             }
         };

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use om_core::Priority;
 use tokio::sync::Notify;
+use tokio::sync::futures::Notified;
 
 use crate::clock::Ticks;
 use crate::endpoint::EndpointLive;
@@ -201,6 +202,8 @@ fn nanos(d: Duration) -> u64 {
 pub struct Hold {
     endpoint: Arc<EndpointLive>,
     ticket: Ticket,
+    /// What the held request sleeps on; the registry's entry has it too.
+    wake: Arc<Notify>,
 }
 
 impl Hold {
@@ -216,8 +219,15 @@ impl Hold {
 
     /// Updates the held request's expected duration (after it looked
     /// again, so a later free slot may wake it again).
-    pub fn update(&self, expected: Duration, wake: &Arc<Notify>) {
-        self.endpoint.work.lock().hold(self.ticket, expected, wake);
+    pub fn update(&self, expected: Duration) {
+        self.endpoint.work.lock().hold(self.ticket, expected, &self.wake);
+    }
+
+    /// Completes when a slot of the endpoint frees for this request: it is
+    /// the first held there not woken yet ([`EndpointLive::wake_held`]), or
+    /// one woken ahead of it left without taking the slot.
+    pub fn woken(&self) -> Notified<'_> {
+        self.wake.notified()
     }
 }
 
@@ -232,13 +242,13 @@ impl EndpointLive {
     /// tickets see `expected` more work ahead of them here. Holding again
     /// with the same ticket updates the entry.
     ///
-    /// `wake` is notified when a slot of this endpoint frees and this is
-    /// the first held request not woken yet ([`wake_held`](Self::wake_held)):
-    /// a free slot wakes the request it is for, in ticket order, not every
-    /// waiter.
-    pub fn hold(self: &Arc<Self>, ticket: Ticket, expected: Duration, wake: &Arc<Notify>) -> Hold {
-        self.work.lock().hold(ticket, expected, wake);
-        Hold { endpoint: Arc::clone(self), ticket }
+    /// A slot of this endpoint freeing wakes the first held request not
+    /// woken yet ([`wake_held`](Self::wake_held), [`Hold::woken`]): the
+    /// request it is for, in ticket order, not every waiter.
+    pub fn hold(self: &Arc<Self>, ticket: Ticket, expected: Duration) -> Hold {
+        let wake = Arc::new(Notify::new());
+        self.work.lock().hold(ticket, expected, &wake);
+        Hold { endpoint: Arc::clone(self), ticket, wake }
     }
 
     /// Wakes the first request held here that is not woken already; false
@@ -304,7 +314,7 @@ mod tests {
             let notified = wakes[i].notified();
             tokio::pin!(notified);
             // A stored wake completes at once.
-            notified.as_mut().enable() || futures_ready(notified)
+            futures_ready(notified)
         };
         assert!(work.wake_first());
         assert!(woken(0));

@@ -100,8 +100,7 @@ fn held_work_of_earlier_tickets_counts_and_a_higher_priority_skips_it() {
     fleet.measure("fast", 200.0);
     let fast = &fleet.snapshot.endpoint(fleet.snapshot.instance(fleet.index("fast")).endpoint).live;
     // Six seconds of normal work queued for fast, ahead of what follows.
-    let wake = std::sync::Arc::new(tokio::sync::Notify::new());
-    let _held = fast.hold(fleet.registry.ticket(Priority::Normal), Duration::from_secs(6), &wake);
+    let _held = fast.hold(fleet.registry.ticket(Priority::Normal), Duration::from_secs(6));
 
     let mut normal = tokens(100);
     normal.ticket = Some(fleet.registry.ticket(Priority::Normal));

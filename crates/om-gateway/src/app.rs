@@ -10,7 +10,7 @@ use http::header::{AUTHORIZATION, CONTENT_LENGTH, HeaderValue, WWW_AUTHENTICATE}
 use http::request::Parts;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use hyper::body::Incoming;
+use om_http::RequestBody;
 use om_core::RequestId;
 use om_orchestrator::{Fleet, Forward, Forwarded, Options, QueueLimit};
 use serde_json::json;
@@ -128,9 +128,9 @@ impl App {
     ///
     /// # Cancel safety
     ///
-    /// hyper drops the future when the client goes away; whatever the
+    /// The connection drops the future when the client goes away; whatever the
     /// request holds upstream (a connection, a permit) is released then.
-    pub(crate) async fn handle(self, request: Request<Incoming>) -> Response<Body> {
+    pub(crate) async fn handle(self, request: Request<RequestBody>) -> Response<Body> {
         let id = self.shared.ids.assign(request.headers());
         let span = tracing::info_span!(
             "request",
@@ -156,7 +156,7 @@ impl App {
 
     /// The answer to every request of a connection past the connection
     /// limit: 503 with `Retry-After`, in the shape of the route's face.
-    pub(crate) fn over_connection_limit(&self, request: &Request<Incoming>) -> Response<Body> {
+    pub(crate) fn over_connection_limit(&self, request: &Request<RequestBody>) -> Response<Body> {
         let limit = self.shared.settings.max_connections;
         let error = om_core::Error::new(
             om_core::ErrorKind::Busy,
@@ -166,7 +166,7 @@ impl App {
         Face::of_path(request.uri().path()).failure(&error, true)
     }
 
-    async fn route(&self, request: Request<Incoming>, id: &RequestId) -> Response<Body> {
+    async fn route(&self, request: Request<RequestBody>, id: &RequestId) -> Response<Body> {
         let (parts, body) = request.into_parts();
         let Some((route, methods)) = Route::resolve(parts.uri.path()) else {
             return reply::text(StatusCode::NOT_FOUND, "404 page not found");
@@ -212,7 +212,7 @@ impl App {
 
     /// Reads the request body, refusing more than the limit: at once from
     /// `Content-Length`, else as soon as the bytes read pass it.
-    async fn read_body(&self, parts: &Parts, body: Incoming) -> Result<Bytes, BodyFailure> {
+    async fn read_body(&self, parts: &Parts, body: RequestBody) -> Result<Bytes, BodyFailure> {
         let limit = self.shared.settings.max_body_bytes;
         let declared = parts
             .headers
@@ -231,8 +231,7 @@ impl App {
             // A copy of exactly the body's size: a body of one frame is a
             // slice of the connection's read buffer, and the request keeps
             // its body for as long as its answer streams, which would pin
-            // that buffer (8 KiB or more) and make hyper allocate another
-            // one to watch for the client going away.
+            // that buffer (up to 16 KiB) for all that time.
             Ok(collected) => Ok(Bytes::copy_from_slice(&collected.to_bytes())),
             Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
                 Err(BodyFailure::TooLarge(limit))

@@ -15,7 +15,7 @@ use om_orchestrator::Forwarded;
 /// A response body. Each item becomes one HTTP/1.1 chunk, written as soon
 /// as it is ready: lines are never held back or re-cut.
 ///
-/// Dropping it (hyper does when the client goes away) drops the upstream
+/// Dropping it (the connection does when the client goes away) drops the upstream
 /// answer, which closes its connection: that is how a client's disconnect
 /// stops generation upstream.
 pub(crate) struct Body {

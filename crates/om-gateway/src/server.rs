@@ -1,16 +1,12 @@
 //! The accept loop: one HTTP/1.1 connection per accepted socket, tracked so
 //! that shutdown can let answers under way finish, then close what is left.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use om_http::{ServeConfig, serve_connection};
 use om_orchestrator::Fleet;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -23,9 +19,8 @@ use crate::error::Error;
 use crate::served::Served;
 use crate::settings::Settings;
 
-/// One request's answer, as hyper awaits it.
-type BoxedAnswer =
-    Pin<Box<dyn Future<Output = Result<http::Response<crate::body::Body>, Infallible>> + Send>>;
+/// One request's answer, as the connection awaits it.
+type BoxedAnswer = Pin<Box<dyn Future<Output = http::Response<crate::body::Body>> + Send>>;
 
 /// The gateway, bound and ready to [`run`](Self::run).
 ///
@@ -105,8 +100,10 @@ impl Gateway {
         let app = App::new(fleet, settings, served);
         let scheme = if tls.is_some() { "https" } else { "http" };
         tracing::info!(addr = %local_addr, scheme, "gateway listening");
-        let graceful = GracefulShutdown::new();
         let tracker = TaskTracker::new();
+        // Cancelled at shutdown: idle connections close, busy ones after
+        // their answer.
+        let drain = CancellationToken::new();
         // Cancelled when the grace period is over: closes what is left.
         let close = CancellationToken::new();
         loop {
@@ -137,40 +134,35 @@ impl Gateway {
                 tracing::debug!(%peer, limit = max_connections, "connection over the limit");
             }
             let app = app.clone();
-            let service = service_fn(move |request| {
+            let service = move |request| {
                 let app = app.clone();
-                // Boxed: hyper keeps room for one request's future for as
-                // long as the connection lives, and the unboxed future is
-                // kilobytes (every await of routing and forwarding), held
-                // through a whole stream after it has completed.
+                // Boxed: the unboxed future is kilobytes (every await of
+                // routing and forwarding), and the connection's own
+                // future would be that much larger for its whole life.
                 let answer: BoxedAnswer = Box::pin(async move {
-                    let response = if overloaded {
+                    if overloaded {
                         app.over_connection_limit(&request)
                     } else {
                         app.handle(request).await
-                    };
-                    Ok::<_, Infallible>(response)
+                    }
                 });
                 answer
-            });
+            };
             // HTTP/1.1 with keep-alive; a limit on how long a request head
             // may take (an idle or slow client cannot hold a task forever),
             // none on how long an answer may stream.
-            let mut http = http1::Builder::new();
-            http.timer(TokioTimer::new())
-                .header_read_timeout(header_read_timeout)
-                .keep_alive(!overloaded);
-            let watcher = graceful.watcher();
+            let config = ServeConfig {
+                header_read_timeout,
+                keep_alive: !overloaded,
+                ..ServeConfig::default()
+            };
+            let drain = drain.clone();
             let close = close.clone();
             let tls = tls.clone().map(TlsAcceptor::from);
             tracker.spawn(async move {
                 let served = async {
                     match tls {
-                        None => {
-                            watcher
-                                .watch(http.serve_connection(TokioIo::new(stream), service))
-                                .await
-                        }
+                        None => serve_connection(Box::new(stream), &config, service, &drain).await,
                         // The handshake gets the time a request head gets.
                         // Boxed: a TLS stream is large, and unboxed it would
                         // grow every plain connection's task to its size.
@@ -179,8 +171,7 @@ impl Gateway {
                                 .await
                             {
                                 Ok(Ok(stream)) => {
-                                    watcher
-                                        .watch(http.serve_connection(TokioIo::new(stream), service))
+                                    serve_connection(Box::new(stream), &config, service, &drain)
                                         .await
                                 }
                                 Ok(Err(err)) => {
@@ -209,9 +200,10 @@ impl Gateway {
             });
         }
         drop(listener);
-        tracing::info!(connections = graceful.count(), "gateway stopping");
+        tracing::info!(connections = tracker.len(), "gateway stopping");
         tracker.close();
-        if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+        drain.cancel();
+        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
             tracing::warn!(grace_ms = grace.as_millis() as u64, "closing connections still busy");
             close.cancel();
         }

@@ -1,7 +1,7 @@
 //! Round trips through om-client against om-sim on loopback, next to a raw
-//! hyper-util request for the same body on the same pool: the ratio is the
-//! client's own overhead (timers, connection capture, header building,
-//! error mapping, NDJSON framing).
+//! om-http request for the same body on the same pool: the ratio is the
+//! client's own overhead (timers, header building, error mapping, NDJSON
+//! framing).
 //!
 //! Two servers, each benchmarked both ways:
 //!
@@ -26,7 +26,7 @@ use criterion::{
 };
 use futures_util::StreamExt;
 use http::{Method, Request, header};
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use om_client::{Client, HttpClient, HttpConfig, USER_AGENT_VALUE};
 use om_core::wire::{
     ChatRequest, ChatResponse, GenerateRequest, GenerateResponse, Message, Options, Role,
@@ -57,7 +57,7 @@ fn generate_request(tokens: i64) -> GenerateRequest {
     }
 }
 
-/// A plain hyper-util POST of `body` to `url`, the whole body collected.
+/// A plain om-http POST of `body` to `url`, the whole body collected.
 async fn raw_post<B: Serialize>(http: &HttpClient, url: &str, body: &B, accept: &str) -> Bytes {
     let json = serde_json::to_vec(body).expect("serialisable body");
     let request = Request::builder()
@@ -66,9 +66,10 @@ async fn raw_post<B: Serialize>(http: &HttpClient, url: &str, body: &B, accept: 
         .header(header::CONTENT_TYPE, "application/json")
         .header(header::ACCEPT, accept)
         .header(header::USER_AGENT, USER_AGENT_VALUE)
-        .body(Full::new(Bytes::from(json)))
+        .body(Bytes::from(json))
         .expect("a valid request");
-    let response = http.request(request).await.expect("a response");
+    let connection = http.connect(request.uri()).await.expect("a connection");
+    let response = connection.send(request).await.expect("a response");
     assert!(response.status().is_success());
     response.into_body().collect().await.expect("a whole body").to_bytes()
 }
@@ -104,7 +105,7 @@ fn bench_server(group: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, base: &s
         });
     });
     let url = format!("{base}/api/generate");
-    group.bench_function("generate_once/raw_hyper", |b| {
+    group.bench_function("generate_once/raw_http", |b| {
         b.iter(|| {
             rt.block_on(async {
                 black_box(raw_once::<_, GenerateResponse>(&http, &url, &generate).await)
@@ -119,7 +120,7 @@ fn bench_server(group: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, base: &s
         });
     });
     let url = format!("{base}/api/chat");
-    group.bench_function("chat_once/raw_hyper", |b| {
+    group.bench_function("chat_once/raw_http", |b| {
         b.iter(|| {
             rt.block_on(async { black_box(raw_once::<_, ChatResponse>(&http, &url, &chat).await) })
         });
@@ -139,7 +140,7 @@ fn bench_server(group: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, base: &s
             })
         });
     });
-    group.bench_function("chat_stream_8_tokens/raw_hyper", |b| {
+    group.bench_function("chat_stream_8_tokens/raw_http", |b| {
         b.iter(|| rt.block_on(async { black_box(raw_stream(&http, &url, &streaming).await) }));
     });
 }

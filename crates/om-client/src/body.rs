@@ -7,8 +7,8 @@ use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use hyper::body::Body as _;
-use hyper::body::Incoming;
+use http_body::Body as _;
+use om_http::ResponseBody;
 use tokio::time::{Instant, Sleep};
 
 use om_core::{Error, ErrorKind, TimeoutPhase};
@@ -21,7 +21,7 @@ use crate::timeouts::earliest;
 ///
 /// # Cancel safety
 ///
-/// Dropping it drops the hyper body; a body that was not read to its end
+/// Dropping it drops the response body; a body that was not read to its end
 /// closes its connection instead of returning it to the pool, which is how
 /// Ollama learns that the client went away and stops generating.
 #[derive(Debug)]
@@ -34,7 +34,7 @@ pub(crate) struct BodyReader {
 /// The body as the endpoint sends it.
 #[derive(Debug)]
 struct Raw {
-    body: Incoming,
+    body: ResponseBody,
     /// Until the first data bytes.
     first_byte: Option<Instant>,
     /// The longest gap between data frames after the first.
@@ -57,7 +57,7 @@ pub(crate) enum ReadFailure {
     /// A limit ran out.
     Timeout(TimeoutPhase),
     /// The connection broke.
-    Body(hyper::Error),
+    Body(om_http::Error),
     /// The answer of an OpenAI-compatible endpoint could not be converted.
     Translate(Error),
 }
@@ -74,7 +74,7 @@ impl ReadFailure {
 
 impl BodyReader {
     pub(crate) fn new(
-        body: Incoming,
+        body: ResponseBody,
         first_byte: Option<Instant>,
         idle: Option<Duration>,
         total: Option<Instant>,
@@ -95,7 +95,7 @@ impl BodyReader {
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe: a dropped call loses no data (hyper keeps unread frames,
+    /// Cancel safe: a dropped call loses no data (the body keeps unread bytes,
     /// the translator keeps what it converted).
     pub(crate) async fn next_chunk(&mut self) -> Result<Option<Bytes>, ReadFailure> {
         std::future::poll_fn(|cx| self.poll_chunk(cx)).await

@@ -6,9 +6,7 @@ use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HOST, USER_AGENT};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderValue, Method, Request, Response, Uri};
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper_util::client::legacy::connect::capture_connection;
+use om_http::ResponseBody;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
@@ -32,7 +30,7 @@ use om_core::Backoff;
 
 use crate::retry::RetryPolicy;
 use crate::stream::{Chunk, Context, ndjson_stream};
-use crate::timeouts::{Timeouts, deadline_after, earliest, run_until, sleep_until};
+use crate::timeouts::{Timeouts, deadline_after, earliest, run_until};
 
 /// The `User-Agent` of every request.
 pub const USER_AGENT_VALUE: &str = concat!("ollama-meta/", env!("CARGO_PKG_VERSION"));
@@ -62,7 +60,7 @@ const NDJSON: HeaderValue = HeaderValue::from_static("application/x-ndjson");
 ///
 /// Every call may be dropped at any point. Dropping a call before its
 /// response arrived, or dropping a returned [`ChunkStream`] before its end,
-/// drops the hyper response body, which closes the connection instead of
+/// drops the response body, which closes the connection instead of
 /// returning it to the pool; Ollama sees the disconnect and stops generating
 /// (`OLLAMA_API.md` §8). Nothing is retried after a drop.
 #[derive(Debug, Clone)]
@@ -125,7 +123,7 @@ pub(crate) struct Call {
 
 /// A 2xx response head and the deadlines its body is read under.
 pub(crate) struct Started {
-    pub(crate) response: Response<Incoming>,
+    pub(crate) response: Response<ResponseBody>,
     pub(crate) first_byte: Option<Instant>,
     pub(crate) total: Option<Instant>,
     /// Converts an OpenAI-compatible endpoint's answer to native bytes.
@@ -617,30 +615,34 @@ impl Client {
     async fn attempt(&self, call: &Call, total: Option<Instant>) -> Result<Started> {
         let endpoint = &*self.inner.label;
         let timeouts = self.inner.timeouts;
-        let mut request = self.build(call)?;
-        let mut connection = capture_connection(&mut request);
-        let response = self.inner.http.request(request);
-        tokio::pin!(response);
-
-        // Phase 1: until a connection (new or pooled) carries the request.
+        let http = &self.inner.http;
         let connect_limit =
             earliest(deadline_after(timeouts.connect), TimeoutPhase::Connect, total);
-        let early = tokio::select! {
-            biased;
-            response = &mut response => Some(response),
-            _ = connection.wait_for_connection_metadata() => None,
-            phase = sleep_until(connect_limit) => return Err(errors::timeout(phase, endpoint, false)),
-        };
-
-        // Phase 2: until the head (and, in the body reader, the first bytes).
         let first_byte = deadline_after(timeouts.first_byte);
-        let response = match early {
-            Some(response) => response,
-            None => run_until(earliest(first_byte, TimeoutPhase::FirstByte, total), response)
+        let head_limit = earliest(first_byte, TimeoutPhase::FirstByte, total);
+        let timed_out = |phase| errors::timeout(phase, endpoint, false);
+        let failed = |e| errors::from_request_error(e, endpoint);
+
+        // Phase 1: until a connection (pooled or new) can carry the request.
+        let request = self.build(call)?;
+        let connection =
+            run_until(connect_limit, http.connect(request.uri())).await.map_err(timed_out)?;
+        let connection = connection.map_err(failed)?;
+        // Phase 2: until the head (and, in the body reader, the first bytes).
+        let reused = connection.is_reused();
+        let mut sent = run_until(head_limit, connection.send(request)).await.map_err(timed_out)?;
+        if reused && sent.as_ref().is_err_and(om_http::Error::is_closed) {
+            // The endpoint closed the pooled connection just as it was
+            // taken, before answering anything: the request goes again, once,
+            // on a new connection.
+            let request = self.build(call)?;
+            let connection = run_until(connect_limit, http.connect_new(request.uri()))
                 .await
-                .map_err(|phase| errors::timeout(phase, endpoint, false))?,
-        };
-        let response = response.map_err(|e| errors::from_request_error(e, endpoint))?;
+                .map_err(timed_out)?
+                .map_err(failed)?;
+            sent = run_until(head_limit, connection.send(request)).await.map_err(timed_out)?;
+        }
+        let response = sent.map_err(failed)?;
 
         let status = response.status();
         if status.is_success() {
@@ -655,7 +657,7 @@ impl Client {
         Err(errors::from_status(status, &head.headers, &body))
     }
 
-    fn build(&self, call: &Call) -> Result<Request<Full<Bytes>>> {
+    fn build(&self, call: &Call) -> Result<Request<Bytes>> {
         let inner = &*self.inner;
         let uri: Uri = match &inner.origin {
             Some((scheme, authority)) => {
@@ -686,9 +688,9 @@ impl Client {
         let body = match &call.body {
             Some(body) => {
                 builder = builder.header(CONTENT_TYPE, JSON);
-                Full::new(body.clone())
+                body.clone()
             }
-            None => Full::new(Bytes::new()),
+            None => Bytes::new(),
         };
         builder.body(body).map_err(|e| {
             Error::new(ErrorKind::Internal, "cannot build the HTTP request").with_source(e)
@@ -701,7 +703,7 @@ mod tests {
     use super::*;
     use crate::http::http_client;
 
-    fn built(url: &str, call: &Call) -> Request<Full<Bytes>> {
+    fn built(url: &str, call: &Call) -> Request<Bytes> {
         Client::new(http_client(), url.parse().unwrap()).build(call).unwrap()
     }
 
@@ -723,13 +725,13 @@ mod tests {
     #[test]
     fn host_is_set_for_loopback_upstreams_only() {
         let call = Client::get("/api/tags", JSON);
-        // hyper would drop the default port from its own Host; ours keeps the
+        // The connection would drop the default port from its own Host; ours keeps the
         // upstream's authority exactly.
         let loopback = built("http://127.0.0.1:80", &call);
         assert_eq!(loopback.headers()[HOST], "127.0.0.1:80");
         assert_eq!(built("localhost:11434", &call).headers()[HOST], "localhost:11434");
         assert_eq!(built("[::1]:7000", &call).headers()[HOST], "[::1]:7000");
-        // A remote upstream gets hyper's Host from the URI.
+        // A remote upstream gets the connection's Host from the URI.
         assert!(built("http://10.0.0.2:11434", &call).headers().get(HOST).is_none());
         assert!(loopback.headers().get(AUTHORIZATION).is_none());
     }

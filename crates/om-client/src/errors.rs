@@ -1,8 +1,8 @@
 //! Mapping transport failures and non-success responses onto
 //! [`om_core::Error`].
 //!
-//! Decisions are made on hyper-util's predicates (`is_connect`) and on the
-//! `io::ErrorKind` in the cause chain, never on message text.
+//! Decisions are made on om-http's predicates (`is_connect`, `is_timeout`)
+//! and on the error types in the cause chain, never on message text.
 
 use std::error::Error as StdError;
 use std::io;
@@ -14,13 +14,13 @@ use om_core::{Error, ErrorKind, TimeoutPhase};
 use crate::retry::parse_retry_after;
 
 /// A failure of `Client::request` (before a response head arrived).
-pub(crate) fn from_request_error(err: hyper_util::client::legacy::Error, endpoint: &str) -> Error {
+pub(crate) fn from_request_error(err: om_http::Error, endpoint: &str) -> Error {
     if err.is_connect() {
         if let Some(tls) = tls_failure(&err) {
             return Error::new(ErrorKind::Connect, format!("TLS with {endpoint} failed: {tls}"))
                 .with_source(err);
         }
-        if caused_by_timeout(&err) {
+        if err.is_timeout() || caused_by_timeout(&err) {
             return Error::new(
                 ErrorKind::Timeout(TimeoutPhase::Connect),
                 format!("timed out connecting to {endpoint}"),
@@ -40,7 +40,7 @@ pub(crate) fn from_request_error(err: hyper_util::client::legacy::Error, endpoin
 }
 
 /// A failure while reading a response body.
-pub(crate) fn from_body_error(err: hyper::Error, endpoint: &str, partial: bool) -> Error {
+pub(crate) fn from_body_error(err: om_http::Error, endpoint: &str, partial: bool) -> Error {
     Error::new(
         ErrorKind::Disconnected,
         format!("connection to {endpoint} broke while reading the response body"),

@@ -1,8 +1,8 @@
-//! The shared, pooled hyper-util client that every endpoint client uses,
-//! over plain TCP or TLS.
+//! The shared, pooled HTTP/1.1 client (om-http's) that every endpoint
+//! client uses, over plain TCP or TLS.
 //!
-//! hyper-util's legacy `Client` keys its connection pool on scheme and
-//! authority, so one instance serves every endpoint of a fleet: build it once
+//! Its pool is keyed on scheme, host and port, so one instance serves
+//! every endpoint of a fleet: build it once
 //! (in `main` or the orchestrator) and hand clones to each [`crate::Client`].
 //! `https` endpoints are reached with rustls, trusting the platform's roots
 //! and, when given, the certificates of one more CA file ([`tls_config`]).
@@ -11,11 +11,6 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use om_core::{Error, ErrorKind};
 use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::CertificateDer;
@@ -23,8 +18,7 @@ use rustls_pki_types::pem::PemObject;
 
 /// The pooled HTTP/1 client shared by endpoint clients. Cloning it is cheap
 /// and clones share one pool.
-pub type HttpClient =
-    hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub type HttpClient = om_http::Client;
 
 /// Settings of the shared [`HttpClient`].
 #[derive(Debug, Clone)]
@@ -61,27 +55,16 @@ impl Default for HttpConfig {
 
 impl HttpConfig {
     /// Builds the client: `TCP_NODELAY` on (tokens are small writes that
-    /// must not wait for Nagle), the connect timeout on the connector, TLS
-    /// for `https` URLs (plain HTTP stays plain), and the pool idle timeout
-    /// with the Tokio timer it needs to take effect.
+    /// must not wait for Nagle), the connect timeout, TLS for `https` URLs
+    /// (plain HTTP stays plain), the pool's idle timeout and size.
     pub fn build(&self) -> HttpClient {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(self.connect_timeout);
-        connector.set_keepalive(self.tcp_keepalive);
-        // The TLS layer hands the connector `https` URLs too.
-        connector.enforce_http(false);
-        let tls = self.tls.clone().unwrap_or_else(platform_tls);
-        let connector = HttpsConnectorBuilder::new()
-            .with_tls_config(ClientConfig::clone(&tls))
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(connector);
-        hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(self.pool_idle_timeout)
-            .pool_max_idle_per_host(self.pool_max_idle_per_host)
-            .pool_timer(TokioTimer::new())
-            .build(connector)
+        om_http::Client::new(om_http::ClientConfig {
+            connect_timeout: self.connect_timeout,
+            idle_timeout: self.pool_idle_timeout,
+            max_idle_per_origin: self.pool_max_idle_per_host,
+            tcp_keepalive: self.tcp_keepalive,
+            tls: self.tls.clone().unwrap_or_else(platform_tls),
+        })
     }
 }
 

@@ -89,17 +89,6 @@ pub(crate) async fn run_until<F: Future>(
     }
 }
 
-/// Sleeps until `limit`, or forever when there is none.
-pub(crate) async fn sleep_until(limit: Option<(Instant, TimeoutPhase)>) -> TimeoutPhase {
-    match limit {
-        Some((at, phase)) => {
-            tokio::time::sleep_until(at).await;
-            phase
-        }
-        None => std::future::pending().await,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -430,9 +430,12 @@ async fn read_head(conn: &mut Conn, method: &Method, origin: &Origin) -> Result<
             Error::io(kind, format!("reading the response head from {origin}"), e)
         })?;
         if n == 0 {
+            // Before any byte of an answer, the request can go again on
+            // another connection (`Closed`); mid-head it cannot.
+            let kind = if any { ErrorKind::Io } else { ErrorKind::Closed };
             return Err(Error::new(
-                ErrorKind::Closed,
-                format!("{origin} closed the connection before the response head"),
+                kind,
+                format!("{origin} closed the connection before the end of the response head"),
             ));
         }
         any = true;

@@ -10,8 +10,8 @@ use http::header::{AUTHORIZATION, CONTENT_LENGTH, HeaderValue, WWW_AUTHENTICATE}
 use http::request::Parts;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use om_http::RequestBody;
 use om_core::RequestId;
+use om_http::RequestBody;
 use om_orchestrator::{Fleet, Forward, Forwarded, Options, QueueLimit};
 use serde_json::json;
 use tokio::time::Instant;

@@ -189,7 +189,8 @@ impl Conn {
                 self.buf.reserve(want);
             }
         }
-        let n = ready!(tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.buf))?;
+        let n =
+            ready!(tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.buf))?;
         if n >= want {
             self.next_read = (want * 2).min(MAX_READ);
         } else if n < want / 2 {
@@ -228,7 +229,12 @@ impl Client {
     pub async fn connect(&self, uri: &Uri) -> Result<Connection, Error> {
         let origin = Origin::of(uri)?;
         if let Some(conn) = self.checkout(&origin) {
-            return Ok(Connection { conn, origin, pool: Arc::downgrade(&self.shared), reused: true });
+            return Ok(Connection {
+                conn,
+                origin,
+                pool: Arc::downgrade(&self.shared),
+                reused: true,
+            });
         }
         self.open(origin).await
     }
@@ -277,9 +283,10 @@ impl Client {
         let name = ServerName::try_from(origin.host.to_string()).map_err(|_| {
             Error::new(ErrorKind::Connect, format!("{} is not a TLS server name", origin.host))
         })?;
-        let tls = self.shared.tls.connect(name, tcp).await.map_err(|e| {
-            Error::io(ErrorKind::Connect, format!("TLS with {origin} failed"), e)
-        })?;
+        let tls =
+            self.shared.tls.connect(name, tcp).await.map_err(|e| {
+                Error::io(ErrorKind::Connect, format!("TLS with {origin} failed"), e)
+            })?;
         Ok(Stream::Tls(Box::new(tls)))
     }
 
@@ -375,8 +382,8 @@ impl Connection {
                 headers.insert(HOST, value);
             }
         }
-        let sends_body = !body.is_empty()
-            || matches!(parts.method, Method::POST | Method::PUT | Method::PATCH);
+        let sends_body =
+            !body.is_empty() || matches!(parts.method, Method::POST | Method::PUT | Method::PATCH);
         let framing =
             if sends_body { BodyHeader::Length(body.len() as u64) } else { BodyHeader::None };
         let inline = if body.len() <= INLINE_BODY { body.len() } else { 0 };
@@ -404,7 +411,11 @@ impl Connection {
 }
 
 /// Reads a final response head, skipping interim (1xx) ones.
-async fn read_head(conn: &mut Conn, method: &Method, origin: &Origin) -> Result<ResponseHead, Error> {
+async fn read_head(
+    conn: &mut Conn,
+    method: &Method,
+    origin: &Origin,
+) -> Result<ResponseHead, Error> {
     let mut any = false;
     loop {
         if !conn.buf.is_empty() {
@@ -412,7 +423,10 @@ async fn read_head(conn: &mut Conn, method: &Method, origin: &Origin) -> Result<
                 conn.buf.advance(len);
                 if head.parts.status.is_informational() {
                     if head.parts.status == http::StatusCode::SWITCHING_PROTOCOLS {
-                        return Err(Error::new(ErrorKind::Malformed, "unexpected 101 Switching Protocols"));
+                        return Err(Error::new(
+                            ErrorKind::Malformed,
+                            "unexpected 101 Switching Protocols",
+                        ));
                     }
                     continue;
                 }
@@ -426,7 +440,11 @@ async fn read_head(conn: &mut Conn, method: &Method, origin: &Origin) -> Result<
             }
         }
         let n = std::future::poll_fn(|cx| conn.poll_fill(cx)).await.map_err(|e| {
-            let kind = if crate::error::is_disconnect(e.kind()) && !any { ErrorKind::Closed } else { ErrorKind::Io };
+            let kind = if crate::error::is_disconnect(e.kind()) && !any {
+                ErrorKind::Closed
+            } else {
+                ErrorKind::Io
+            };
             Error::io(kind, format!("reading the response head from {origin}"), e)
         })?;
         if n == 0 {
@@ -472,10 +490,11 @@ impl ResponseBody {
         self.finished = true;
         if let Some(state) = self.state.take() {
             let Receiving { conn, origin, pool } = *state;
-            if self.keep_alive && conn.buf.is_empty() {
-                if let Some(pool) = pool.upgrade() {
-                    pool.checkin(origin, conn);
-                }
+            if self.keep_alive
+                && conn.buf.is_empty()
+                && let Some(pool) = pool.upgrade()
+            {
+                pool.checkin(origin, conn);
             }
         }
     }

@@ -72,8 +72,10 @@ impl Framing {
     /// body not yet complete.
     pub(crate) fn at_eof(&self) -> Result<Step, Error> {
         match self {
-            Self::Empty | Self::Length(0) | Self::Close => Ok(Step::End),
-            Self::Chunked(Chunked { state: State::Done, .. }) => Ok(Step::End),
+            Self::Empty
+            | Self::Length(0)
+            | Self::Close
+            | Self::Chunked(Chunked { state: State::Done, .. }) => Ok(Step::End),
             _ => Err(Error::new(ErrorKind::Closed, "the connection closed before the body ended")),
         }
     }
@@ -162,13 +164,14 @@ impl Chunked {
                 State::Size { value: value * 16 + digit, digits: digits + 1 }
             }
             (State::Size { digits: 0, .. }, _) => return Err(malformed("no chunk size")),
-            (State::Size { value, .. }, b'\r') => State::SizeLf { value },
+            (State::Size { value, .. } | State::Extension { value }, b'\r') => {
+                State::SizeLf { value }
+            }
             (State::Size { value, .. }, b';' | b' ' | b'\t') => State::Extension { value },
-            (State::Extension { value }, b'\r') => State::SizeLf { value },
             (State::Extension { value }, b) if b == b'\t' || !b.is_ascii_control() => {
                 State::Extension { value }
             }
-            (State::SizeLf { value: 0 }, b'\n') => State::TrailerStart,
+            (State::SizeLf { value: 0 } | State::TrailerLf, b'\n') => State::TrailerStart,
             (State::SizeLf { value }, b'\n') => {
                 self.control = 0;
                 State::Data(value)
@@ -183,7 +186,6 @@ impl Chunked {
                 State::TrailerLine
             }
             (State::TrailerLine, b'\r') => State::TrailerLf,
-            (State::TrailerLf, b'\n') => State::TrailerStart,
             (State::EndLf, b'\n') => State::Done,
             (State::Size { .. } | State::Extension { .. }, _) => {
                 return Err(malformed("an unexpected byte in a chunk-size line"));
@@ -205,9 +207,9 @@ pub(crate) fn chunk_header(len: usize) -> ChunkHeader {
             break;
         }
     }
-    for i in 0..digits {
+    for (i, byte) in bytes.iter_mut().take(digits).enumerate() {
         let nibble = (len >> (4 * (digits - 1 - i))) & 0xf;
-        bytes[i] = b"0123456789abcdef"[nibble];
+        *byte = b"0123456789abcdef"[nibble];
     }
     bytes[digits] = b'\r';
     bytes[digits + 1] = b'\n';
@@ -238,7 +240,11 @@ mod tests {
 
     /// Everything `framing` yields for `wire` fed in pieces of `step`
     /// bytes, and what follows the body's end (buffered or not yet fed).
-    fn decode_all(mut framing: Framing, wire: &[u8], step: usize) -> Result<(Vec<u8>, Vec<u8>), Error> {
+    fn decode_all(
+        mut framing: Framing,
+        wire: &[u8],
+        step: usize,
+    ) -> Result<(Vec<u8>, Vec<u8>), Error> {
         let mut buf = BytesMut::new();
         let mut out = Vec::new();
         let mut fed = 0;
@@ -280,7 +286,8 @@ mod tests {
 
     #[test]
     fn extensions_and_trailers_are_skipped() {
-        let wire = b"5;name=value\r\nhello\r\n6 ; x\r\n world\r\n0\r\nExpires: never\r\nX: y\r\n\r\nNEXT";
+        let wire =
+            b"5;name=value\r\nhello\r\n6 ; x\r\n world\r\n0\r\nExpires: never\r\nX: y\r\n\r\nNEXT";
         let (body, rest) = decode_all(Framing::chunked(), wire, 3).unwrap();
         assert_eq!(body, b"hello world");
         assert_eq!(rest, b"NEXT");

@@ -144,9 +144,7 @@ pub(crate) fn parse_request(buf: &[u8]) -> Result<Option<(RequestHead, usize)>, 
         (None, None) => Framing::Empty,
     };
     let expect_continue = version == Version::HTTP_11
-        && headers
-            .get(EXPECT)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        && headers.get(EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     let mut request = http::Request::new(());
     *request.method_mut() = method;
     *request.uri_mut() = uri;
@@ -168,8 +166,8 @@ pub(crate) fn parse_response(
         httparse::Status::Complete(len) => len,
         httparse::Status::Partial => return Ok(None),
     };
-    let status = StatusCode::from_u16(parsed.code.unwrap_or(0))
-        .map_err(|_| malformed("bad status code"))?;
+    let status =
+        StatusCode::from_u16(parsed.code.unwrap_or(0)).map_err(|_| malformed("bad status code"))?;
     let version = version(parsed.version);
     let headers = headers(parsed.headers)?;
     let mut keep_alive = keeps_alive(version, &headers);
@@ -296,7 +294,8 @@ mod tests {
 
     #[test]
     fn a_request_head_and_its_framing() {
-        let wire = "POST /api/chat?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n\r\n{\"model\":1}";
+        let wire =
+            "POST /api/chat?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n\r\n{\"model\":1}";
         let (head, len) = request(wire).unwrap().unwrap();
         assert_eq!(len, wire.len() - 11);
         assert_eq!(head.parts.method, Method::POST);
@@ -315,7 +314,8 @@ mod tests {
         assert!(!keep("GET / HTTP/1.1\r\nConnection: Close\r\n\r\n"));
         assert!(!keep("GET / HTTP/1.0\r\n\r\n"));
         assert!(keep("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
-        let wire = "POST / HTTP/1.1\r\nExpect: 100-continue\r\nTransfer-Encoding: gzip, chunked\r\n\r\n";
+        let wire =
+            "POST / HTTP/1.1\r\nExpect: 100-continue\r\nTransfer-Encoding: gzip, chunked\r\n\r\n";
         let (head, _) = request(wire).unwrap().unwrap();
         assert!(head.expect_continue && matches!(head.framing, Framing::Chunked(_)));
     }
@@ -397,10 +397,10 @@ mod tests {
         ) {
             let mut headers = HeaderMap::new();
             for (name, value) in &fields {
-                if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
-                    if n != CONTENT_LENGTH && n != TRANSFER_ENCODING && n != CONNECTION && n != EXPECT {
-                        headers.insert(n, v);
-                    }
+                if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value))
+                    && n != CONTENT_LENGTH && n != TRANSFER_ENCODING && n != CONNECTION && n != EXPECT
+                {
+                    headers.insert(n, v);
                 }
             }
             let wire = write_request(&Method::GET, "/", &headers, BodyHeader::None, 0);

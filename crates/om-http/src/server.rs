@@ -180,11 +180,18 @@ impl Body for RequestBody {
                 Ok(n) if n > 0 => reading.continue_left -= n,
                 Ok(_) => {
                     reading.broken = true;
-                    return Poll::Ready(Some(Err(Error::new(ErrorKind::Closed, "client went away"))));
+                    return Poll::Ready(Some(Err(Error::new(
+                        ErrorKind::Closed,
+                        "client went away",
+                    ))));
                 }
                 Err(e) => {
                     reading.broken = true;
-                    return Poll::Ready(Some(Err(Error::io(ErrorKind::Io, "writing 100 Continue", e))));
+                    return Poll::Ready(Some(Err(Error::io(
+                        ErrorKind::Io,
+                        "writing 100 Continue",
+                        e,
+                    ))));
                 }
             }
         }
@@ -216,7 +223,11 @@ impl Body for RequestBody {
                 Ok(_) => {}
                 Err(e) => {
                     reading.broken = true;
-                    return Poll::Ready(Some(Err(Error::io(ErrorKind::Io, "reading the request body", e))));
+                    return Poll::Ready(Some(Err(Error::io(
+                        ErrorKind::Io,
+                        "reading the request body",
+                        e,
+                    ))));
                 }
             }
         }
@@ -300,19 +311,13 @@ where
             tracing::debug!("client went away before the answer");
             return Ok(());
         };
-        reading = match lent {
-            Some(reading) => reading,
-            None => match returned.try_recv() {
-                Ok(reading) => reading,
-                Err(_) => {
-                    // The answer holds the request body: the connection
-                    // cannot read on, so it ends after this answer (which
-                    // is written through no socket at all: nothing to do).
-                    tracing::debug!("the answer kept the request body; closing");
-                    return Ok(());
-                }
-            },
+        // The answer holds the request body: the connection cannot read
+        // on, so it ends here.
+        let Some(lent) = lent.or_else(|| returned.try_recv().ok()) else {
+            tracing::debug!("the answer kept the request body; closing");
+            return Ok(());
         };
+        reading = lent;
         let body_done = reading.finish_body();
         reading.continue_left = 0;
         reading.trim();
@@ -369,19 +374,20 @@ async fn answer_or_gone<F: Future>(
         if let Poll::Ready(output) = answer.as_mut().poll(cx) {
             return Poll::Ready(Some(output));
         }
-        if waiting && lent.is_none() {
-            if let Poll::Ready(back) = Pin::new(&mut *returned).poll(cx) {
-                waiting = false;
-                lent = back.ok();
-            }
+        if waiting
+            && lent.is_none()
+            && let Poll::Ready(back) = Pin::new(&mut *returned).poll(cx)
+        {
+            waiting = false;
+            lent = back.ok();
         }
-        if let Some(reading) = lent.as_mut().filter(|_| watching) {
-            if let Poll::Ready(gone) = reading.poll_gone(cx) {
-                if gone {
-                    return Poll::Ready(None);
-                }
-                watching = false;
+        if let Some(reading) = lent.as_mut().filter(|_| watching)
+            && let Poll::Ready(gone) = reading.poll_gone(cx)
+        {
+            if gone {
+                return Poll::Ready(None);
             }
+            watching = false;
         }
         Poll::Pending
     })
@@ -459,13 +465,11 @@ where
             if let Poll::Ready(frame) = body.as_mut().poll_frame(cx) {
                 return Poll::Ready(Some(frame));
             }
-            if watching {
-                if let Poll::Ready(gone) = reading.poll_gone(cx) {
-                    if gone {
-                        return Poll::Ready(None);
-                    }
-                    watching = false;
+            if watching && let Poll::Ready(gone) = reading.poll_gone(cx) {
+                if gone {
+                    return Poll::Ready(None);
                 }
+                watching = false;
             }
             Poll::Pending
         })
@@ -506,8 +510,17 @@ where
 /// Answers a request that could not be read, before closing.
 async fn refuse(io: &mut Box<dyn Io>, status: StatusCode, message: &str) {
     let mut headers = http::HeaderMap::new();
-    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
-    let mut out = write_response(status, &headers, BodyHeader::Length(message.len() as u64), true, message.len());
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    let mut out = write_response(
+        status,
+        &headers,
+        BodyHeader::Length(message.len() as u64),
+        true,
+        message.len(),
+    );
     out.extend_from_slice(message.as_bytes());
     let _ = io.write_all(&out).await;
     let _ = io.shutdown().await;

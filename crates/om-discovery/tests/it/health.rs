@@ -101,7 +101,10 @@ async fn broken_endpoints_are_unhealthy_with_a_reason_and_do_not_stall_the_other
     assert_eq!(statuses.len(), 5);
     let reason = |i: usize| statuses[i].1.reason().unwrap_or_default().to_owned();
     assert_eq!(reason(0), "timeout: no answer from /api/version within 2s");
-    assert_eq!(reason(1), "invalid response from /api/version: not an HTTP/1.1 head: invalid HTTP version");
+    assert_eq!(
+        reason(1),
+        "invalid response from /api/version: not an HTTP/1.1 head: invalid HTTP version"
+    );
     assert_eq!(reason(2), "connection refused");
     assert_eq!(reason(3), "invalid response from /api/tags: expected value at line 1 column 1");
     assert!(matches!(statuses[4].1, ProbeStatus::Up { models: 4, .. }), "{:?}", statuses[4]);

@@ -566,17 +566,24 @@ impl Client {
     /// counterpart, and the answer's head says what the converted body is
     /// (NDJSON or one JSON object).
     pub(crate) async fn execute(&self, call: &Call, context: &Context) -> Result<Started> {
-        if self.inner.api != ApiKind::OpenAi {
-            return self.execute_as_sent(call, context).await;
+        // One send for both kinds: two would each take the attempt's
+        // whole size in this future.
+        let translated = if self.inner.api == ApiKind::OpenAi {
+            let base = Base::of(self.inner.endpoint.path());
+            let limit = self.inner.max_body_len.max(self.inner.max_line_len);
+            let (call, translator) =
+                openai::translate(call, base, limit).map_err(|e| context.annotate(e))?;
+            Some((call, Box::new(translator)))
+        } else {
+            None
+        };
+        let sent = translated.as_ref().map_or(call, |(call, _)| call);
+        let mut started = self.execute_as_sent(sent, context).await?;
+        if let Some((_, translator)) = translated {
+            let content_type = if translator.is_stream() { NDJSON } else { JSON };
+            started.response.headers_mut().insert(CONTENT_TYPE, content_type);
+            started.translator = Some(translator);
         }
-        let base = Base::of(self.inner.endpoint.path());
-        let limit = self.inner.max_body_len.max(self.inner.max_line_len);
-        let (call, translator) =
-            openai::translate(call, base, limit).map_err(|e| context.annotate(e))?;
-        let mut started = self.execute_as_sent(&call, context).await?;
-        let content_type = if translator.is_stream() { NDJSON } else { JSON };
-        started.response.headers_mut().insert(CONTENT_TYPE, content_type);
-        started.translator = Some(Box::new(translator));
         Ok(started)
     }
 
@@ -634,27 +641,41 @@ impl Client {
         if reused && sent.as_ref().is_err_and(om_http::Error::is_closed) {
             // The endpoint closed the pooled connection just as it was
             // taken, before answering anything: the request goes again, once,
-            // on a new connection.
-            let request = self.build(call)?;
-            let connection = run_until(connect_limit, http.connect_new(request.uri()))
-                .await
-                .map_err(timed_out)?
-                .map_err(failed)?;
-            sent = run_until(head_limit, connection.send(request)).await.map_err(timed_out)?;
+            // on a new connection. Boxed, as the refusal below: rare paths
+            // that would otherwise double the size of every attempt.
+            sent = Box::pin(async {
+                let request = self.build(call)?;
+                let connection = run_until(connect_limit, http.connect_new(request.uri()))
+                    .await
+                    .map_err(timed_out)?
+                    .map_err(failed)?;
+                run_until(head_limit, connection.send(request)).await.map_err(timed_out)
+            })
+            .await?;
         }
         let response = sent.map_err(failed)?;
-
-        let status = response.status();
-        if status.is_success() {
+        if response.status().is_success() {
             return Ok(Started { response, first_byte, total, translator: None });
         }
+        Err(Box::pin(self.refusal(response, first_byte, total)).await)
+    }
+
+    /// The error a non-2xx answer stands for, with Ollama's message from
+    /// its body.
+    async fn refusal(
+        &self,
+        response: Response<ResponseBody>,
+        first_byte: Option<Instant>,
+        total: Option<Instant>,
+    ) -> Error {
+        let endpoint = &*self.inner.label;
+        let status = response.status();
         let (head, body) = response.into_parts();
-        let reader = BodyReader::new(body, first_byte, timeouts.idle, total);
-        let body = reader
-            .read_prefix(MAX_ERROR_BODY_LEN)
-            .await
-            .map_err(|failure| failure.into_error(endpoint, false))?;
-        Err(errors::from_status(status, &head.headers, &body))
+        let reader = BodyReader::new(body, first_byte, self.inner.timeouts.idle, total);
+        match reader.read_prefix(MAX_ERROR_BODY_LEN).await {
+            Ok(body) => errors::from_status(status, &head.headers, &body),
+            Err(failure) => failure.into_error(endpoint, false),
+        }
     }
 
     fn build(&self, call: &Call) -> Result<Request<Bytes>> {

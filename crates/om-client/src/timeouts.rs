@@ -4,6 +4,8 @@
 use std::future::Future;
 use std::time::Duration;
 
+use futures_util::FutureExt;
+use futures_util::future::Either;
 use tokio::time::Instant;
 
 use om_core::TimeoutPhase;
@@ -79,13 +81,19 @@ pub(crate) fn deadline_after(limit: Option<Duration>) -> Option<Instant> {
 }
 
 /// Runs `fut` until `limit`, reporting the phase that ran out.
-pub(crate) async fn run_until<F: Future>(
+///
+/// A combinator, not an `async fn`: an `async fn` keeps its argument and
+/// the timeout wrapping it in separate places, so every future passed
+/// through it would be held twice.
+pub(crate) fn run_until<F: Future>(
     limit: Option<(Instant, TimeoutPhase)>,
     fut: F,
-) -> Result<F::Output, TimeoutPhase> {
+) -> impl Future<Output = Result<F::Output, TimeoutPhase>> {
     match limit {
-        Some((at, phase)) => tokio::time::timeout_at(at, fut).await.map_err(|_| phase),
-        None => Ok(fut.await),
+        Some((at, phase)) => {
+            Either::Left(tokio::time::timeout_at(at, fut).map(move |r| r.map_err(|_| phase)))
+        }
+        None => Either::Right(fut.map(Ok)),
     }
 }
 

@@ -877,12 +877,16 @@ async fn memory(options: &Options, client: &Http, paths: &Paths<'_>) -> Result<(
     }
     let reading = || Ok::<_, String>((rss_kib()? as f64, heap::live_kib()));
     let before = reading()?;
+    heap::take_peak_kib();
     let (direct_streams, direct_failed) = open_streams(client, paths.direct, n).await;
     let after_direct = reading()?;
+    let direct_peak = heap::take_peak_kib();
     let (bare_streams, bare_failed) = open_streams(client, paths.bare, n).await;
     let after_bare = reading()?;
+    let bare_peak = heap::take_peak_kib();
     let (gateway_streams, gateway_failed) = open_streams(client, paths.gateway, n).await;
     let after_gateway = reading()?;
+    let gateway_peak = heap::take_peak_kib();
     let per =
         |from: (f64, f64), to: (f64, f64)| ((to.0 - from.0) / n as f64, (to.1 - from.1) / n as f64);
     let client_own = per(before, after_direct);
@@ -901,6 +905,16 @@ async fn memory(options: &Options, client: &Http, paths: &Paths<'_>) -> Result<(
     println!(
         "  heap held: client {:.1} KiB; the bare proxy's share {:.1} KiB, the gateway's {:.1} KiB",
         client_own.1, bare.1, gateway.1
+    );
+    // The heap in use at the busiest moment of the openings beyond what
+    // they left held: what the allocator may keep touched afterwards.
+    let transient = |peak: f64, after: (f64, f64)| (peak - after.1) / n as f64;
+    println!(
+        "  heap in use while opening, beyond what stays held: direct {:.1} KiB, through the \
+         bare proxy {:.1} KiB, through the gateway {:.1} KiB",
+        transient(direct_peak, after_direct),
+        transient(bare_peak, after_bare),
+        transient(gateway_peak, after_gateway)
     );
     println!(
         "  VmRSS (with what the allocator keeps of the openings): client {:.1} KiB; the bare \
@@ -1037,6 +1051,8 @@ mod heap {
     use std::sync::atomic::{AtomicIsize, Ordering};
 
     static LIVE: AtomicIsize = AtomicIsize::new(0);
+    /// The most `LIVE` has been since [`reset_peak`].
+    static PEAK: AtomicIsize = AtomicIsize::new(0);
 
     struct Counting;
 
@@ -1044,7 +1060,8 @@ mod heap {
     static ALLOCATOR: Counting = Counting;
 
     fn add(bytes: usize) {
-        LIVE.fetch_add(bytes.cast_signed(), Ordering::Relaxed);
+        let live = LIVE.fetch_add(bytes.cast_signed(), Ordering::Relaxed) + bytes.cast_signed();
+        PEAK.fetch_max(live, Ordering::Relaxed);
     }
 
     fn sub(bytes: usize) {
@@ -1093,5 +1110,12 @@ mod heap {
     /// The heap held now, in KiB.
     pub(super) fn live_kib() -> f64 {
         LIVE.load(Ordering::Relaxed) as f64 / 1024.0
+    }
+
+    /// The most heap held since the last call, in KiB; starts the next
+    /// period at what is held now.
+    pub(super) fn take_peak_kib() -> f64 {
+        let peak = PEAK.swap(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
+        peak as f64 / 1024.0
     }
 }

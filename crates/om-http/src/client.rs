@@ -283,10 +283,11 @@ impl Client {
         let name = ServerName::try_from(origin.host.to_string()).map_err(|_| {
             Error::new(ErrorKind::Connect, format!("{} is not a TLS server name", origin.host))
         })?;
-        let tls =
-            self.shared.tls.connect(name, tcp).await.map_err(|e| {
-                Error::io(ErrorKind::Connect, format!("TLS with {origin} failed"), e)
-            })?;
+        // Boxed: a handshake's state is over a kilobyte, and inline it
+        // would be in every plain connection's future too.
+        let tls = Box::pin(self.shared.tls.connect(name, tcp))
+            .await
+            .map_err(|e| Error::io(ErrorKind::Connect, format!("TLS with {origin} failed"), e))?;
         Ok(Stream::Tls(Box::new(tls)))
     }
 

@@ -10,6 +10,7 @@
 //! a hedge beside a straggler), the streaming path waits for the first
 //! chunk, the forwarding path for the instance's first line.
 
+use std::pin::pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -53,23 +54,24 @@ impl Job {
     /// The error to end the job with ([`Job::acquire`]'s, the last
     /// attempt's, or the stop's); the attempts are in `self.attempts`.
     pub(crate) async fn drive<P: Open>(&mut self, plan: &P) -> Result<P::Opened, Error> {
+        // Each stage is boxed, so that this future is only as large as
+        // the stage under way rather than all of them at once: waiting
+        // for a slot, an attempt (a whole HTTP exchange: the client's
+        // send, retry and timeouts), and the rare failure path with its
+        // record and backoff. Thousands of requests can be in the attempt
+        // at once, each holding this future.
         loop {
-            let slot = self.acquire().await?;
-            // Boxed: an attempt's future holds a whole HTTP exchange (the
-            // client's send, retry and timeouts) and is kilobytes; inline
-            // it would make every caller's future that large, held for as
-            // long as their answer lasts.
-            match Box::pin(plan.open(self, slot)).await {
+            let slot = Box::pin(self.acquire()).await?;
+            // Taken apart before the next await: a matched answer would
+            // otherwise be kept across it.
+            let (finished, error) = match Box::pin(plan.open(self, slot)).await {
                 Step::Opened(opened) => return Ok(opened),
-                // Boxed too: the failure path is rare, and its record and
-                // backoff would otherwise grow every request's future.
-                Step::Failed(finished, error) => {
-                    match Box::pin(self.after_failure(*finished, error)).await {
-                        Next::Retry => {}
-                        Next::Fail(error) => return Err(error),
-                    }
-                }
+                Step::Failed(finished, error) => (finished, error),
                 Step::Stopped(error) => return Err(error),
+            };
+            match Box::pin(self.after_failure(*finished, error)).await {
+                Next::Retry => {}
+                Next::Fail(error) => return Err(error),
             }
         }
     }
@@ -82,7 +84,11 @@ impl Job {
         open: impl AsyncFnOnce(&mut Call) -> Result<T, Error>,
     ) -> Step<(Call, T)> {
         let fleet = Arc::clone(&self.fleet.inner);
-        match self.guard(open(&mut call)).await {
+        let guarded = {
+            let opening = pin!(open(&mut call));
+            self.guard(opening).await
+        };
+        match guarded {
             Ok(Ok(opened)) => Step::Opened((call, opened)),
             Ok(Err(error)) => {
                 Step::Failed(Box::new(call.finish(&fleet, &End::Failed(&error))), error)
@@ -109,7 +115,10 @@ impl Open for Whole<'_> {
         let mut call = Call::new(slot, job.category);
         call.send(request);
         let mut race = Race::new(call);
-        let outcome = job.guard(race.run(job, self.0)).await;
+        let outcome = {
+            let running = pin!(race.run(job, self.0));
+            job.guard(running).await
+        };
         if outcome.as_ref().is_ok_and(Result::is_ok) {
             race.stop_loser(&fleet);
         }

@@ -2,7 +2,7 @@
 //! for capacity, the failover budget, and the final record.
 
 use std::future::pending;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -544,7 +544,7 @@ impl Job {
         tracing::debug!(task = %self.id, attempt = number, error = %error, "retrying");
         self.options.report(&Progress::Retrying { number, kind: error.kind() });
         let delay = self.fleet.inner.backoff.delay(self.faults);
-        match self.guard(tokio::time::sleep(delay)).await {
+        match self.guard(pin!(tokio::time::sleep(delay))).await {
             Ok(()) => Next::Retry,
             Err(stop) => Next::Fail(stop),
         }
@@ -552,10 +552,14 @@ impl Job {
 
     /// Runs `fut` unless the task is cancelled or out of time first.
     ///
+    /// Takes the future pinned where the caller keeps it: passed by value
+    /// into this `async fn`, it would be held twice (as the argument and
+    /// inside the `select!`), and an attempt's future is kilobytes.
+    ///
     /// # Cancel safety
     ///
     /// As cancel-safe as `fut`.
-    pub(crate) async fn guard<F: Future>(&self, fut: F) -> Result<F::Output, Error> {
+    pub(crate) async fn guard<F: Future>(&self, fut: Pin<&mut F>) -> Result<F::Output, Error> {
         tokio::select! {
             biased;
             () = cancelled(self.options.cancel.as_ref()) => Err(self.canceled()),

@@ -195,15 +195,25 @@ impl App {
                 let ps = fleet.running_models(self.shared.settings.listing_timeout).await;
                 reply::json(StatusCode::OK, &ps)
             }
-            Route::Model(operation) => native::model(self, operation, &parts, body, id).await,
-            Route::Manage(operation) => manage::handle(self, operation, &parts, body, id).await,
-            Route::OpenAiChat => openai::chat(self, &parts, &body, id).await,
-            Route::OpenAiCompletions => openai::completions(self, &parts, &body, id).await,
-            Route::OpenAiEmbeddings => openai::embeddings(self, &parts, &body, id).await,
+            // Each face's handler boxed: inline, every request's future would
+            // be as large as the largest of them (a pull's, the `/v1` ones).
+            Route::Model(operation) => {
+                Box::pin(native::model(self, operation, &parts, body, id)).await
+            }
+            Route::Manage(operation) => {
+                Box::pin(manage::handle(self, operation, &parts, body, id)).await
+            }
+            Route::OpenAiChat => Box::pin(openai::chat(self, &parts, &body, id)).await,
+            Route::OpenAiCompletions => {
+                Box::pin(openai::completions(self, &parts, &body, id)).await
+            }
+            Route::OpenAiEmbeddings => Box::pin(openai::embeddings(self, &parts, &body, id)).await,
             Route::OpenAiModels => openai::models(self),
             Route::OpenAiModel(model) => openai::model(self, &model),
-            Route::OpenAiResponses => responses::create(self, &parts, &body, id).await,
-            Route::AnthropicMessages => anthropic::messages(self, &parts, &body, id).await,
+            Route::OpenAiResponses => Box::pin(responses::create(self, &parts, &body, id)).await,
+            Route::AnthropicMessages => {
+                Box::pin(anthropic::messages(self, &parts, &body, id)).await
+            }
             Route::AnthropicCountTokens => anthropic::count_tokens(&body),
             Route::Metrics => observe::metrics(self),
             Route::Status => observe::status(self),

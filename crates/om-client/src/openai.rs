@@ -11,6 +11,7 @@
 //! | `GET /api/tags`, `/api/ps` | `GET /v1/models` | the listed models (all of them ready) |
 //! | `POST /api/show` | `GET /v1/models` | the model's entry, or 404 |
 //! | `POST /api/chat`, `/api/generate` | `POST /v1/chat/completions` | native lines, SSE converted as it arrives |
+//! | `POST /api/generate`, `raw` or with a `suffix` | `POST /v1/completions` (the prompt as written) | the same |
 //! | `POST /api/embed`, `/api/embeddings` | `POST /v1/embeddings` | the native object |
 //!
 //! Model management (`pull`, `push`, `create`, `copy`, `delete`) has no
@@ -21,8 +22,9 @@ use std::collections::VecDeque;
 use bytes::{Bytes, BytesMut};
 use http::Method;
 use om_core::wire::openai::{
-    AnswerShape, BackendModel, ChatCompletionRequest, NativeStream, chat_for_generate,
-    embeddings_request, native_embed, native_embeddings, native_whole,
+    AnswerShape, BackendModel, ChatCompletionRequest, CompletionRequest, NativeStream,
+    chat_for_generate, embeddings_request, is_plain_completion, native_embed, native_embeddings,
+    native_whole,
 };
 use om_core::wire::{
     ChatRequest, EmbedRequest, EmbeddingsRequest, GenerateRequest, Metrics, ShowRequest,
@@ -66,6 +68,13 @@ impl Base {
         }
     }
 
+    fn completions(self) -> &'static str {
+        match self {
+            Self::Root => "/v1/completions",
+            Self::V1 => "/completions",
+        }
+    }
+
     fn embeddings(self) -> &'static str {
         match self {
             Self::Root => "/v1/embeddings",
@@ -79,8 +88,8 @@ impl Base {
 enum Answer {
     /// SSE chunks, converted line by line.
     Stream(Box<NativeStream>),
-    /// One chat completion.
-    Chat {
+    /// One chat or legacy completion.
+    Whole {
         model: String,
         shape: AnswerShape,
     },
@@ -142,7 +151,13 @@ pub(crate) fn translate(
         }
         "/api/generate" => {
             let request: GenerateRequest = native(body, "generate")?;
-            chat(&chat_for_generate(&request), AnswerShape::Generate, base, post)?
+            if is_plain_completion(&request) {
+                let body = encode(&CompletionRequest::from_native(&request))?;
+                let answer = lines_of(&request.model, request.is_stream(), AnswerShape::Generate);
+                post(base.completions(), body, answer)
+            } else {
+                chat(&chat_for_generate(&request), AnswerShape::Generate, base, post)?
+            }
         }
         "/api/embed" => {
             let request: EmbedRequest = native(body, "embed")?;
@@ -174,12 +189,16 @@ fn chat(
     post: impl Fn(&'static str, Vec<u8>, Answer) -> (Call, Answer),
 ) -> Result<(Call, Answer), Error> {
     let body = encode(&ChatCompletionRequest::from_native(request))?;
-    let answer = if request.is_stream() {
-        Answer::Stream(Box::new(NativeStream::new(request.model.clone(), shape)))
+    Ok(post(base.chat(), body, lines_of(&request.model, request.is_stream(), shape)))
+}
+
+/// The answer of a chat or a legacy completion, streamed or whole.
+fn lines_of(model: &str, stream: bool, shape: AnswerShape) -> Answer {
+    if stream {
+        Answer::Stream(Box::new(NativeStream::new(model, shape)))
     } else {
-        Answer::Chat { model: request.model.clone(), shape }
-    };
-    Ok(post(base.chat(), body, answer))
+        Answer::Whole { model: model.to_owned(), shape }
+    }
 }
 
 fn native<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, Error> {
@@ -301,7 +320,7 @@ impl Translator {
         let bytes = match &self.answer {
             // Streams ended above.
             Answer::Stream(_) | Answer::Ignore => return Ok(()),
-            Answer::Chat { model, shape } => {
+            Answer::Whole { model, shape } => {
                 native_whole(&body, model, *shape, &created_at, timing).map_err(protocol)?
             }
             Answer::Embed(request) => {

@@ -2,7 +2,7 @@
 //! `/v1` routes (Ollama's own OpenAI layer) stand in for llama.cpp or vLLM.
 //! Every native call the fleet makes is answered natively: discovery
 //! (version, tags, ps, show), chat and generate whole and streamed (with
-//! the counts from `usage`), embeddings, raw lines for the gateway, and the
+//! the counts from `usage`; a raw generate as a legacy completion), embeddings, raw lines for the gateway, and the
 //! refusals.
 
 use std::time::Duration;
@@ -97,6 +97,55 @@ async fn chat_and_generate_are_native_whole_and_streamed() {
     let norm: f32 = vectors.embeddings[0].iter().map(|x| x * x).sum::<f32>().sqrt();
     assert!((norm - 1.0).abs() < 1e-3, "unit length, as Ollama's");
     sim.stop().await;
+}
+
+#[tokio::test]
+async fn raw_and_fill_in_generates_go_as_legacy_completions() {
+    // The simulator's `/v1/completions` answers them, streamed and whole.
+    let sim = om_sim::spawn(fast());
+    let client = openai(&sim.url());
+    let raw = GenerateRequest {
+        raw: Some(true),
+        options: Some(Options::default().with("num_predict", 3)),
+        ..GenerateRequest::new("llama3.2", "<|user|>hi<|assistant|>")
+    };
+    let once = client.generate_once(raw.clone()).await.unwrap();
+    assert!(once.done && !once.response.is_empty(), "{once:?}");
+    assert_eq!(once.metrics.eval_count, Some(3));
+    let streamed = collect(client.generate(raw.clone()).await.unwrap()).await;
+    let last = streamed.last().unwrap().as_ref().unwrap();
+    assert!(last.done);
+    assert_eq!(last.metrics.eval_count, Some(3));
+    sim.stop().await;
+
+    // What goes on the wire: the prompt as written, to `/v1/completions`,
+    // and a fill-in-the-middle request with its suffix; a templated one
+    // stays a chat.
+    let sse = concat!(
+        "data: {\"id\":\"c\",\"object\":\"text_completion\",\"choices\":[{\"index\":0,\"text\":\"x = 1\",\"finish_reason\":\"stop\"}]}\n\n",
+        "data: [DONE]\n\n",
+    );
+    let mut server = ScriptServer::start(move |_, _| {
+        vec![Step::Write(response(200, "text/event-stream", "", sse))]
+    })
+    .await;
+    let client = openai(&server.url().to_string());
+    let fill_in = GenerateRequest {
+        suffix: Some("\nprint(x)".into()),
+        ..GenerateRequest::new("coder", "def f():\n    ")
+    };
+    let chunks = collect(client.generate(fill_in).await.unwrap()).await;
+    let text: String = chunks.iter().map(|c| c.as_ref().unwrap().response.as_str()).collect();
+    assert_eq!(text, "x = 1");
+    let sent = server.next_request().await;
+    assert_eq!(sent.request_line(), "POST /v1/completions HTTP/1.1");
+    let body: serde_json::Value = serde_json::from_slice(&sent.body).unwrap();
+    assert_eq!(body["prompt"], "def f():\n    ");
+    assert_eq!(body["suffix"], "\nprint(x)");
+    assert!(body.get("messages").is_none(), "{body}");
+
+    let _ = client.generate(GenerateRequest::new("coder", "hi")).await;
+    assert_eq!(server.next_request().await.request_line(), "POST /v1/chat/completions HTTP/1.1");
 }
 
 #[tokio::test]

@@ -43,8 +43,8 @@ mod models;
 mod responses;
 
 pub use backend::{
-    AnswerShape, BackendModel, NativeStream, chat_for_generate, embeddings_request, native_embed,
-    native_embeddings, native_whole,
+    AnswerShape, BackendModel, NativeStream, chat_for_generate, embeddings_request,
+    is_plain_completion, native_embed, native_embeddings, native_whole,
 };
 pub(crate) use chat::is_base64;
 pub use chat::{

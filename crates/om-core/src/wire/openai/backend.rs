@@ -5,9 +5,12 @@
 //! The client (`om-client`) does the I/O; this module only converts:
 //!
 //! - requests: [`ChatCompletionRequest::from_native`] (a generate request
-//!   goes as a chat through [`chat_for_generate`]) and
+//!   goes as a chat through [`chat_for_generate`], or, when its prompt must
+//!   reach the model as written, as a legacy completion:
+//!   [`is_plain_completion`], [`CompletionRequest::from_native`]) and
 //!   [`embeddings_request`];
-//! - streamed answers: [`NativeStream`] takes each SSE `data:` payload and
+//! - streamed answers: [`NativeStream`] takes each SSE `data:` payload (of
+//!   a chat or a legacy completion) and
 //!   writes native NDJSON lines; tool-call argument pieces are joined and
 //!   the calls written whole, as Ollama does, and the last line carries the
 //!   counts from `usage`;
@@ -28,6 +31,7 @@ use super::chat::{
     ResponseJsonSchema, openai_tool_calls,
 };
 use super::common::{Stop, StreamOptions, Usage};
+use super::completion::CompletionRequest;
 use crate::rng::hash_str;
 use crate::wire::{
     ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, EmbeddingsRequest, EmbeddingsResponse,
@@ -44,22 +48,20 @@ impl ChatCompletionRequest {
     /// Options without an OpenAI counterpart (`num_ctx`, `top_k`, …) and
     /// `keep_alive` are not sent: the server decides those itself.
     pub fn from_native(native: &ChatRequest) -> Self {
-        let options = native.options.as_ref();
-        let number = |key: &str| options.and_then(|o| o.0.get(key)).and_then(Value::as_f64);
-        let stop = options.map(crate::wire::Options::stop).filter(|s| !s.is_empty());
+        let sampling = Sampling::of(native.options.as_ref());
         let stream = native.is_stream();
         Self {
             model: native.model.clone(),
             messages: native.messages.iter().map(openai_message).collect(),
             stream,
             stream_options: stream.then_some(StreamOptions { include_usage: true }),
-            max_tokens: options.and_then(crate::wire::Options::num_predict).filter(|n| *n > 0),
-            seed: options.and_then(crate::wire::Options::seed),
-            stop: stop.map(|s| Stop::Many(s.into_iter().map(Value::String).collect())),
-            temperature: number("temperature"),
-            top_p: number("top_p"),
-            frequency_penalty: number("frequency_penalty"),
-            presence_penalty: number("presence_penalty"),
+            max_tokens: sampling.max_tokens,
+            seed: sampling.seed,
+            stop: sampling.stop,
+            temperature: sampling.temperature,
+            top_p: sampling.top_p,
+            frequency_penalty: sampling.frequency_penalty,
+            presence_penalty: sampling.presence_penalty,
             response_format: native.format.as_ref().and_then(|format| match &format.0 {
                 Value::String(s) if s == "json" => {
                     Some(ResponseFormat { kind: "json_object".to_owned(), json_schema: None })
@@ -90,6 +92,72 @@ impl ChatCompletionRequest {
             top_logprobs: None,
         }
     }
+}
+
+/// The native options both `/v1` requests carry: `num_predict` (when
+/// positive) as `max_tokens`, `seed`, `stop`, `temperature`, `top_p` and
+/// the penalties.
+struct Sampling {
+    max_tokens: Option<i64>,
+    seed: Option<i64>,
+    stop: Option<Stop>,
+    temperature: Option<f64>,
+    top_p: Option<f64>,
+    frequency_penalty: Option<f64>,
+    presence_penalty: Option<f64>,
+}
+
+impl Sampling {
+    fn of(options: Option<&crate::wire::Options>) -> Self {
+        let number = |key: &str| options.and_then(|o| o.0.get(key)).and_then(Value::as_f64);
+        let stop = options.map(crate::wire::Options::stop).filter(|s| !s.is_empty());
+        Self {
+            max_tokens: options.and_then(crate::wire::Options::num_predict).filter(|n| *n > 0),
+            seed: options.and_then(crate::wire::Options::seed),
+            stop: stop.map(|s| Stop::Many(s.into_iter().map(Value::String).collect())),
+            temperature: number("temperature"),
+            top_p: number("top_p"),
+            frequency_penalty: number("frequency_penalty"),
+            presence_penalty: number("presence_penalty"),
+        }
+    }
+}
+
+impl CompletionRequest {
+    /// The legacy `/v1/completions` request for a native generate whose
+    /// prompt must reach the model as written ([`is_plain_completion`]):
+    /// the prompt and `suffix`, and the options as for a chat. The server
+    /// applies no chat template to it, which is what `raw` asks of Ollama.
+    pub fn from_native(native: &GenerateRequest) -> Self {
+        let sampling = Sampling::of(native.options.as_ref());
+        let stream = native.is_stream();
+        Self {
+            model: native.model.clone(),
+            prompt: native.prompt.clone().unwrap_or_default(),
+            suffix: native.suffix.clone().filter(|s| !s.is_empty()),
+            max_tokens: sampling.max_tokens,
+            seed: sampling.seed,
+            stop: sampling.stop,
+            stream,
+            stream_options: stream.then_some(StreamOptions { include_usage: true }),
+            temperature: sampling.temperature,
+            top_p: sampling.top_p,
+            frequency_penalty: sampling.frequency_penalty,
+            presence_penalty: sampling.presence_penalty,
+            logprobs: native.top_logprobs.filter(|_| native.logprobs == Some(true)),
+        }
+    }
+}
+
+/// Whether a native generate goes to an OpenAI-compatible server as a
+/// legacy completion (the prompt as written) rather than as a chat (the
+/// prompt as the user's message, templated by the server): when it is
+/// `raw`, or fills in the middle (`suffix`), and has no images, which a
+/// completion cannot carry.
+pub fn is_plain_completion(native: &GenerateRequest) -> bool {
+    let fills_in = native.suffix.as_ref().is_some_and(|s| !s.is_empty());
+    let images = native.images.as_ref().is_some_and(|i| !i.is_empty());
+    (native.raw == Some(true) || fills_in) && !images
 }
 
 fn openai_message(message: &Message) -> ChatMessage {
@@ -199,8 +267,21 @@ struct Choice {
     /// Whole answers.
     #[serde(default)]
     message: Option<Delta>,
+    /// Legacy completions, streamed or whole.
+    #[serde(default)]
+    text: Option<String>,
     #[serde(default)]
     finish_reason: Option<String>,
+}
+
+impl Choice {
+    /// What the choice says: a chat's delta or message, or a completion's
+    /// text (as content).
+    fn said(&mut self) -> Option<Delta> {
+        self.delta.take().or_else(|| self.message.take()).or_else(|| {
+            self.text.take().map(|text| Delta { content: Some(text), ..Delta::default() })
+        })
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -320,7 +401,7 @@ impl NativeStream {
     ///
     /// # Errors
     ///
-    /// When the payload is not a chat completion chunk: the message says so.
+    /// When the payload is not a chat or legacy completion chunk: the message says so.
     pub fn push(&mut self, data: &[u8], created_at: &str) -> Result<u64, String> {
         if data.starts_with(b"{\"error\"") {
             let error: Value = serde_json::from_slice(data).unwrap_or(Value::Null);
@@ -331,13 +412,13 @@ impl NativeStream {
             return Ok(0);
         }
         let chunk: Chunk = serde_json::from_slice(data)
-            .map_err(|e| format!("not an OpenAI chat completion chunk: {e}"))?;
+            .map_err(|e| format!("not an OpenAI completion chunk: {e}"))?;
         if chunk.usage.is_some() {
             self.usage = chunk.usage;
         }
         let mut pieces = 0;
-        for choice in chunk.choices.into_iter().filter(|c| c.index == 0) {
-            if let Some(delta) = choice.delta.or(choice.message) {
+        for mut choice in chunk.choices.into_iter().filter(|c| c.index == 0) {
+            if let Some(delta) = choice.said() {
                 let thinking = delta.reasoning_content.or(delta.reasoning).unwrap_or_default();
                 let content = delta.content.unwrap_or_default();
                 if !content.is_empty() || !thinking.is_empty() {
@@ -502,11 +583,11 @@ pub fn native_whole(
     timing: Metrics,
 ) -> Result<Vec<u8>, String> {
     let answer: Chunk =
-        serde_json::from_slice(body).map_err(|e| format!("not an OpenAI chat completion: {e}"))?;
-    let Some(choice) = answer.choices.into_iter().find(|c| c.index == 0) else {
-        return Err("not an OpenAI chat completion: it has no choices".to_owned());
+        serde_json::from_slice(body).map_err(|e| format!("not an OpenAI completion: {e}"))?;
+    let Some(mut choice) = answer.choices.into_iter().find(|c| c.index == 0) else {
+        return Err("not an OpenAI completion: it has no choices".to_owned());
     };
-    let message = choice.message.or(choice.delta).unwrap_or_default();
+    let message = choice.said().unwrap_or_default();
     let calls = message
         .tool_calls
         .into_iter()
@@ -838,13 +919,80 @@ mod tests {
         // No usage chunk: the pieces are counted.
         assert_eq!(out[1]["eval_count"], 1);
         assert!(
-            stream
-                .push(b"<html>", "t")
-                .unwrap_err()
-                .contains("not an OpenAI chat completion chunk")
+            stream.push(b"<html>", "t").unwrap_err().contains("not an OpenAI completion chunk")
         );
         stream.push(br#"{"error":{"message":"boom","type":"server_error"}}"#, "t").unwrap();
         assert_eq!(lines(&stream.take())[0], json!({"error":"boom"}));
+    }
+
+    #[test]
+    fn raw_and_fill_in_generates_go_as_legacy_completions() {
+        let options = Options::default()
+            .with("num_predict", 8)
+            .with("temperature", 0.2)
+            .with("stop", json!(["\n\n"]))
+            .with("num_ctx", 4096);
+        let raw = GenerateRequest {
+            raw: Some(true),
+            options: Some(options),
+            ..GenerateRequest::new("m", "<|user|>hi<|assistant|>")
+        };
+        assert!(is_plain_completion(&raw));
+        let body = serde_json::to_value(CompletionRequest::from_native(&raw)).unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "model": "m",
+                "prompt": "<|user|>hi<|assistant|>",
+                "max_tokens": 8,
+                "stop": ["\n\n"],
+                "stream": true,
+                "stream_options": {"include_usage": true},
+                "temperature": 0.2,
+            })
+        );
+        let fill_in = GenerateRequest {
+            suffix: Some("}".to_owned()),
+            stream: Some(false),
+            ..GenerateRequest::new("m", "fn main() {")
+        };
+        assert!(is_plain_completion(&fill_in));
+        let body = serde_json::to_value(CompletionRequest::from_native(&fill_in)).unwrap();
+        assert_eq!(body, json!({"model": "m", "prompt": "fn main() {", "suffix": "}"}));
+        // A templated prompt is a chat; images cannot go in a completion.
+        assert!(!is_plain_completion(&GenerateRequest::new("m", "hi")));
+        let with_image = GenerateRequest { images: Some(vec!["aGk=".to_owned()]), ..raw.clone() };
+        assert!(!is_plain_completion(&with_image));
+    }
+
+    #[test]
+    fn legacy_completion_answers_read_as_generate_lines() {
+        let mut stream = NativeStream::new("m", AnswerShape::Generate);
+        for payload in [
+            r#"{"id":"c","object":"text_completion","choices":[{"index":0,"text":"Hel","finish_reason":null}]}"#,
+            r#"{"id":"c","object":"text_completion","choices":[{"index":0,"text":"lo","finish_reason":"length"}]}"#,
+            r#"{"id":"c","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}"#,
+        ] {
+            stream.push(payload.as_bytes(), "t").unwrap();
+        }
+        assert!(stream.has_finished());
+        stream.finish("t", Metrics::default()).unwrap();
+        let out = lines(&stream.take());
+        assert_eq!(
+            (out[0]["response"].as_str(), out[1]["response"].as_str()),
+            (Some("Hel"), Some("lo"))
+        );
+        assert_eq!(out[2]["done_reason"], "length");
+        assert_eq!(out[2]["eval_count"], 2);
+
+        let body = br#"{"id":"c","object":"text_completion","choices":[{"index":0,"text":"42","finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}"#;
+        let whole: GenerateResponse = serde_json::from_slice(
+            &native_whole(body, "m", AnswerShape::Generate, "t", Metrics::default()).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(whole.response, "42");
+        assert!(whole.done);
+        assert_eq!(whole.metrics.prompt_eval_count, Some(3));
     }
 
     #[test]

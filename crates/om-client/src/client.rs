@@ -18,7 +18,8 @@ use om_core::wire::{
     ShowResponse, VersionResponse,
 };
 use om_core::{
-    ApiKind, ChunkStream, EndpointId, EndpointUrl, Error, ErrorKind, Result, TimeoutPhase,
+    ApiKind, ChunkStream, DeclaredCapabilities, EndpointId, EndpointUrl, Error, ErrorKind, Result,
+    TimeoutPhase,
 };
 
 use crate::body::BodyReader;
@@ -85,6 +86,8 @@ struct Inner {
     max_body_len: usize,
     /// The API the endpoint speaks.
     api: ApiKind,
+    /// What an OpenAI-compatible endpoint's models can do, as configured.
+    capabilities: Option<Arc<DeclaredCapabilities>>,
     /// The endpoint's scheme and authority, parsed once, when it has no
     /// path of its own: then a request's URI is built from them and the
     /// call's static path, without formatting and parsing a URL each time.
@@ -105,6 +108,7 @@ impl Clone for Inner {
             max_line_len: self.max_line_len,
             max_body_len: self.max_body_len,
             api: self.api,
+            capabilities: self.capabilities.clone(),
             origin: self.origin.clone(),
         }
     }
@@ -167,6 +171,7 @@ impl Client {
             max_line_len: to_usize(limits.max_line_bytes),
             max_body_len: to_usize(limits.max_answer_bytes),
             api: ApiKind::Ollama,
+            capabilities: None,
         };
         Self { inner: Arc::new(inner) }
     }
@@ -248,6 +253,14 @@ impl Client {
     #[must_use]
     pub fn with_api(mut self, api: ApiKind) -> Self {
         Arc::make_mut(&mut self.inner).api = api;
+        self
+    }
+
+    /// Answers `show`, `tags` and `ps` of an OpenAI-compatible endpoint
+    /// with these capabilities instead of guessing them from model names.
+    #[must_use]
+    pub fn with_capabilities(mut self, declared: Option<Arc<DeclaredCapabilities>>) -> Self {
+        Arc::make_mut(&mut self.inner).capabilities = declared;
         self
     }
 
@@ -572,7 +585,8 @@ impl Client {
             let base = Base::of(self.inner.endpoint.path());
             let limit = self.inner.max_body_len.max(self.inner.max_line_len);
             let (call, translator) =
-                openai::translate(call, base, limit).map_err(|e| context.annotate(e))?;
+                openai::translate(call, base, limit, self.inner.capabilities.clone())
+                    .map_err(|e| context.annotate(e))?;
             Some((call, Box::new(translator)))
         } else {
             None

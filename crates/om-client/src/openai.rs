@@ -18,6 +18,7 @@
 //! OpenAI counterpart and is refused with a message saying so.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use http::Method;
@@ -30,7 +31,7 @@ use om_core::wire::{
     ChatRequest, EmbedRequest, EmbeddingsRequest, GenerateRequest, Metrics, ShowRequest,
     VersionResponse,
 };
-use om_core::{Error, ErrorKind};
+use om_core::{DeclaredCapabilities, Error, ErrorKind};
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
@@ -114,6 +115,7 @@ pub(crate) fn translate(
     call: &Call,
     base: Base,
     limit: usize,
+    declared: Option<Arc<DeclaredCapabilities>>,
 ) -> Result<(Call, Translator), Error> {
     let get = |answer| {
         let call = Call {
@@ -179,7 +181,7 @@ pub(crate) fn translate(
             ));
         }
     };
-    Ok((call, Translator::new(answer, limit)))
+    Ok((call, Translator::new(answer, limit, declared)))
 }
 
 fn chat(
@@ -221,6 +223,9 @@ pub(crate) struct Translator {
     pending: BytesMut,
     /// The most a whole answer (or one SSE line) may hold.
     limit: usize,
+    /// What the configuration says the models can do (for `show`, `tags`
+    /// and `ps`).
+    declared: Option<Arc<DeclaredCapabilities>>,
     out: VecDeque<Bytes>,
     started: Instant,
     first_piece: Option<Instant>,
@@ -229,11 +234,12 @@ pub(crate) struct Translator {
 }
 
 impl Translator {
-    fn new(answer: Answer, limit: usize) -> Self {
+    fn new(answer: Answer, limit: usize, declared: Option<Arc<DeclaredCapabilities>>) -> Self {
         Self {
             answer,
             pending: BytesMut::new(),
             limit,
+            declared,
             out: VecDeque::new(),
             started: Instant::now(),
             first_piece: None,
@@ -333,14 +339,10 @@ impl Translator {
                 BackendModel::parse_list(&body).map_err(protocol)?;
                 encode(&VersionResponse { version: OPENAI_VERSION.to_owned() })?
             }
-            Answer::Tags => encode(&BackendModel::native_list(
-                &BackendModel::parse_list(&body).map_err(protocol)?,
-            ))?,
-            Answer::Ps => encode(&BackendModel::native_ps(
-                &BackendModel::parse_list(&body).map_err(protocol)?,
-            ))?,
+            Answer::Tags => encode(&BackendModel::native_list(&self.models(&body)?))?,
+            Answer::Ps => encode(&BackendModel::native_ps(&self.models(&body)?))?,
             Answer::Show(model) => {
-                let models = BackendModel::parse_list(&body).map_err(protocol)?;
+                let models = self.models(&body)?;
                 let wanted = om_core::ModelName::parse(model).ok();
                 let found = models.iter().find(|m| {
                     m.id == *model
@@ -361,6 +363,16 @@ impl Translator {
         };
         self.out.push_back(Bytes::from(bytes));
         Ok(())
+    }
+
+    /// The models a `/v1/models` answer lists, with what the
+    /// configuration declares of them.
+    fn models(&self, body: &[u8]) -> Result<Vec<BackendModel>, Error> {
+        let mut models = BackendModel::parse_list(body).map_err(protocol)?;
+        if let Some(declared) = &self.declared {
+            BackendModel::declare(&mut models, declared);
+        }
+        Ok(models)
     }
 
     fn sse_line(&mut self, line: &[u8]) -> Result<(), Error> {
@@ -432,6 +444,8 @@ mod tests {
     use http::HeaderValue;
     use proptest::prelude::*;
 
+    use om_core::wire::{ListResponse, ShowResponse};
+
     use super::*;
 
     fn call(path: &'static str, body: &str) -> Call {
@@ -461,24 +475,25 @@ mod tests {
     #[test]
     fn paths_and_refusals() {
         let (sent, t) =
-            translate(&call("/api/chat", r#"{"model":"m","messages":[]}"#), Base::Root, 1024)
+            translate(&call("/api/chat", r#"{"model":"m","messages":[]}"#), Base::Root, 1024, None)
                 .unwrap();
         assert_eq!(sent.path, "/v1/chat/completions");
         assert!(t.is_stream(), "native chat streams by default");
         let (sent, t) =
-            translate(&call("/api/embed", r#"{"model":"e","input":"x"}"#), Base::V1, 1024).unwrap();
+            translate(&call("/api/embed", r#"{"model":"e","input":"x"}"#), Base::V1, 1024, None)
+                .unwrap();
         assert_eq!(sent.path, "/embeddings");
         assert!(!t.is_stream());
         let (sent, _) =
-            translate(&call("/api/show", r#"{"model":"m"}"#), Base::Root, 1024).unwrap();
+            translate(&call("/api/show", r#"{"model":"m"}"#), Base::Root, 1024, None).unwrap();
         assert_eq!((sent.method, sent.path), (Method::GET, "/v1/models"));
         let refused =
-            translate(&call("/api/pull", r#"{"model":"m"}"#), Base::Root, 1024).unwrap_err();
+            translate(&call("/api/pull", r#"{"model":"m"}"#), Base::Root, 1024, None).unwrap_err();
         assert!(
             refused.kind() == ErrorKind::InvalidRequest && refused.message().contains("/api/pull"),
             "{refused}"
         );
-        let bad = translate(&call("/api/chat", "{"), Base::Root, 1024).unwrap_err();
+        let bad = translate(&call("/api/chat", "{"), Base::Root, 1024, None).unwrap_err();
         assert!(bad.message().contains("not a native chat request"), "{bad}");
         assert_eq!(Base::of("/v1"), Base::V1);
         assert_eq!(Base::of(""), Base::Root);
@@ -487,9 +502,13 @@ mod tests {
     #[test]
     fn sse_becomes_ndjson_however_it_is_cut() {
         let whole = {
-            let (_, mut t) =
-                translate(&call("/api/chat", r#"{"model":"m","messages":[]}"#), Base::Root, 1024)
-                    .unwrap();
+            let (_, mut t) = translate(
+                &call("/api/chat", r#"{"model":"m","messages":[]}"#),
+                Base::Root,
+                1024,
+                None,
+            )
+            .unwrap();
             t.push(SSE.as_bytes()).unwrap();
             assert!(t.is_ended());
             drain(&mut t)
@@ -510,7 +529,7 @@ mod tests {
         fn cuts_do_not_change_the_lines(cuts in proptest::collection::vec(0..SSE.len(), 0..8)) {
             let mut cuts = cuts;
             cuts.sort_unstable();
-            let (_, mut t) = translate(&call("/api/chat", r#"{"model":"m","messages":[]}"#), Base::Root, 1024).unwrap();
+            let (_, mut t) = translate(&call("/api/chat", r#"{"model":"m","messages":[]}"#), Base::Root, 1024, None).unwrap();
             let mut at = 0;
             let mut out = Vec::new();
             for cut in cuts.into_iter().chain([SSE.len()]) {
@@ -532,11 +551,11 @@ mod tests {
 
         #[test]
         fn any_bytes_are_read_or_refused(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
-            let (_, mut t) = translate(&call("/api/chat", r#"{"model":"m","messages":[]}"#), Base::Root, 128).unwrap();
+            let (_, mut t) = translate(&call("/api/chat", r#"{"model":"m","messages":[]}"#), Base::Root, 128, None).unwrap();
             if t.push(&bytes).is_ok() {
                 let _ = t.end();
             }
-            let (_, mut whole) = translate(&call("/api/tags", ""), Base::Root, 128).unwrap();
+            let (_, mut whole) = translate(&call("/api/tags", ""), Base::Root, 128, None).unwrap();
             if whole.push(&bytes).is_ok() {
                 let _ = whole.end();
             }
@@ -546,7 +565,7 @@ mod tests {
     #[test]
     fn a_stream_without_done_or_finish_is_left_incomplete() {
         let (_, mut t) =
-            translate(&call("/api/chat", r#"{"model":"m","messages":[]}"#), Base::Root, 1024)
+            translate(&call("/api/chat", r#"{"model":"m","messages":[]}"#), Base::Root, 1024, None)
                 .unwrap();
         t.push(b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n").unwrap();
         t.end().unwrap();
@@ -557,22 +576,55 @@ mod tests {
     #[test]
     fn whole_answers_and_show() {
         let (_, mut t) =
-            translate(&call("/api/show", r#"{"model":"qwen"}"#), Base::Root, 1024).unwrap();
+            translate(&call("/api/show", r#"{"model":"qwen"}"#), Base::Root, 1024, None).unwrap();
         t.push(br#"{"data":[{"id":"qwen"}]}"#).unwrap();
         t.end().unwrap();
         assert!(String::from_utf8(drain(&mut t)).unwrap().contains("\"completion\""));
         let (_, mut missing) =
-            translate(&call("/api/show", r#"{"model":"nope"}"#), Base::Root, 1024).unwrap();
+            translate(&call("/api/show", r#"{"model":"nope"}"#), Base::Root, 1024, None).unwrap();
         missing.push(br#"{"data":[{"id":"qwen"}]}"#).unwrap();
         assert!(missing.end().unwrap_err().is_model_not_found());
-        let (_, mut html) = translate(&call("/api/version", ""), Base::Root, 1024).unwrap();
+        let (_, mut html) = translate(&call("/api/version", ""), Base::Root, 1024, None).unwrap();
         html.push(b"<html>hello</html>").unwrap();
         let error = html.end().unwrap_err();
         assert!(
             error.message().starts_with("answers neither the Ollama nor the OpenAI API"),
             "{error}"
         );
-        let (_, mut big) = translate(&call("/api/tags", ""), Base::Root, 4).unwrap();
+        let (_, mut big) = translate(&call("/api/tags", ""), Base::Root, 4, None).unwrap();
         assert!(big.push(b"0123456789").is_err());
+    }
+
+    #[test]
+    fn declared_capabilities_replace_the_guess() {
+        use om_core::{Capabilities, Capability};
+        let vision = Capabilities::of(&[Capability::Completion, Capability::Vision]);
+        let declared = Arc::new(
+            DeclaredCapabilities::default()
+                .with_model("qwen-vl", vision)
+                .with_model("nomic-embed", Capabilities::of(&[Capability::Embedding])),
+        );
+        let list = br#"{"data":[{"id":"qwen-vl"},{"id":"nomic-embed"},{"id":"other"}]}"#;
+        let (_, mut tags) =
+            translate(&call("/api/tags", ""), Base::Root, 1024, Some(declared.clone())).unwrap();
+        tags.push(list).unwrap();
+        tags.end().unwrap();
+        let tags: ListResponse = serde_json::from_slice(&drain(&mut tags)).unwrap();
+        let of = |i: usize| tags.models[i].capabilities.clone().unwrap();
+        assert_eq!(of(0), ["completion", "vision"]);
+        assert_eq!(of(1), ["embedding"]);
+        // Not declared: guessed from the name.
+        assert_eq!(of(2), ["completion", "tools"]);
+        let (_, mut show) = translate(
+            &call("/api/show", r#"{"model":"qwen-vl"}"#),
+            Base::Root,
+            1024,
+            Some(declared),
+        )
+        .unwrap();
+        show.push(list).unwrap();
+        show.end().unwrap();
+        let show: ShowResponse = serde_json::from_slice(&drain(&mut show)).unwrap();
+        assert_eq!(show.capabilities.unwrap(), ["completion", "vision"]);
     }
 }

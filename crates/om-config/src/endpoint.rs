@@ -1,8 +1,9 @@
 //! The `[[endpoints]]` list: the Ollama servers of the fleet.
 
+use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
 
-use om_core::{ApiKind, EndpointId, EndpointUrl};
+use om_core::{ApiKind, DeclaredCapabilities, EndpointId, EndpointUrl};
 use serde::{Deserialize, Serialize};
 
 use crate::check::Findings;
@@ -22,6 +23,8 @@ use crate::path::KeyPath;
 /// url = "http://llama-box:8080/v1"
 /// kind = "openai"                 # llama.cpp, vLLM, LM Studio, OpenAI
 /// api_key_env = "LLAMA_BOX_KEY"   # optional: sent as a bearer token
+/// # optional: what its models can do (the OpenAI API does not say)
+/// capabilities = ["completion", "tools", "vision"]
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(from = "EndpointSpec")]
@@ -45,6 +48,66 @@ pub struct Endpoint {
     pub max_concurrency: Option<NonZeroUsize>,
     /// Free-form labels (`gpu`, `laptop`) that routing rules can match.
     pub tags: Vec<String>,
+    /// What the models of an OpenAI-compatible endpoint can do, which its
+    /// API does not say: without it, embedding models are told by name
+    /// and every other model completes text and calls tools.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<CapabilityNames>,
+}
+
+/// Capability names as written (`completion`, `tools`, `insert`, `vision`,
+/// `embedding`, `thinking`): a list for every model of the endpoint, or a
+/// table by model id, where `"*"` stands for every model not named.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CapabilityNames {
+    /// `capabilities = ["completion", "vision"]`.
+    All(Vec<String>),
+    /// `capabilities = { "qwen2.5-vl" = ["completion", "vision"], "*" = ["completion"] }`.
+    Models(BTreeMap<String, Vec<String>>),
+}
+
+/// The key of a [`CapabilityNames::Models`] table for every other model.
+const EVERY_OTHER_MODEL: &str = "*";
+
+impl CapabilityNames {
+    /// The declaration these names make; names that are not capabilities
+    /// ([`Endpoint::check`] reports them) are left out.
+    pub fn declared(&self) -> DeclaredCapabilities {
+        let set =
+            |names: &[String]| om_core::Capabilities::from_names(names.iter().map(String::as_str));
+        match self {
+            Self::All(names) => DeclaredCapabilities::all(set(names)),
+            Self::Models(models) => {
+                models.iter().fold(DeclaredCapabilities::default(), |declared, (model, names)| {
+                    if model == EVERY_OTHER_MODEL {
+                        DeclaredCapabilities { all: Some(set(names)), ..declared }
+                    } else {
+                        declared.with_model(model.clone(), set(names))
+                    }
+                })
+            }
+        }
+    }
+
+    fn check(&self, at: &KeyPath, out: &mut Findings) {
+        let names = |names: &[String], at: &KeyPath, out: &mut Findings| {
+            for (i, name) in names.iter().enumerate() {
+                if let Err(error) = DeclaredCapabilities::parse_names([name.as_str()]) {
+                    out.push(at.index(i), error.to_string());
+                }
+            }
+        };
+        match self {
+            Self::All(list) => names(list, at, out),
+            Self::Models(models) => {
+                for (model, list) in models {
+                    out.require(!model.trim().is_empty(), || at.clone(), "names an empty model");
+                    names(list, &at.key(model), out);
+                }
+            }
+        }
+    }
 }
 
 impl Endpoint {
@@ -58,6 +121,7 @@ impl Endpoint {
             weight: default_weight(),
             max_concurrency: None,
             tags: vec![],
+            capabilities: None,
         }
         .into()
     }
@@ -80,6 +144,15 @@ impl Endpoint {
         for (i, tag) in self.tags.iter().enumerate() {
             out.require(!tag.trim().is_empty(), || at.key("tags").index(i), "must not be empty");
         }
+        if let Some(capabilities) = &self.capabilities {
+            out.require(
+                self.kind == ApiKind::OpenAi,
+                || at.key("capabilities"),
+                "applies to `kind = \"openai\"` endpoints only: an Ollama server reports its \
+                 models' capabilities itself",
+            );
+            capabilities.check(&at.key("capabilities"), out);
+        }
     }
 }
 
@@ -101,6 +174,8 @@ struct EndpointSpec {
     max_concurrency: Option<NonZeroUsize>,
     #[serde(default)]
     tags: Vec<String>,
+    #[serde(default)]
+    capabilities: Option<CapabilityNames>,
 }
 
 fn default_weight() -> f64 {
@@ -118,12 +193,15 @@ impl From<EndpointSpec> for Endpoint {
             weight: spec.weight,
             max_concurrency: spec.max_concurrency,
             tags: spec.tags,
+            capabilities: spec.capabilities,
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use om_core::{Capabilities, Capability};
+
     use super::*;
 
     #[test]
@@ -157,6 +235,44 @@ mod tests {
         assert!(found[0].message.contains("not set in the environment"), "{:?}", found[0]);
         let wrong = serde_json::from_str::<Endpoint>(r#"{"url": "http://a:1", "kind": "vllm"}"#);
         assert!(wrong.unwrap_err().to_string().contains("unknown variant"));
+    }
+
+    #[test]
+    fn declared_capabilities_for_every_model_or_by_model() {
+        let e: Endpoint = serde_json::from_str(
+            r#"{"url": "http://box:8080", "kind": "openai", "capabilities": ["completion", "vision"]}"#,
+        )
+        .unwrap();
+        let vision = Capabilities::of(&[Capability::Completion, Capability::Vision]);
+        assert_eq!(e.capabilities.unwrap().declared().of("any"), Some(vision));
+
+        let e: Endpoint = serde_json::from_str(
+            r#"{"url": "http://box:8080", "kind": "openai", "capabilities":
+                {"qwen2.5-vl": ["completion", "vision"], "*": ["completion"]}}"#,
+        )
+        .unwrap();
+        let declared = e.capabilities.clone().unwrap().declared();
+        assert_eq!(declared.of("qwen2.5-vl"), Some(vision));
+        assert_eq!(declared.of("other"), Some(Capabilities::of(&[Capability::Completion])));
+        let mut out = Findings::default();
+        e.check(&KeyPath::root().key("endpoints").index(0), &mut out);
+        assert!(out.into_vec().is_empty());
+    }
+
+    #[test]
+    fn bad_capabilities_are_named_where_they_are() {
+        let e: Endpoint = serde_json::from_str(
+            r#"{"url": "http://box:8080", "capabilities": {"llava": ["completion", "image"]}}"#,
+        )
+        .unwrap();
+        let mut out = Findings::default();
+        e.check(&KeyPath::root().key("endpoints").index(1), &mut out);
+        let found = out.into_vec();
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[0].path.to_string(), "endpoints[1].capabilities");
+        assert!(found[0].message.contains("`kind = \"openai\"` endpoints only"), "{found:?}");
+        assert_eq!(found[1].path.to_string(), "endpoints[1].capabilities.llava[1]");
+        assert!(found[1].message.contains("unknown capability \"image\""), "{found:?}");
     }
 
     #[test]

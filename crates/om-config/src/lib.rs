@@ -199,7 +199,7 @@ mod tree;
 pub use breaker::Breaker;
 pub use config::Config;
 pub use discovery::Discovery;
-pub use endpoint::Endpoint;
+pub use endpoint::{CapabilityNames, Endpoint};
 pub use error::{Error, Problem, ProblemKind, Result};
 pub use gateway::{Gateway, Secret};
 pub use limits::Limits;

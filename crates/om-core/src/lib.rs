@@ -35,6 +35,7 @@
 mod api_kind;
 mod backoff;
 mod chunks;
+mod declared;
 mod duration;
 mod error;
 mod fleet_event;
@@ -49,6 +50,7 @@ pub mod wire;
 pub use api_kind::ApiKind;
 pub use backoff::{Backoff, BackoffPolicy, Jitter};
 pub use chunks::ChunkStream;
+pub use declared::DeclaredCapabilities;
 pub use duration::{GoDuration, ParseDurationError, format_duration};
 pub use error::{BoxError, Error, ErrorKind, Result, TimeoutPhase};
 pub use fleet_event::FleetEvent;

@@ -87,6 +87,7 @@ impl Discovery {
                 let client = Client::new(http.clone(), spec.url.clone())
                     .with_api(spec.api)
                     .with_api_key_from_env(spec.api_key_env.as_deref())
+                    .with_capabilities(spec.capabilities.clone())
                     .with_endpoint_id(&spec.id)
                     .with_timeouts(timeouts);
                 Target::new(spec, client, now)

@@ -38,6 +38,7 @@ impl Backends {
         let client = Client::new(self.http.clone(), endpoint.url.clone())
             .with_api(endpoint.api)
             .with_api_key_from_env(endpoint.api_key_env.as_deref())
+            .with_capabilities(endpoint.capabilities.clone())
             .with_timeouts(self.timeouts)
             .with_limits(&self.limits)
             .with_endpoint_id(&endpoint.id);

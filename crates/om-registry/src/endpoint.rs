@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use om_core::{ApiKind, EndpointId, EndpointUrl};
+use om_core::{ApiKind, DeclaredCapabilities, EndpointId, EndpointUrl};
 use tokio::time::Instant;
 
 use crate::limit::{LimitConfig, LimitReason, Limiter};
@@ -35,6 +35,9 @@ pub struct EndpointSpec {
     /// Learn the limit from how answers slow down (see [`Limiter`]), up to
     /// `max_concurrency`; `None` keeps it fixed.
     pub adaptive: Option<LimitConfig>,
+    /// What its models can do, as configured, for an API that does not
+    /// say (OpenAI-compatible servers).
+    pub capabilities: Option<Arc<DeclaredCapabilities>>,
 }
 
 impl EndpointSpec {
@@ -49,13 +52,15 @@ impl EndpointSpec {
             tags: Vec::new(),
             max_concurrency: None,
             adaptive: None,
+            capabilities: None,
         }
     }
 }
 
 impl From<&om_config::Endpoint> for EndpointSpec {
-    /// A configured endpoint: its name, URL, weight, tags and limit (a
-    /// fixed one; whoever learns limits sets `adaptive`).
+    /// A configured endpoint: its name, URL, weight, tags, limit (a fixed
+    /// one; whoever learns limits sets `adaptive`) and declared
+    /// capabilities.
     fn from(endpoint: &om_config::Endpoint) -> Self {
         Self {
             id: endpoint.name.clone(),
@@ -68,6 +73,7 @@ impl From<&om_config::Endpoint> for EndpointSpec {
                 .max_concurrency
                 .map(|n| NonZeroU32::try_from(n).unwrap_or(NonZeroU32::MAX)),
             adaptive: None,
+            capabilities: endpoint.capabilities.as_ref().map(|names| Arc::new(names.declared())),
         }
     }
 }
@@ -241,6 +247,8 @@ pub struct Endpoint {
     pub tags: Vec<String>,
     /// The configured concurrency limit.
     pub max_concurrency: Option<NonZeroU32>,
+    /// What its models can do, as configured.
+    pub capabilities: Option<Arc<DeclaredCapabilities>>,
     /// What `/api/version` said.
     pub version: Option<String>,
     /// Whether it answers.

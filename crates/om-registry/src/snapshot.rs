@@ -88,6 +88,7 @@ impl Snapshot {
                 weight: spec.weight,
                 tags: spec.tags.clone(),
                 max_concurrency: spec.max_concurrency,
+                capabilities: spec.capabilities.clone(),
                 version: state.version.clone(),
                 health: state.health.clone(),
                 live: Arc::clone(&state.live),

@@ -273,3 +273,51 @@ fn a_bad_set_key_is_reported() {
         Ok(())
     });
 }
+
+#[test]
+fn declared_capabilities_load_as_a_list_or_by_model_and_bad_names_are_named() {
+    use om_core::{Capabilities, Capability};
+    clean_jail(|jail| {
+        jail.create_file(
+            "om.toml",
+            r#"
+            [[endpoints]]
+            url = "http://llama-box:8080/v1"
+            kind = "openai"
+            capabilities = ["completion", "vision"]
+
+            [[endpoints]]
+            url = "http://vllm-box:8000"
+            kind = "openai"
+            [endpoints.capabilities]
+            "qwen2.5-vl" = ["completion", "vision", "tools"]
+            "*" = ["completion"]
+            "#,
+        )?;
+        let config = crate::support::load(&Loader::new().file("om.toml"))?.config;
+        let vision = Capabilities::of(&[Capability::Completion, Capability::Vision]);
+        let first = config.endpoints[0].capabilities.as_ref().unwrap().declared();
+        assert_eq!(first.of("anything"), Some(vision));
+        let second = config.endpoints[1].capabilities.as_ref().unwrap().declared();
+        assert_eq!(second.of("qwen2.5-vl"), Some(vision.with(Capability::Tools)));
+        assert_eq!(second.of("other"), Some(Capabilities::of(&[Capability::Completion])));
+        Ok(())
+    });
+    clean_jail(|jail| {
+        jail.create_file(
+            "om.toml",
+            r#"
+            [[endpoints]]
+            url = "http://llama-box:8080"
+            kind = "openai"
+            capabilities = ["completion", "pictures"]
+            "#,
+        )?;
+        let error = load_err(&Loader::new().file("om.toml"))?;
+        let problem = problem_at(&error, "endpoints[0].capabilities[1]")?;
+        assert_eq!(problem.kind, ProblemKind::Constraint);
+        assert!(problem.message.contains("unknown capability \"pictures\""), "{error}");
+        assert_eq!(problem.source, file("om.toml"), "{error}");
+        Ok(())
+    });
+}

@@ -1,13 +1,15 @@
 //! An OpenAI-compatible backend in the fleet beside an Ollama one: every
 //! face of the gateway works over it (the native face translated by the
-//! client), its models are listed, its answers are recorded in the metrics,
-//! and failover between the two kinds works.
+//! client), its models are listed (with the capabilities the configuration
+//! declares), its answers are recorded in the metrics, and failover between
+//! the two kinds works.
 
 use http::StatusCode;
+use om_config::CapabilityNames;
 use om_core::ApiKind;
 use serde_json::json;
 
-use crate::support::{Harness, chat, fast};
+use crate::support::{Harness, chat, fast, instance};
 
 /// Endpoint `a` speaks Ollama, `b` is asked through `/v1` only.
 async fn mixed() -> Harness {
@@ -91,5 +93,45 @@ async fn failover_crosses_kinds() {
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
         assert_eq!(answer.lines().pop().unwrap()["done"], true);
     }
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn declared_capabilities_route_images_to_the_backend_that_sees() {
+    // Neither simulator's llama3.2 sees images; the configuration says the
+    // OpenAI backend's does.
+    let h = Harness::start_with(vec![fast(), fast()], |config, _| {
+        config.endpoints[1].kind = ApiKind::OpenAi;
+        config.endpoints[1].capabilities =
+            Some(CapabilityNames::All(vec!["completion".into(), "vision".into()]));
+    })
+    .await;
+    let http = h.client();
+    let status = http.get("/api/meta/status").await.json();
+    assert_eq!(
+        instance(&status, "b", "llama3.2:latest")["capabilities"],
+        json!(["completion", "vision"]),
+        "{status}"
+    );
+    let show = http.post("/api/show", &json!({"model": "llama3.2"})).await;
+    assert_eq!(show.status, StatusCode::OK, "{}", show.text());
+    let looked = json!({"model": "llama3.2", "stream": false, "options": {"num_predict": 2},
+        "messages": [{"role": "user", "content": "what is this?", "images": ["aGVsbG8="]}]});
+    for _ in 0..4 {
+        let answer = http.post("/api/chat", &looked).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    }
+    let metrics = http.get("/metrics").await.text().to_owned();
+    let served = |endpoint: &str| -> f64 {
+        metrics
+            .lines()
+            .filter(|l| {
+                l.starts_with("ollama_meta_requests_total")
+                    && l.contains(&format!("endpoint=\"{endpoint}\""))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    assert_eq!((served("a"), served("b")), (0.0, 4.0), "{metrics}");
     h.stop().await;
 }

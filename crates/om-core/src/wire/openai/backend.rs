@@ -38,6 +38,7 @@ use crate::wire::{
     GenerateRequest, GenerateResponse, ListResponse, Message, Metrics, ModelDetails, ModelEntry,
     PsResponse, Role, RunningModel, ShowResponse, Think, ThinkLevel, ToolCall, ToolCallFunction,
 };
+use crate::{Capabilities, DeclaredCapabilities};
 
 impl ChatCompletionRequest {
     /// The `/v1/chat/completions` request for a native chat: messages with
@@ -691,6 +692,9 @@ pub struct BackendModel {
     /// The trained context, when the server says (llama.cpp's
     /// `meta.n_ctx_train`, vLLM's `max_model_len`).
     pub context_length: Option<u64>,
+    /// What the configuration says it can do ([`Self::declare`]); without
+    /// it, [`Self::capabilities`] guesses.
+    pub declared: Option<Capabilities>,
 }
 
 impl BackendModel {
@@ -735,14 +739,27 @@ impl BackendModel {
                     .or(item.max_model_len),
                 id: item.id,
                 created: item.created,
+                declared: None,
             })
             .collect())
     }
 
-    /// What the model can do, guessed from its name: the OpenAI API does
-    /// not say. Embedding models by name; everything else completes text
-    /// and may call tools (the server refuses tools it cannot run).
+    /// Sets each model's capabilities from what the configuration
+    /// declares for it.
+    pub fn declare(models: &mut [Self], declared: &DeclaredCapabilities) {
+        for model in models {
+            model.declared = declared.of(&model.id);
+        }
+    }
+
+    /// What the model can do: as declared, or else guessed from its name,
+    /// since the OpenAI API does not say. Embedding models by name;
+    /// everything else completes text and may call tools (the server
+    /// refuses tools it cannot run).
     pub fn capabilities(&self) -> Vec<String> {
+        if let Some(declared) = self.declared {
+            return declared.names();
+        }
         let id = self.id.to_ascii_lowercase();
         if id.contains("embed") || id.contains("bge-") || id.contains("e5-") {
             vec!["embedding".to_owned()]

@@ -15,6 +15,10 @@
 //! path, the others the exact one. The target is at most 1 µs at 1,000
 //! instances for every strategy.
 //!
+//! `category/…` is `detect_category`, which every forwarded request without
+//! a category runs over its prompt: a one-line prompt, and a coding agent's
+//! (about 20 KB of instructions and code).
+//!
 //! Run with: `cargo bench -p om-router --bench route`.
 #![allow(missing_docs, reason = "criterion's macros generate undocumented items")]
 
@@ -26,7 +30,7 @@ use om_core::{Capabilities, Capability, EndpointId, TaskCategory};
 use om_registry::{
     Config, EndpointSpec, Health, Loaded, LoadedModel, ModelInfo, Outcome, Registry, Snapshot,
 };
-use om_router::{RouteRequest, Router, RouterConfig, StrategyKind};
+use om_router::{RouteRequest, Router, RouterConfig, StrategyKind, detect_category};
 use tokio::time::Instant;
 
 const MODELS_PER_ENDPOINT: usize = 10;
@@ -121,5 +125,22 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+fn category(c: &mut Criterion) {
+    let short = "fix the failing test in parser.rs".to_owned();
+    let code = "    let value = parse(input)?; // the parser's own error, with its line\n";
+    let agent = format!(
+        "Act as an expert software developer. Always use best practices when coding.\n{}\n\
+         Now refactor the function above so that it returns early.",
+        code.repeat(300)
+    );
+    let mut group = c.benchmark_group("category");
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(2));
+    for (label, prompt) in [("short", &short), ("agent_20k", &agent)] {
+        group.bench_function(label, |b| b.iter(|| black_box(detect_category(black_box(prompt)))));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, category);
 criterion_main!(benches);

@@ -25,6 +25,7 @@
 //! trace or test file would match everything.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::LazyLock;
 
 use om_core::TaskCategory;
@@ -198,11 +199,35 @@ const RULES: &[(TaskCategory, &[&str])] = &[
     ),
 ];
 
-/// First word → phrases starting with it (longest first), with their category.
-type PhraseIndex = HashMap<&'static str, Vec<(Vec<&'static str>, TaskCategory)>>;
+/// First word → phrases starting with it (longest first), with their
+/// category. Looked up once per word of every prompt, so hashed with FNV-1a
+/// rather than `SipHash`: the keys are our own keywords, not an attacker's.
+type PhraseIndex =
+    HashMap<&'static str, Vec<(Vec<&'static str>, TaskCategory)>, BuildHasherDefault<Fnv>>;
+
+/// FNV-1a, 64-bit.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
 
 static PHRASES: LazyLock<PhraseIndex> = LazyLock::new(|| {
-    let mut index: PhraseIndex = HashMap::new();
+    let mut index = PhraseIndex::default();
     for (category, phrases) in RULES {
         for phrase in *phrases {
             let words: Vec<&'static str> = phrase.split(' ').collect();
@@ -226,17 +251,17 @@ static PHRASES: LazyLock<PhraseIndex> = LazyLock::new(|| {
 /// assert_eq!(detect_category("hello there"), TaskCategory::General);
 /// ```
 pub fn detect_category(text: &str) -> TaskCategory {
-    let words = words(text);
+    let words = Words::of(text);
     // Bit i set: the category at precedence i matched.
     let mut matched = 0_u32;
     let mut at = 0;
     while at < words.len() {
         let step = PHRASES
-            .get(words[at].as_str())
+            .get(words.get(at))
             .and_then(|phrases| {
                 phrases.iter().find(|(phrase, _)| {
                     phrase.len() <= words.len() - at
-                        && phrase.iter().zip(&words[at..]).all(|(p, w)| *p == w)
+                        && phrase.iter().enumerate().all(|(i, p)| *p == words.get(at + i))
                 })
             })
             .map_or(1, |(phrase, category)| {
@@ -257,27 +282,48 @@ fn precedence(category: TaskCategory) -> usize {
 
 /// Lower-case words: ASCII letters and digits, with apostrophes kept inside
 /// a word (`doesn't`). Non-ASCII letters end a word, which keywords never
-/// contain.
-fn words(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut current = String::new();
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        let inner_apostrophe = (c == '\'' || c == '’')
-            && !current.is_empty()
-            && chars.peek().is_some_and(char::is_ascii_alphanumeric);
-        if c.is_ascii_alphanumeric() {
-            current.push(c.to_ascii_lowercase());
-        } else if inner_apostrophe {
-            current.push('\'');
-        } else if !current.is_empty() {
-            out.push(std::mem::take(&mut current));
+/// contain. The words are spans of one buffer: a coding agent's prompt is
+/// thousands of words, and a `String` each was most of what routing
+/// allocated per request.
+struct Words {
+    text: String,
+    /// Where each word starts and ends in `text`.
+    spans: Vec<(usize, usize)>,
+}
+
+impl Words {
+    fn of(text: &str) -> Self {
+        let mut words = Self { text: String::with_capacity(text.len()), spans: Vec::new() };
+        let mut start = 0;
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            let in_word = words.text.len() > start;
+            let inner_apostrophe = (c == '\'' || c == '’')
+                && in_word
+                && chars.peek().is_some_and(char::is_ascii_alphanumeric);
+            if c.is_ascii_alphanumeric() {
+                words.text.push(c.to_ascii_lowercase());
+            } else if inner_apostrophe {
+                words.text.push('\'');
+            } else if in_word {
+                words.spans.push((start, words.text.len()));
+                start = words.text.len();
+            }
         }
+        if words.text.len() > start {
+            words.spans.push((start, words.text.len()));
+        }
+        words
     }
-    if !current.is_empty() {
-        out.push(current);
+
+    fn len(&self) -> usize {
+        self.spans.len()
     }
-    out
+
+    fn get(&self, i: usize) -> &str {
+        let (start, end) = self.spans[i];
+        &self.text[start..end]
+    }
 }
 
 #[cfg(test)]
@@ -353,7 +399,37 @@ mod tests {
         ]);
     }
 
+    /// The words one `String` each: what [`Words`] must agree with.
+    fn reference_words(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut current = String::new();
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            let inner_apostrophe = (c == '\'' || c == '’')
+                && !current.is_empty()
+                && chars.peek().is_some_and(char::is_ascii_alphanumeric);
+            if c.is_ascii_alphanumeric() {
+                current.push(c.to_ascii_lowercase());
+            } else if inner_apostrophe {
+                current.push('\'');
+            } else if !current.is_empty() {
+                out.push(std::mem::take(&mut current));
+            }
+        }
+        if !current.is_empty() {
+            out.push(current);
+        }
+        out
+    }
+
     proptest! {
+        #[test]
+        fn words_are_the_lower_case_runs(text in "([a-zA-Z0-9'’ ,.!?\\-]|\\PC){0,120}") {
+            let words = Words::of(&text);
+            let spans: Vec<&str> = (0..words.len()).map(|i| words.get(i)).collect();
+            prop_assert_eq!(spans, reference_words(&text));
+        }
+
         #[test]
         fn detection_is_deterministic_and_case_blind(text in "\\PC{0,80}") {
             let first = detect_category(&text);

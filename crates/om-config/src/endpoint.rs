@@ -72,7 +72,7 @@ const EVERY_OTHER_MODEL: &str = "*";
 
 impl CapabilityNames {
     /// The declaration these names make; names that are not capabilities
-    /// ([`Endpoint::check`] reports them) are left out.
+    /// (the configuration check reports them) are left out.
     pub fn declared(&self) -> DeclaredCapabilities {
         let set =
             |names: &[String]| om_core::Capabilities::from_names(names.iter().map(String::as_str));

@@ -123,6 +123,9 @@ pub(crate) struct Call {
     pub(crate) accept: HeaderValue,
     /// Sent instead of the client's own `Authorization`, for this call only.
     pub(crate) authorization: Option<HeaderValue>,
+    /// The `/v1` form to send an OpenAI-compatible endpoint instead of
+    /// converting `body` ([`RawRequest::openai_body`](crate::RawRequest)).
+    pub(crate) openai_body: Option<Bytes>,
 }
 
 /// A 2xx response head and the deadlines its body is read under.
@@ -489,7 +492,14 @@ impl Client {
 
 impl Client {
     fn get(path: &'static str, accept: HeaderValue) -> Call {
-        Call { method: Method::GET, path, body: None, accept, authorization: None }
+        Call {
+            method: Method::GET,
+            path,
+            body: None,
+            accept,
+            authorization: None,
+            openai_body: None,
+        }
     }
 
     fn post<B: Serialize>(
@@ -510,6 +520,7 @@ impl Client {
             body: Some(body.into()),
             accept,
             authorization: None,
+            openai_body: None,
         })
     }
 

@@ -54,17 +54,37 @@ pub struct RawRequest {
     pub authorization: Option<HeaderValue>,
     /// The model the request is for, as errors name it.
     pub model: Option<String>,
+    /// The same request as an OpenAI client wrote it (the `/v1` JSON),
+    /// sent instead of the conversion of `body` when the endpoint is
+    /// OpenAI-compatible: what the native form cannot say (`tool_choice`,
+    /// `logit_bias`, a server's own fields such as llama.cpp's `grammar`)
+    /// then reaches it. Ollama endpoints get `body`.
+    pub openai_body: Option<Bytes>,
 }
 
 impl RawRequest {
     /// A `GET` without a body.
     pub fn get(path: &'static str) -> Self {
-        Self { method: Method::GET, path, body: None, authorization: None, model: None }
+        Self {
+            method: Method::GET,
+            path,
+            body: None,
+            authorization: None,
+            model: None,
+            openai_body: None,
+        }
     }
 
     /// A `POST` with a JSON body.
     pub fn post(path: &'static str, body: Bytes) -> Self {
-        Self { method: Method::POST, path, body: Some(body), authorization: None, model: None }
+        Self {
+            method: Method::POST,
+            path,
+            body: Some(body),
+            authorization: None,
+            model: None,
+            openai_body: None,
+        }
     }
 
     /// Uses another method (keeping the body).
@@ -85,6 +105,14 @@ impl RawRequest {
     #[must_use]
     pub fn for_model(mut self, model: impl Into<String>) -> Self {
         self.model = Some(model.into());
+        self
+    }
+
+    /// Sends `body`, the request as an OpenAI client wrote it, to an
+    /// OpenAI-compatible endpoint ([`openai_body`](Self::openai_body)).
+    #[must_use]
+    pub fn with_openai_body(mut self, body: Bytes) -> Self {
+        self.openai_body = Some(body);
         self
     }
 }
@@ -154,9 +182,9 @@ impl Client {
     /// See [`Client`]: dropping the future or the returned [`Lines`] closes
     /// the connection.
     pub async fn send_lines(&self, request: RawRequest) -> Result<Lines> {
-        let RawRequest { method, path, body, authorization, model } = request;
+        let RawRequest { method, path, body, authorization, model, openai_body } = request;
         let accept = if method == Method::GET { JSON } else { NDJSON };
-        let call = Call { method, path, body, accept, authorization };
+        let call = Call { method, path, body, accept, authorization, openai_body };
         let context = self.context(model);
         let started = self.execute(&call, &context).await?;
         // Copied, not cloned: a parsed header value is a slice of the

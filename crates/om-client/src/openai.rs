@@ -12,6 +12,12 @@
 //! | `POST /api/show` | `GET /v1/models` | the model's entry, or 404 |
 //! | `POST /api/chat`, `/api/generate` | `POST /v1/chat/completions` | native lines, SSE converted as it arrives |
 //! | `POST /api/generate`, `raw` or with a `suffix` | `POST /v1/completions` (the prompt as written) | the same |
+//!
+//! A call that came from a `/v1` client carries that client's own request
+//! ([`RawRequest::openai_body`](crate::RawRequest)): it is sent as written
+//! (a stream asking for the usage chunk too), to the path the native call
+//! stands for, so nothing the native form cannot say is lost on the way;
+//! the answer is converted as above.
 //! | `POST /api/embed`, `/api/embeddings` | `POST /v1/embeddings` | the native object |
 //!
 //! Model management (`pull`, `push`, `create`, `copy`, `delete`) has no
@@ -124,16 +130,18 @@ pub(crate) fn translate(
             body: None,
             accept: call.accept.clone(),
             authorization: call.authorization.clone(),
+            openai_body: None,
         };
         (call, answer)
     };
-    let post = |path, body: Vec<u8>, answer| {
+    let post = |path, body: Bytes, answer| {
         let call = Call {
             method: Method::POST,
             path,
-            body: Some(Bytes::from(body)),
+            body: Some(body),
             accept: call.accept.clone(),
             authorization: call.authorization.clone(),
+            openai_body: None,
         };
         (call, answer)
     };
@@ -149,23 +157,41 @@ pub(crate) fn translate(
         }
         "/api/chat" => {
             let request: ChatRequest = native(body, "chat")?;
-            chat(&request, AnswerShape::Chat, base, post)?
+            match &call.openai_body {
+                Some(sent) => {
+                    let answer = lines_of(&request.model, request.is_stream(), AnswerShape::Chat);
+                    post(base.chat(), as_written(sent, request.is_stream())?, answer)
+                }
+                None => chat(&request, AnswerShape::Chat, base, post)?,
+            }
         }
         "/api/generate" => {
             let request: GenerateRequest = native(body, "generate")?;
-            if is_plain_completion(&request) {
+            let stream = request.is_stream();
+            if let Some(sent) = &call.openai_body {
+                let answer = lines_of(&request.model, stream, AnswerShape::Generate);
+                post(base.completions(), as_written(sent, stream)?, answer)
+            } else if is_plain_completion(&request) {
                 let body = encode(&CompletionRequest::from_native(&request))?;
-                let answer = lines_of(&request.model, request.is_stream(), AnswerShape::Generate);
-                post(base.completions(), body, answer)
+                post(
+                    base.completions(),
+                    body,
+                    lines_of(&request.model, stream, AnswerShape::Generate),
+                )
             } else {
                 chat(&chat_for_generate(&request), AnswerShape::Generate, base, post)?
             }
         }
         "/api/embed" => {
             let request: EmbedRequest = native(body, "embed")?;
-            let input: Vec<&str> = request.input.as_ref().map(|i| i.texts()).unwrap_or_default();
-            let body = embeddings_request(&request.model, &input, request.dimensions);
-            post(base.embeddings(), encode(&body)?, Answer::Embed(request))
+            let body = if let Some(sent) = &call.openai_body {
+                sent.clone()
+            } else {
+                let input: Vec<&str> =
+                    request.input.as_ref().map(|i| i.texts()).unwrap_or_default();
+                encode(&embeddings_request(&request.model, &input, request.dimensions))?
+            };
+            post(base.embeddings(), body, Answer::Embed(request))
         }
         "/api/embeddings" => {
             let request: EmbeddingsRequest = native(body, "embeddings")?;
@@ -188,7 +214,7 @@ fn chat(
     request: &ChatRequest,
     shape: AnswerShape,
     base: Base,
-    post: impl Fn(&'static str, Vec<u8>, Answer) -> (Call, Answer),
+    post: impl Fn(&'static str, Bytes, Answer) -> (Call, Answer),
 ) -> Result<(Call, Answer), Error> {
     let body = encode(&ChatCompletionRequest::from_native(request))?;
     Ok(post(base.chat(), body, lines_of(&request.model, request.is_stream(), shape)))
@@ -209,10 +235,32 @@ fn native<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, Error> {
     })
 }
 
-fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, Error> {
-    serde_json::to_vec(value).map_err(|e| {
+fn encode<T: serde::Serialize>(value: &T) -> Result<Bytes, Error> {
+    serde_json::to_vec(value).map(Bytes::from).map_err(|e| {
         Error::new(ErrorKind::Internal, "the OpenAI request does not serialise").with_source(e)
     })
+}
+
+/// A `/v1` request as its client wrote it; a stream also asks for the
+/// usage chunk, whose counts the fleet records (the answer is converted,
+/// so the client gets the usage only if it asked).
+fn as_written(sent: &Bytes, stream: bool) -> Result<Bytes, Error> {
+    if !stream {
+        return Ok(sent.clone());
+    }
+    let mut request: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(sent)
+        .map_err(|e| {
+            Error::new(ErrorKind::InvalidRequest, format!("not an OpenAI request object: {e}"))
+        })?;
+    let options = request
+        .entry("stream_options")
+        .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+    if let Some(options) = options.as_object_mut() {
+        options.insert("include_usage".to_owned(), true.into());
+    } else {
+        *options = serde_json::json!({ "include_usage": true });
+    }
+    encode(&request)
 }
 
 /// Turns an OpenAI answer into native bytes as it is read.
@@ -326,9 +374,9 @@ impl Translator {
         let bytes = match &self.answer {
             // Streams ended above.
             Answer::Stream(_) | Answer::Ignore => return Ok(()),
-            Answer::Whole { model, shape } => {
-                native_whole(&body, model, *shape, &created_at, timing).map_err(protocol)?
-            }
+            Answer::Whole { model, shape } => Bytes::from(
+                native_whole(&body, model, *shape, &created_at, timing).map_err(protocol)?,
+            ),
             Answer::Embed(request) => {
                 encode(&native_embed(&body, request, timing).map_err(protocol)?)?
             }
@@ -361,7 +409,7 @@ impl Translator {
                 }
             }
         };
-        self.out.push_back(Bytes::from(bytes));
+        self.out.push_back(bytes);
         Ok(())
     }
 
@@ -455,6 +503,7 @@ mod tests {
             body: Some(Bytes::from(body.to_owned())),
             accept: HeaderValue::from_static("application/x-ndjson"),
             authorization: None,
+            openai_body: None,
         }
     }
 
@@ -593,6 +642,38 @@ mod tests {
         );
         let (_, mut big) = translate(&call("/api/tags", ""), Base::Root, 4, None).unwrap();
         assert!(big.push(b"0123456789").is_err());
+    }
+
+    #[test]
+    fn a_v1_clients_own_request_is_sent_as_written() {
+        let sent = r#"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true,"tool_choice":"required","grammar":"root ::= \"x\"","stream_options":{"include_usage":false}}"#;
+        let with = |path, native: &str| Call {
+            openai_body: Some(Bytes::from(sent.to_owned())),
+            ..call(path, native)
+        };
+        let native = r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#;
+        let (out, t) = translate(&with("/api/chat", native), Base::Root, 1024, None).unwrap();
+        assert_eq!(out.path, "/v1/chat/completions");
+        assert!(t.is_stream());
+        let body: serde_json::Value = serde_json::from_slice(out.body.as_deref().unwrap()).unwrap();
+        assert_eq!(body["tool_choice"], "required");
+        assert_eq!(body["grammar"], "root ::= \"x\"");
+        // The fleet records the counts, so a stream asks for them.
+        assert_eq!(body["stream_options"]["include_usage"], true);
+        // Not streamed: the very bytes.
+        let whole = r#"{"model":"m","messages":[],"stream":false,"logit_bias":{"50256":-100}}"#;
+        let unstreamed = Call {
+            openai_body: Some(Bytes::from(whole)),
+            ..call("/api/chat", r#"{"model":"m","messages":[],"stream":false}"#)
+        };
+        let (out, _) = translate(&unstreamed, Base::V1, 1024, None).unwrap();
+        assert_eq!((out.path, out.body.as_deref()), ("/chat/completions", Some(whole.as_bytes())));
+        // A legacy completion goes to its own path.
+        let legacy = Call {
+            openai_body: Some(Bytes::from(r#"{"model":"m","prompt":"x","echo":true}"#)),
+            ..call("/api/generate", r#"{"model":"m","prompt":"x","stream":false}"#)
+        };
+        assert_eq!(translate(&legacy, Base::Root, 1024, None).unwrap().0.path, "/v1/completions");
     }
 
     #[test]

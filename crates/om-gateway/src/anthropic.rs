@@ -41,7 +41,7 @@ pub(crate) async fn messages(
     }
     let stream = native.stream == Some(true);
     let message = format!("msg_{}", app.next_completion());
-    let answer = match send(app, parts, id, Operation::Chat, &native, Face::Anthropic).await {
+    let answer = match send(app, parts, id, Operation::Chat, &native, None, Face::Anthropic).await {
         Ok(answer) => answer,
         Err(response) => return response,
     };

@@ -1,9 +1,12 @@
 //! The OpenAI-compatible routes (`/v1/chat/completions`, `/v1/completions`,
 //! `/v1/embeddings`, `/v1/models`): each request is converted to its native
 //! form with `om_core::wire::openai` — as Ollama's own `/v1` layer does —,
-//! forwarded like a native one, and its answer reshaped: one JSON object,
-//! or SSE events as the native lines arrive, ended by `data: [DONE]`.
+//! forwarded like a native one (with the request as written, which an
+//! OpenAI-compatible backend gets instead, so that nothing the native form
+//! cannot say is lost), and its answer reshaped: one JSON object, or SSE
+//! events as the native lines arrive, ended by `data: [DONE]`.
 
+use bytes::Bytes;
 use http::request::Parts;
 use http::{Response, StatusCode};
 use om_core::wire::openai::{
@@ -21,7 +24,7 @@ use crate::body::Body;
 use crate::reply::{self, Face};
 use crate::translate::{Events, decode, now_secs, send, sse, whole};
 
-pub(crate) async fn chat(app: &App, parts: &Parts, body: &[u8], id: &RequestId) -> Response<Body> {
+pub(crate) async fn chat(app: &App, parts: &Parts, body: &Bytes, id: &RequestId) -> Response<Body> {
     let request: ChatCompletionRequest = match decode(body) {
         Ok(request) => request,
         Err(message) => return reply::openai_error(&invalid(message)),
@@ -31,10 +34,11 @@ pub(crate) async fn chat(app: &App, parts: &Parts, body: &[u8], id: &RequestId) 
         Err(error) => return reply::openai_error(&error),
     };
     let completion = format!("chatcmpl-{}", app.next_completion());
-    let answer = match send(app, parts, id, Operation::Chat, &native, Face::OpenAi).await {
-        Ok(answer) => answer,
-        Err(response) => return response,
-    };
+    let answer =
+        match send(app, parts, id, Operation::Chat, &native, Some(body), Face::OpenAi).await {
+            Ok(answer) => answer,
+            Err(response) => return response,
+        };
     let created = now_secs();
     if request.stream {
         let chunker = ChatChunker::new(completion, created, request.include_usage());
@@ -52,7 +56,7 @@ pub(crate) async fn chat(app: &App, parts: &Parts, body: &[u8], id: &RequestId) 
 pub(crate) async fn completions(
     app: &App,
     parts: &Parts,
-    body: &[u8],
+    body: &Bytes,
     id: &RequestId,
 ) -> Response<Body> {
     let request: CompletionRequest = match decode(body) {
@@ -64,10 +68,11 @@ pub(crate) async fn completions(
         Err(error) => return reply::openai_error(&error),
     };
     let completion = format!("cmpl-{}", app.next_completion());
-    let answer = match send(app, parts, id, Operation::Generate, &native, Face::OpenAi).await {
-        Ok(answer) => answer,
-        Err(response) => return response,
-    };
+    let answer =
+        match send(app, parts, id, Operation::Generate, &native, Some(body), Face::OpenAi).await {
+            Ok(answer) => answer,
+            Err(response) => return response,
+        };
     if request.stream {
         let chunker = CompletionChunker::new(completion, request.include_usage());
         return sse(answer, CompletionEvents(chunker), app.reveal());
@@ -84,7 +89,7 @@ pub(crate) async fn completions(
 pub(crate) async fn embeddings(
     app: &App,
     parts: &Parts,
-    body: &[u8],
+    body: &Bytes,
     id: &RequestId,
 ) -> Response<Body> {
     let request: EmbeddingRequest = match decode(body) {
@@ -96,10 +101,11 @@ pub(crate) async fn embeddings(
             Ok(converted) => converted,
             Err(error) => return reply::openai_error(&error),
         };
-    let answer = match send(app, parts, id, Operation::Embed, &native, Face::OpenAi).await {
-        Ok(answer) => answer,
-        Err(response) => return response,
-    };
+    let answer =
+        match send(app, parts, id, Operation::Embed, &native, Some(body), Face::OpenAi).await {
+            Ok(answer) => answer,
+            Err(response) => return response,
+        };
     match whole::<EmbedResponse>(app, answer, Face::OpenAi).await {
         Ok(native) => {
             reply::openai_json(StatusCode::OK, &EmbeddingResponse::from_native(&native, encoding))

@@ -32,7 +32,7 @@ pub(crate) async fn create(
     };
     let response = format!("resp_{}", app.next_completion());
     let created = now_secs();
-    let answer = match send(app, parts, id, Operation::Chat, &native, Face::OpenAi).await {
+    let answer = match send(app, parts, id, Operation::Chat, &native, None, Face::OpenAi).await {
         Ok(answer) => answer,
         Err(reply) => return reply,
     };

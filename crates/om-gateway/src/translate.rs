@@ -32,14 +32,17 @@ pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
     serde_json::from_slice(body).map_err(|e| e.to_string())
 }
 
-/// Forwards the native form of a request; a failure before the first line
-/// is answered in `face`'s shape.
+/// Forwards the native form of a request — with, from a `/v1` client, its
+/// own request `as_written`, which an OpenAI-compatible backend gets
+/// instead —; a failure before the first line is answered in `face`'s
+/// shape.
 pub(crate) async fn send<T: Serialize>(
     app: &App,
     parts: &Parts,
     id: &RequestId,
     operation: Operation,
     native: &T,
+    as_written: Option<&Bytes>,
     face: Face,
 ) -> Result<Forwarded, Response<Body>> {
     let body = serde_json::to_vec(native).map_err(|e| {
@@ -49,6 +52,7 @@ pub(crate) async fn send<T: Serialize>(
     tracing::Span::current().record("model", inspected.model.as_str());
     let mut request = forward(id, operation, inspected, Bytes::from(body));
     request.authorization = app.upstream_authorization(&parts.headers);
+    request.openai_body = as_written.cloned();
     app.forward(request).await.map_err(|error| face.failure(&error, app.reveal()))
 }
 

@@ -163,6 +163,10 @@ pub struct Forward {
     pub streaming: bool,
     /// Sent upstream as `Authorization`; `None` sends none.
     pub authorization: Option<HeaderValue>,
+    /// The request as an OpenAI client wrote it, when it came through a
+    /// `/v1` face: an OpenAI-compatible endpoint gets it instead of the
+    /// conversion of `body` (see `om_client::RawRequest::openai_body`).
+    pub openai_body: Option<Bytes>,
 }
 
 impl Forward {
@@ -186,6 +190,7 @@ impl Forward {
             sample: String::new(),
             streaming: false,
             authorization: None,
+            openai_body: None,
         }
     }
 
@@ -194,6 +199,7 @@ impl Forward {
             .with_method(self.operation.method())
             .for_model(self.model.clone());
         raw.authorization.clone_from(&self.authorization);
+        raw.openai_body.clone_from(&self.openai_body);
         raw
     }
 }

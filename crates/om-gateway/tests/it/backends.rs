@@ -9,7 +9,7 @@ use om_config::CapabilityNames;
 use om_core::ApiKind;
 use serde_json::json;
 
-use crate::support::{Harness, chat, fast, instance};
+use crate::support::{Harness, chat, fast, instance, json_reply, read_request};
 
 /// Endpoint `a` speaks Ollama, `b` is asked through `/v1` only.
 async fn mixed() -> Harness {
@@ -133,5 +133,84 @@ async fn declared_capabilities_route_images_to_the_backend_that_sees() {
             .sum()
     };
     assert_eq!((served("a"), served("b")), (0.0, 4.0), "{metrics}");
+    h.stop().await;
+}
+
+/// An OpenAI-compatible server on a raw socket that keeps every
+/// `/v1/chat/completions` body it is sent, answering each with one piece.
+async fn recording_backend() -> (String, tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let (sent, bodies) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let sent = sent.clone();
+            tokio::spawn(async move {
+                let Some((head, body)) = read_request(&mut stream).await else { return };
+                let reply = if head.starts_with("GET /v1/models") {
+                    json_reply(200, r#"{"object":"list","data":[{"id":"llama3.2"}]}"#)
+                } else {
+                    let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                    let streamed = body["stream"] == true;
+                    let _ = sent.send(body);
+                    if streamed {
+                        let events = concat!(
+                            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"ok\"},\"finish_reason\":\"stop\"}]}\n\n",
+                            "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":1,\"total_tokens\":3}}\n\n",
+                            "data: [DONE]\n\n",
+                        );
+                        format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{events}",
+                            events.len()
+                        )
+                    } else {
+                        json_reply(
+                            200,
+                            r#"{"choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":2,"completion_tokens":1,"total_tokens":3}}"#,
+                        )
+                    }
+                };
+                let _ = tokio::io::AsyncWriteExt::write_all(&mut stream, reply.as_bytes()).await;
+            });
+        }
+    });
+    (url, bodies)
+}
+
+#[tokio::test]
+async fn a_v1_request_reaches_an_openai_backend_as_its_client_wrote_it() {
+    let (url, mut bodies) = recording_backend().await;
+    let h = Harness::start_with(vec![fast()], |config, _| {
+        config.endpoints[0].url = url.parse().expect("URL");
+        config.endpoints[0].kind = ApiKind::OpenAi;
+    })
+    .await;
+    let http = h.client();
+    // Fields the native form has no room for.
+    let request = json!({"model": "llama3.2", "messages": [{"role": "user", "content": "hi"}],
+        "tool_choice": "none", "logit_bias": {"50256": -100}, "grammar": "root ::= \"ok\"",
+        "max_tokens": 4});
+    for stream in [false, true] {
+        let mut request = request.clone();
+        request["stream"] = stream.into();
+        let answer = http.post("/v1/chat/completions", &request).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+        assert!(answer.text().contains("ok"), "{}", answer.text());
+        let sent = bodies.recv().await.expect("the backend was asked");
+        for field in ["tool_choice", "logit_bias", "grammar", "max_tokens", "messages"] {
+            assert_eq!(sent[field], request[field], "{field} as written: {sent}");
+        }
+        if stream {
+            // Asked for, so that the fleet records the counts.
+            assert_eq!(sent["stream_options"]["include_usage"], true, "{sent}");
+        } else {
+            assert_eq!(sent, request, "the very request");
+        }
+    }
+    // A native request still goes converted.
+    let native = http.post("/api/chat", &chat("llama3.2", false, 4)).await;
+    assert_eq!(native.status, StatusCode::OK, "{}", native.text());
+    let sent = bodies.recv().await.expect("the backend was asked");
+    assert!(sent.get("grammar").is_none() && sent["max_tokens"] == 4, "{sent}");
     h.stop().await;
 }

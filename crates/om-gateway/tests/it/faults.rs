@@ -20,12 +20,12 @@ use std::time::Duration;
 
 use http::StatusCode;
 use om_sim::{EndpointSpec, Faults};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{Answer, Harness, chat, fast, instance};
+use crate::support::{Answer, Harness, chat, fast, instance, json_reply, read_request};
 
 /// The text the faulty endpoint writes before it fails.
 const FAULTY: &str = "FAULTY";
@@ -263,46 +263,6 @@ fn line(content: &str, done: bool) -> String {
 
 fn chunk(data: &str) -> String {
     format!("{:x}\r\n{data}\r\n", data.len())
-}
-
-fn json_reply(status: u16, body: &str) -> String {
-    format!(
-        "HTTP/1.1 {status} X\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    )
-}
-
-/// The request head and body, or `None` when the peer went away.
-async fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
-    let mut buffer = Vec::new();
-    let mut piece = [0_u8; 4096];
-    let end = loop {
-        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at + 4;
-        }
-        let n = stream.read(&mut piece).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buffer.extend_from_slice(&piece[..n]);
-    };
-    let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
-    let length = head
-        .lines()
-        .find_map(|l| {
-            let (name, value) = l.split_once(':')?;
-            name.eq_ignore_ascii_case("content-length").then(|| value.trim().parse().ok())?
-        })
-        .unwrap_or(0_usize);
-    let mut body = buffer[end..].to_vec();
-    while body.len() < length {
-        let n = stream.read(&mut piece).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        body.extend_from_slice(&piece[..n]);
-    }
-    Some((head, body))
 }
 
 /// The two faces a client uses.

@@ -12,13 +12,14 @@
 //! | `POST /api/show` | `GET /v1/models` | the model's entry, or 404 |
 //! | `POST /api/chat`, `/api/generate` | `POST /v1/chat/completions` | native lines, SSE converted as it arrives |
 //! | `POST /api/generate`, `raw` or with a `suffix` | `POST /v1/completions` (the prompt as written) | the same |
+//! | `POST /api/embed`, `/api/embeddings` | `POST /v1/embeddings` | the native object |
 //!
 //! A call that came from a `/v1` client carries that client's own request
 //! ([`RawRequest::openai_body`](crate::RawRequest)): it is sent as written
-//! (a stream asking for the usage chunk too), to the path the native call
-//! stands for, so nothing the native form cannot say is lost on the way;
-//! the answer is converted as above.
-//! | `POST /api/embed`, `/api/embeddings` | `POST /v1/embeddings` | the native object |
+//! to the path the native call stands for, so nothing the native form
+//! cannot say is lost on the way — except what the conversion of the
+//! answer needs: a stream asks for the usage chunk, and embeddings come as
+//! floats. The answer is converted as above.
 //!
 //! Model management (`pull`, `push`, `create`, `copy`, `delete`) has no
 //! OpenAI counterpart and is refused with a message saying so.
@@ -185,7 +186,10 @@ pub(crate) fn translate(
         "/api/embed" => {
             let request: EmbedRequest = native(body, "embed")?;
             let body = if let Some(sent) = &call.openai_body {
-                sent.clone()
+                // The client's `base64` is the face's to make, from floats.
+                rewritten(sent, |request| {
+                    request.insert("encoding_format".to_owned(), "float".into());
+                })?
             } else {
                 let input: Vec<&str> =
                     request.input.as_ref().map(|i| i.texts()).unwrap_or_default();
@@ -248,18 +252,29 @@ fn as_written(sent: &Bytes, stream: bool) -> Result<Bytes, Error> {
     if !stream {
         return Ok(sent.clone());
     }
+    rewritten(sent, |request| {
+        let options = request
+            .entry("stream_options")
+            .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+        match options.as_object_mut() {
+            Some(options) => {
+                options.insert("include_usage".to_owned(), true.into());
+            }
+            None => *options = serde_json::json!({ "include_usage": true }),
+        }
+    })
+}
+
+/// `sent` with `edit` made to its top-level object.
+fn rewritten(
+    sent: &Bytes,
+    edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
+) -> Result<Bytes, Error> {
     let mut request: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(sent)
         .map_err(|e| {
             Error::new(ErrorKind::InvalidRequest, format!("not an OpenAI request object: {e}"))
         })?;
-    let options = request
-        .entry("stream_options")
-        .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
-    if let Some(options) = options.as_object_mut() {
-        options.insert("include_usage".to_owned(), true.into());
-    } else {
-        *options = serde_json::json!({ "include_usage": true });
-    }
+    edit(&mut request);
     encode(&request)
 }
 
@@ -674,6 +689,20 @@ mod tests {
             ..call("/api/generate", r#"{"model":"m","prompt":"x","stream":false}"#)
         };
         assert_eq!(translate(&legacy, Base::Root, 1024, None).unwrap().0.path, "/v1/completions");
+        // Embeddings come back as floats, whatever the client asked: the
+        // face encodes them itself.
+        let embed = Call {
+            openai_body: Some(Bytes::from(
+                r#"{"model":"e","input":"x","encoding_format":"base64","user":"u"}"#,
+            )),
+            ..call("/api/embed", r#"{"model":"e","input":"x"}"#)
+        };
+        let (out, _) = translate(&embed, Base::Root, 1024, None).unwrap();
+        let body: serde_json::Value = serde_json::from_slice(out.body.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            (out.path, &body["encoding_format"], &body["user"]),
+            ("/v1/embeddings", &"float".into(), &"u".into())
+        );
     }
 
     #[test]

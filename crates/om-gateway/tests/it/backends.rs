@@ -214,3 +214,19 @@ async fn a_v1_request_reaches_an_openai_backend_as_its_client_wrote_it() {
     assert!(sent.get("grammar").is_none() && sent["max_tokens"] == 4, "{sent}");
     h.stop().await;
 }
+
+#[tokio::test]
+async fn v1_embeddings_in_base64_over_an_openai_backend() {
+    // The `openai` SDKs ask for base64; the face encodes the backend's
+    // floats itself. One backend, so that no failover can hide a failure.
+    let h = Harness::start_with(vec![fast()], |config, _| {
+        config.endpoints[0].kind = ApiKind::OpenAi;
+    })
+    .await;
+    let http = h.client();
+    let request = json!({"model": "nomic-embed-text", "input": ["a"], "encoding_format": "base64"});
+    let answer = http.post("/v1/embeddings", &request).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert!(answer.json()["data"][0]["embedding"].is_string(), "{}", answer.text());
+    h.stop().await;
+}

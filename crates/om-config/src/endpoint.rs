@@ -93,7 +93,7 @@ impl CapabilityNames {
     fn check(&self, at: &KeyPath, out: &mut Findings) {
         let names = |names: &[String], at: &KeyPath, out: &mut Findings| {
             for (i, name) in names.iter().enumerate() {
-                if let Err(error) = DeclaredCapabilities::parse_names([name.as_str()]) {
+                if let Err(error) = name.parse::<om_core::Capability>() {
                     out.push(at.index(i), error.to_string());
                 }
             }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::task::{Capabilities, Capability, UnknownNameError};
+use crate::task::Capabilities;
 
 /// What an endpoint's models can do, as declared: one set for every model,
 /// sets for named models, or both (a named model's set wins).
@@ -33,23 +33,12 @@ impl DeclaredCapabilities {
     pub fn of(&self, model: &str) -> Option<Capabilities> {
         self.models.get(model).copied().or(self.all)
     }
-
-    /// Parses capability names strictly, as a configuration must: the
-    /// first unknown one is the error.
-    ///
-    /// # Errors
-    ///
-    /// [`UnknownNameError`] naming the word and the capabilities there are.
-    pub fn parse_names<'a>(
-        names: impl IntoIterator<Item = &'a str>,
-    ) -> Result<Capabilities, UnknownNameError> {
-        names.into_iter().map(str::parse::<Capability>).collect()
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::task::Capability;
 
     #[test]
     fn a_named_model_wins_over_the_endpoint_wide_set() {
@@ -59,13 +48,5 @@ mod tests {
         assert_eq!(declared.of("qwen2.5-vl"), Some(vision));
         assert_eq!(declared.of("other"), Some(text));
         assert_eq!(DeclaredCapabilities::default().of("x"), None);
-    }
-
-    #[test]
-    fn names_parse_strictly() {
-        let parsed = DeclaredCapabilities::parse_names(["Vision", "tools"]).unwrap();
-        assert_eq!(parsed, Capabilities::of(&[Capability::Vision, Capability::Tools]));
-        let err = DeclaredCapabilities::parse_names(["vision", "image"]).unwrap_err();
-        assert!(err.to_string().starts_with("unknown capability \"image\""), "{err}");
     }
 }
